@@ -1,0 +1,51 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+APT_TOOLS := age minisign chromium
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help install tools test demo bench airflow lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(STAMP) tools  ## create .venv and install the project with pinned versions
+
+tools:  ## install Debian's age, minisign and chromium when missing
+	@missing=""; \
+	command -v age >/dev/null || missing="$$missing age"; \
+	command -v minisign >/dev/null || missing="$$missing minisign"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test: install  ## install what is missing and run every test
+	$(PY) -m pytest
+
+demo: install  ## run the whole bilateral exchange KHM <-> THA on local SeaweedFS
+	$(PY) -m exchange.demo
+
+bench: install  ## run the benchmarks (prints ratio tables)
+	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+airflow: install  ## start Airflow standalone for KHM with the project's DAGs
+	$(PY) -m exchange.demo --airflow
+
+lint: install  ## ruff
+	$(VENV)/bin/ruff check exchange dags tests bench
+
+clean:  ## remove the virtualenv and build output
+	rm -rf $(VENV) build .pytest_cache

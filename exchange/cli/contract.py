@@ -1,0 +1,3 @@
+"""`gcmx` subcommands for contract (being built)."""
+
+COMMANDS: list = []

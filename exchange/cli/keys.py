@@ -1,0 +1,3 @@
+"""`gcmx` subcommands for keys (being built)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""`gcmx` subcommands for partner (being built)."""
+
+COMMANDS: list = []

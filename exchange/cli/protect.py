@@ -1,0 +1,3 @@
+"""`gcmx` subcommands for protect (being built)."""
+
+COMMANDS: list = []
