@@ -1,0 +1,317 @@
+"""The S3 object store of the exchange, on boto3.
+
+Streaming in both directions (multipart upload fed by a writer, chunked download)
+with a running SHA-256, create-only writes for manifests, listing of complete
+exchanges, and typed errors: ``AccessDenied``, ``NotFound`` (terminal) and
+``StoreUnavailable`` (transient, retry).
+
+Create-only writes use S3 conditional puts (``If-None-Match: *``; AWS S3 and
+SeaweedFS honour it). As a fallback for servers that ignore the header, the store
+first checks with HEAD; with one writer per bucket (the design's rule) the only
+racer is the writer's own retry, which the HEAD check catches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from exchange.errors import AccessDenied, GcmxError, NotFound, StoreUnavailable, TerminalError
+from exchange.settings import Settings
+
+PART_SIZE = 8 * 1024 * 1024
+MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum for every part but the last
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.json.minisig"
+_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
+           "InvalidToken", "ExpiredToken", "403"}
+_MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "404", "NotFound"}
+_EXCHANGE_KEY = re.compile(r"^(?P<prefix>(?P<dataset>[^/]+)/(?P<period>[^/]+)/(?P<exchange_id>[^/]+))/")
+
+Progress = Callable[[int], None]
+
+
+def client_config() -> Config:
+    """botocore settings that suit AWS S3 and S3-compatible stores alike."""
+    return Config(
+        s3={"addressing_style": "path"},
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=5,
+        read_timeout=60,
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+
+
+def translate(exc: Exception, action: str, bucket: str, key: str = "") -> GcmxError:
+    """Map a boto3/botocore exception to the exchange's typed errors."""
+    where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _DENIED or status == 403:
+            return AccessDenied(f"{action} {where} refused ({code or status})",
+                                hint="check this party's S3 credentials and that it may use this bucket")
+        if code in _MISSING or status == 404:
+            return NotFound(f"{action} {where}: not found ({code or status})",
+                            hint="check the bucket name, dataset, period and exchange id")
+        if status >= 500 or code in {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"}:
+            return StoreUnavailable(f"{action} {where}: server error {code or status}",
+                                    hint="the store is busy or down; retry later")
+        return TerminalError(f"{action} {where} failed: {code or status}")
+    if isinstance(exc, BotoCoreError | OSError):
+        return StoreUnavailable(f"{action} {where}: store unreachable ({type(exc).__name__})",
+                                hint="check GCMX_S3_ENDPOINT and that the S3 server is up; retry")
+    raise exc
+
+
+@dataclass(frozen=True)
+class Transferred:
+    """What crossed the wire: byte count and SHA-256 (hex) of those bytes."""
+
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ExchangeRef:
+    """One complete exchange in a bucket: its prefix has a manifest and a signature."""
+
+    bucket: str
+    dataset: str
+    period: str
+    exchange_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.dataset}/{self.period}/{self.exchange_id}"
+
+
+class MultipartWriter:
+    """A write-only file object that streams into an S3 multipart upload.
+
+    Parts are uploaded by one background thread while the caller produces the next
+    one, so memory stays at about two parts whatever the object size.
+    """
+
+    def __init__(self, store: Store, bucket: str, key: str, part_size: int, progress: Progress | None):
+        if part_size < MIN_PART_SIZE:
+            raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes (S3's minimum)")
+        self._store, self.bucket, self.key = store, bucket, key
+        self._part_size, self._progress = part_size, progress
+        self._buffer = bytearray()
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._upload_id: str | None = None
+        self._parts: list[Future] = []
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
+        self.result: Transferred | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:
+        """Buffer ``data``; ship a part whenever a full one is ready."""
+        self._hash.update(data)
+        self._size += len(data)
+        self._buffer += data
+        while len(self._buffer) >= self._part_size:
+            self._ship(bytes(self._buffer[: self._part_size]))
+            del self._buffer[: self._part_size]
+        return len(data)
+
+    def _ship(self, part: bytes) -> None:
+        if self._upload_id is None:
+            self._upload_id = self._store._call(
+                "start upload of", self.bucket, self.key,
+                lambda c: c.create_multipart_upload(Bucket=self.bucket, Key=self.key))["UploadId"]
+        if len(self._parts) >= 1:
+            self._parts[-1].result()  # at most one part in flight besides the one being filled
+        number = len(self._parts) + 1
+        self._parts.append(self._pool.submit(self._upload_part, number, part))
+
+    def _upload_part(self, number: int, part: bytes) -> dict:
+        response = self._store._call(
+            "upload part of", self.bucket, self.key,
+            lambda c: c.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+                                    PartNumber=number, Body=part))
+        if self._progress:
+            self._progress(len(part))
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    def finish(self) -> Transferred:
+        """Upload what is left and complete the object; it becomes visible only now."""
+        if self._upload_id is None:
+            body = bytes(self._buffer)
+            self._store._call("upload", self.bucket, self.key,
+                              lambda c: c.put_object(Bucket=self.bucket, Key=self.key, Body=body))
+            if self._progress:
+                self._progress(len(body))
+        else:
+            if self._buffer:
+                self._ship(bytes(self._buffer))
+            parts = [f.result() for f in self._parts]
+            self._store._call("complete upload of", self.bucket, self.key,
+                              lambda c: c.complete_multipart_upload(
+                                  Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+                                  MultipartUpload={"Parts": parts}))
+        self._buffer.clear()
+        self._pool.shutdown()
+        self.result = Transferred(self._size, self._hash.hexdigest())
+        return self.result
+
+    def abort(self) -> None:
+        """Drop the upload; nothing of it stays visible. Best effort if the store is down."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._upload_id is not None:
+            try:
+                self._store._call("abort upload of", self.bucket, self.key,
+                                  lambda c: c.abort_multipart_upload(
+                                      Bucket=self.bucket, Key=self.key, UploadId=self._upload_id))
+            except GcmxError:
+                pass  # incomplete uploads are invisible; a bucket lifecycle rule reaps them
+
+
+class Store:
+    """S3 operations of the exchange, over one boto3 client."""
+
+    def __init__(self, client):
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """A store for the endpoint and credentials in ``GCMX_S3_*`` (or boto3's defaults)."""
+        secret = settings.s3_secret_access_key
+        client = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint,
+            region_name=settings.s3_region,
+            aws_access_key_id=settings.s3_access_key_id,
+            aws_secret_access_key=secret.get_secret_value() if secret else None,
+            config=client_config(),
+        )
+        return cls(client)
+
+    def _call(self, action: str, bucket: str, key: str, operation):
+        try:
+            return operation(self.client)
+        except (ClientError, BotoCoreError, OSError) as exc:
+            raise translate(exc, action, bucket, key) from None
+
+    @contextmanager
+    def writer(self, bucket: str, key: str, *, part_size: int = PART_SIZE,
+               progress: Progress | None = None) -> Iterator[MultipartWriter]:
+        """Write an object as a stream; it appears only if the block completes without error."""
+        writer = MultipartWriter(self, bucket, key, part_size, progress)
+        try:
+            yield writer
+        except BaseException:
+            writer.abort()
+            raise
+        try:
+            writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+
+    def upload(self, bucket: str, key: str, src: BinaryIO, *, part_size: int = PART_SIZE,
+               progress: Progress | None = None) -> Transferred:
+        """Stream ``src`` into ``bucket/key``; returns its size and SHA-256."""
+        with self.writer(bucket, key, part_size=part_size, progress=progress) as out:
+            while chunk := src.read(part_size):
+                out.write(chunk)
+        return out.result
+
+    def download(self, bucket: str, key: str, dst: BinaryIO, *, chunk_size: int = 1 << 20,
+                 progress: Progress | None = None) -> Transferred:
+        """Stream ``bucket/key`` into ``dst``; returns its size and SHA-256."""
+        body = self._call("download", bucket, key, lambda c: c.get_object(Bucket=bucket, Key=key))["Body"]
+        digest, size = hashlib.sha256(), 0
+        try:
+            while chunk := body.read(chunk_size):
+                digest.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+                if progress:
+                    progress(len(chunk))
+        except (BotoCoreError, OSError) as exc:
+            raise translate(exc, "download", bucket, key) from None
+        finally:
+            body.close()
+        return Transferred(size, digest.hexdigest())
+
+    def open(self, bucket: str, key: str) -> BinaryIO:
+        """A readable stream of ``bucket/key`` (close it when done)."""
+        return self._call("open", bucket, key, lambda c: c.get_object(Bucket=bucket, Key=key))["Body"]
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        """A small object (manifest, signature, receipt) in full."""
+        with self.open(bucket, key) as body:
+            try:
+                return body.read()
+            except (BotoCoreError, OSError) as exc:
+                raise translate(exc, "read", bucket, key) from None
+
+    def exists(self, bucket: str, key: str) -> bool:
+        """Whether ``bucket/key`` exists."""
+        try:
+            self._call("check", bucket, key, lambda c: c.head_object(Bucket=bucket, Key=key))
+            return True
+        except NotFound:
+            return False
+
+    def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
+        """Write a small object, replacing any previous one (audit checkpoints)."""
+        self._call("write", bucket, key, lambda c: c.put_object(Bucket=bucket, Key=key, Body=data))
+
+    def put_if_absent(self, bucket: str, key: str, data: bytes) -> bool:
+        """Create ``bucket/key`` only if it does not exist; True if this call created it."""
+        if self.exists(bucket, key):
+            return False
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412",
+                                                              "ConditionalRequestConflict"}:
+                return False
+            raise translate(exc, "create", bucket, key) from None
+        except (BotoCoreError, OSError) as exc:
+            raise translate(exc, "create", bucket, key) from None
+        return True
+
+    def list_keys(self, bucket: str, prefix: str = "") -> Iterator[str]:
+        """Every key under ``prefix``, in key order."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield item["Key"]
+        except (ClientError, BotoCoreError, OSError) as exc:
+            raise translate(exc, "list", bucket, prefix) from None
+
+    def list_exchanges(self, bucket: str, prefix: str = "") -> list[ExchangeRef]:
+        """Complete exchanges under ``prefix``: those whose manifest and signature both exist.
+
+        A prefix with data but no signed manifest is an unfinished publish and does not exist
+        for a reader.
+        """
+        seen: dict[str, set[str]] = {}
+        for key in self.list_keys(bucket, prefix):
+            match = _EXCHANGE_KEY.match(key)
+            if match:
+                seen.setdefault(match["prefix"], set()).add(key[len(match["prefix"]) + 1:])
+        refs = []
+        for exchange_prefix, names in sorted(seen.items()):
+            if {MANIFEST, SIGNATURE} <= names:
+                dataset, period, exchange_id = exchange_prefix.split("/")
+                refs.append(ExchangeRef(bucket, dataset, period, exchange_id))
+        return refs

@@ -1,0 +1,33 @@
+"""Shared fixtures: a real SeaweedFS S3 server on loopback, with one identity per party."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exchange.seaweed import SeaweedServer, new_server
+from exchange.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+PARTIES = ("KHM", "THA", "MYS", "KOR")
+PAIRS = (("KHM", "THA"), ("KHM", "MYS"), ("KHM", "KOR"))
+
+
+def start_seaweed(directory: Path) -> SeaweedServer:
+    """A fresh SeaweedFS with buckets for every direction of every pair."""
+    return new_server(directory, PARTIES, PAIRS).start()
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory) -> SeaweedServer:
+    """One SeaweedFS for the whole session, stopped by its PID at teardown."""
+    server = start_seaweed(tmp_path_factory.mktemp("seaweed"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stores(seaweed) -> dict[str, Store]:
+    """A store per party, each with that party's own credentials."""
+    return {party: Store(seaweed.client(party)) for party in PARTIES}
