@@ -1,3 +1,99 @@
-"""`gcmx` subcommands for keys (being built)."""
+"""`gcmx keys`: make a party's key files, show its public keys, make a bilateral linkage key."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from exchange.errors import ConfigError
+from exchange.keys import (
+    PublicKeys,
+    generate_linkage_key,
+    generate_party_keys,
+    key_file_paths,
+    load_public_keys,
+    party_code,
+)
+from exchange.settings import load_settings
+
+_DIR = click.Path(file_okay=False, path_type=Path)
+_PARTY_HELP = "ISO alpha-3 code of the party (default: GCMX_PARTY)."
+
+
+def _party(party: str | None) -> str:
+    return party_code(party) if party else load_settings().require_party()
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Make and show a party's keys (age for encryption, minisign for signatures)."""
+
+
+@keys_group.command("generate")
+@click.option("--party", help=_PARTY_HELP)
+@click.option("--out", "out_dir", type=_DIR, help="Directory for the key files (default: GCMX_IDENTITY).")
+@click.option("--classic", is_flag=True, help="X25519 age key instead of post-quantum ML-KEM-768+X25519.")
+def generate(party: str | None, out_dir: Path | None, classic: bool) -> None:
+    """Write PARTY.age, PARTY.age.pub, PARTY.minisign.key and PARTY.minisign.pub.
+
+    The secret files (.age, .minisign.key) are mode 0600 and must stay with this office;
+    hand the two .pub files to each partner for their keyring. Existing files are never
+    overwritten.
+    """
+    code = _party(party)
+    out_dir = out_dir or load_settings().identity_dir
+    files = generate_party_keys(code, out_dir, classic=classic)
+    public = load_public_keys(code, out_dir)
+    click.echo(f"secret (keep here, mode 0600): {files.age_identity}, {files.minisign_secret}")
+    click.echo(f"public (give to partners):     {files.age_recipient}, {files.minisign_public}")
+    _print_public(public)
+
+
+@keys_group.command("show")
+@click.option("--party", help=_PARTY_HELP)
+@click.option(
+    "--dir",
+    "directory",
+    type=_DIR,
+    help="Directory holding PARTY.age.pub and PARTY.minisign.pub "
+    "(default: GCMX_IDENTITY if they are there, else GCMX_KEYRING).",
+)
+def show(party: str | None, directory: Path | None) -> None:
+    """Print a party's public keys and key id (never a secret)."""
+    code = _party(party)
+    if directory is None:
+        settings = load_settings()
+        candidates = [settings.identity_dir, settings.keyring_dir]
+        present = [d for d in candidates if key_file_paths(code, d).minisign_public.is_file()]
+        if not present:
+            raise ConfigError(
+                f"no public keys of {code} in {candidates[0]} or {candidates[1]}",
+                hint=f"generate them (gcmx keys generate --party {code}) or ask {code} for "
+                f"{code}.age.pub and {code}.minisign.pub and put them in GCMX_KEYRING",
+            )
+        directory = present[0]
+    _print_public(load_public_keys(code, directory))
+
+
+@keys_group.command("linkage")
+@click.option("--party", help=_PARTY_HELP)
+@click.option("--partner", required=True, help="ISO alpha-3 code of the partner, e.g. THA.")
+@click.option("--dir", "directory", type=_DIR, help="Identity directory (default: GCMX_IDENTITY).")
+def linkage(party: str | None, partner: str, directory: Path | None) -> None:
+    """Make the bilateral pseudonymisation key shared with PARTNER (linkage/A-B.key, 0600).
+
+    One party makes it once and hands the file to the partner over a secure channel.
+    """
+    path = generate_linkage_key(_party(party), partner, directory or load_settings().identity_dir)
+    click.echo(f"linkage key written to {path}; hand a copy to the partner over a secure channel")
+
+
+def _print_public(public: PublicKeys) -> None:
+    click.echo(f"party:               {public.party}")
+    click.echo(f"age recipient:       {public.age_recipient}")
+    click.echo(f"minisign key id:     {public.minisign.key_id}")
+    click.echo(f"minisign public key: {public.minisign.base64}")
+
+
+COMMANDS: list[click.Command] = [keys_group]

@@ -1,0 +1,93 @@
+"""`gcmx publish`, `gcmx pull`, `gcmx receipts`, `gcmx verify`: the protocol by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from exchange.node import Node
+
+
+def _node(party: str | None) -> Node:
+    from exchange.settings import load_settings
+
+    settings = load_settings(**({"party": party} if party else {}))
+    return Node.from_settings(settings)
+
+
+party_option = click.option("--party", help="this office's ISO alpha-3 code (default: GCMX_PARTY)")
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--contract", "contract_id", required=True, help="contract id, e.g. workers_deployed.khm-tha")
+@click.option("--period", required=True, help="reporting period, e.g. 2026-10 (monthly) or 2026-Q3")
+@party_option
+def publish(file: Path, contract_id: str, period: str, party: str | None) -> None:
+    """Validate, protect, encrypt, sign and publish FILE to the contract's partner.
+
+    Safe to re-run: the same input for the same period resumes or confirms the same exchange.
+    A file that breaks its contract is quarantined and nothing is sent.
+    """
+    from exchange.outbound import publish as run_publish
+
+    node = _node(party)
+    with tqdm(unit="B", unit_scale=True, desc="encrypt+upload", leave=False) as bar:
+        result = run_publish(node, file, contract_id, period, progress=bar.update)
+    state = "published" if result.created_now else "already published (no change)"
+    click.echo(f"{state}: {result.exchange_id}\n  s3://{result.bucket}/{result.prefix}/\n"
+               f"  rows {result.rows:,} · revision {result.revision} · sequence {result.sequence}\n"
+               f"  validation {'passed' if result.validation.get('success', True) else 'FAILED'}")
+
+
+@click.command()
+@click.option("--from", "partner", required=True, help="partner whose bucket to read, e.g. THA")
+@party_option
+def pull(partner: str, party: str | None) -> None:
+    """Fetch, verify, decrypt, re-validate and land every new exchange from PARTNER.
+
+    Each exchange is answered with a signed receipt (accepted or rejected).
+    Exit code 1 if any exchange was rejected.
+    """
+    from exchange.inbound import pull as run_pull
+
+    results = run_pull(_node(party), partner.upper())
+    if not results:
+        click.echo(f"nothing new from {partner.upper()}")
+    for r in results:
+        detail = f"{r.rows:,} rows → {r.path}" if r.status == "landed" else r.reason
+        click.echo(f"{r.status:8} {r.dataset} {r.period} {r.exchange_id}  {detail}")
+    raise SystemExit(1 if any(r.status == "rejected" for r in results) else 0)
+
+
+@click.command()
+@click.option("--from", "partner", required=True, help="partner whose receipts to collect, e.g. THA")
+@party_option
+def receipts(partner: str, party: str | None) -> None:
+    """Collect and verify receipts from PARTNER; an exchange is delivered only with one."""
+    from exchange.receipts import collect_receipts
+
+    found = collect_receipts(_node(party), partner.upper())
+    if not found:
+        click.echo(f"no new receipts from {partner.upper()}")
+    for r in found:
+        click.echo(f"{r.status:8} {r.exchange_id}  {r.reason}")
+
+
+@click.command("verify")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--sender", required=True, help="party that sent the exchange (its key must be in the keyring)")
+@click.option("--identity", "identity_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="also decrypt with this age identity file and check the plaintext hash")
+def verify_offline(path: Path, sender: str, identity_file: Path | None) -> None:
+    """Check a downloaded exchange folder offline (manifest.json, .minisig, data.parquet.age)."""
+    from exchange.offline import verify_folder
+
+    report = verify_folder(path, sender.upper(), identity_file)
+    click.echo(json.dumps(report, indent=2))
+
+
+COMMANDS = [publish, pull, receipts, verify_offline]

@@ -1,0 +1,124 @@
+"""The manifest of an exchange: what was sent, by whom, to whom, under which contract.
+
+A manifest is canonical JSON (sorted keys, compact), signed in the minisign format;
+its trusted comment names the exchange, so a signature cannot be moved to another one.
+Receipts travel the other way in the same shape of envelope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from exchange.errors import ProtocolError
+
+FORMAT = "gcmx-manifest/1"
+RECEIPT_FORMAT = "gcmx-receipt/1"
+DATA = "data.parquet.age"
+
+
+def canonical_json(data: dict) -> bytes:
+    """The one byte form of a JSON document that is hashed and signed."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def utc_now() -> str:
+    """Current time, ISO 8601 UTC, second precision."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def exchange_id(sender: str, recipient: str, dataset: str, period: str, revision: int,
+                source_sha256: str) -> str:
+    """Deterministic id: a retried publish of the same input lands on the same exchange."""
+    material = "\n".join([FORMAT, sender, recipient, dataset, period, str(revision), source_sha256])
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def recipient_key_id(recipient: str) -> str:
+    """A short, public id of an age recipient (age has none of its own)."""
+    return hashlib.sha256(recipient.encode()).hexdigest()[:16]
+
+
+def trusted_comment(kind: str, exchange: str, dataset: str, period: str, sender: str,
+                    recipient: str) -> str:
+    """What a signature says it is about, checked on verification."""
+    return f"gcmx {kind} {exchange} {dataset} {period} {sender}->{recipient}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything a recipient needs to verify, open and judge one exchange."""
+
+    exchange_id: str
+    bucket: str
+    sender: str
+    recipients: list[dict]
+    dataset: str
+    period: str
+    revision: int
+    sequence: int
+    created: str
+    contract: dict
+    rows: int
+    plaintext: dict
+    ciphertext: dict
+    validation: dict
+    disclosure: dict
+    sender_key_id: str
+    format: str = FORMAT
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.dataset}/{self.period}/{self.exchange_id}"
+
+    @property
+    def recipient_parties(self) -> list[str]:
+        return [r["party"] for r in self.recipients]
+
+    def comment(self) -> str:
+        """The trusted comment of this manifest's signature."""
+        return trusted_comment("manifest", self.exchange_id, self.dataset, self.period,
+                               self.sender, ",".join(self.recipient_parties))
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(asdict(self))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str) -> Manifest:
+        """Parse a manifest; ProtocolError naming ``where`` and the field when malformed."""
+        try:
+            raw = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ProtocolError(f"{where}: manifest is not valid JSON ({exc.msg})",
+                                hint="the object is corrupted or not a gcmx manifest") from None
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+            raise ProtocolError(f"{where}: not a {FORMAT} manifest",
+                                hint="check the sender runs a compatible gcmx version")
+        names = set(cls.__dataclass_fields__)
+        missing = sorted(n for n in names if n not in raw and n != "extra")
+        unknown = sorted(set(raw) - names)
+        if missing or unknown:
+            raise ProtocolError(f"{where}: manifest fields missing {missing} / unknown {unknown}",
+                                hint="the manifest was altered or written by an incompatible sender")
+        return cls(**raw)
+
+
+def receipt(exchange: str, dataset: str, period: str, sender: str, receiver: str, accepted: bool,
+            reason: str, validation: dict, manifest_sha256: str) -> dict:
+    """A receipt document for one exchange: accepted or rejected, with the reason."""
+    return {
+        "format": RECEIPT_FORMAT,
+        "exchange_id": exchange,
+        "dataset": dataset,
+        "period": period,
+        "sender": sender,
+        "receiver": receiver,
+        "status": "accepted" if accepted else "rejected",
+        "reason": reason,
+        "validation": validation,
+        "manifest_sha256": manifest_sha256,
+        "received": utc_now(),
+    }

@@ -1,0 +1,68 @@
+"""Every C2SP CCTV age vector in ../shared/vectors/age must give its exact expected outcome."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zlib
+from pathlib import Path
+
+import pytest
+
+from exchange import age
+
+VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "age"
+NAMES = sorted(p.name for p in VECTORS.iterdir() if p.name != "README.md")
+OUTCOMES = {
+    "no match": age.NoIdentityMatchedError,
+    "HMAC failure": age.HeaderMacError,
+    "header failure": age.HeaderError,
+    "payload failure": age.PayloadError,
+    "armor failure": age.ArmorError,
+}
+
+
+def _load(name: str) -> tuple[dict[str, list[str]], bytes]:
+    raw = (VECTORS / name).read_bytes()
+    head, body = raw.split(b"\n\n", 1)
+    fields: dict[str, list[str]] = {}
+    for line in head.decode().splitlines():
+        key, _, value = line.partition(": ")
+        fields.setdefault(key, []).append(value)
+    if fields.get("compressed") == ["zlib"]:
+        body = zlib.decompress(body)
+    return fields, body
+
+
+def test_all_vectors_are_present() -> None:
+    assert len(NAMES) == 143, f"expected 143 vectors in {VECTORS}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_vector(name: str) -> None:
+    fields, body = _load(name)
+    identities: list[str | age.Identity] = list(fields.get("identity", []))
+    identities += [age.ScryptIdentity(p) for p in fields.get("passphrase", [])]
+    expect = fields["expect"][0]
+    out = io.BytesIO()
+    if expect == "success":
+        age.decrypt(io.BytesIO(body), out, identities)
+        assert hashlib.sha256(out.getvalue()).hexdigest() == fields["payload"][0]
+    else:
+        with pytest.raises(OUTCOMES[expect]) as caught:
+            age.decrypt(io.BytesIO(body), out, identities)
+        assert type(caught.value) is OUTCOMES[expect]
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("armor_")])
+def test_armored_vectors_with_forced_armor(name: str) -> None:
+    """The same outcome when the caller says the input is armored (no sniffing)."""
+    fields, body = _load(name)
+    expect = fields["expect"][0]
+    identities: list[str | age.Identity] = list(fields.get("identity", []))
+    identities += [age.ScryptIdentity(p) for p in fields.get("passphrase", [])]
+    if expect == "success":
+        age.decrypt(io.BytesIO(body), io.BytesIO(), identities, armored=True)
+    else:
+        with pytest.raises(OUTCOMES[expect]):
+            age.decrypt(io.BytesIO(body), io.BytesIO(), identities, armored=True)
