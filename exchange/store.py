@@ -99,22 +99,31 @@ class ExchangeRef:
 class MultipartWriter:
     """A write-only file object that streams into an S3 multipart upload.
 
-    Parts are uploaded by one background thread while the caller produces the next
-    one, so memory stays at about two parts whatever the object size.
+    ``IN_FLIGHT`` parts upload on background threads while the caller fills the next
+    one. Part buffers are allocated once and reused, so memory stays at
+    ``(IN_FLIGHT + 1) * part_size`` whatever the object size (and the allocator never
+    sees a stream of fresh multi-megabyte blocks to fragment).
     """
+
+    IN_FLIGHT = 2
 
     def __init__(self, store: Store, bucket: str, key: str, part_size: int, progress: Progress | None):
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes (S3's minimum)")
         self._store, self.bucket, self.key = store, bucket, key
         self._part_size, self._progress = part_size, progress
-        self._buffer = bytearray()
+        self._buffers = [bytearray(part_size) for _ in range(self.IN_FLIGHT + 1)]
+        self._filled = 0
         self._hash = hashlib.sha256()
         self._size = 0
         self._upload_id: str | None = None
         self._parts: list[Future] = []
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
+        self._pool = ThreadPoolExecutor(max_workers=self.IN_FLIGHT, thread_name_prefix="s3-part")
         self.result: Transferred | None = None
+
+    @property
+    def _current(self) -> bytearray:
+        return self._buffers[len(self._parts) % len(self._buffers)]
 
     def writable(self) -> bool:
         return True
@@ -123,23 +132,29 @@ class MultipartWriter:
         """Buffer ``data``; ship a part whenever a full one is ready."""
         self._hash.update(data)
         self._size += len(data)
-        self._buffer += data
-        while len(self._buffer) >= self._part_size:
-            self._ship(bytes(self._buffer[: self._part_size]))
-            del self._buffer[: self._part_size]
+        view = memoryview(data).cast("B")
+        while view:
+            n = min(len(view), self._part_size - self._filled)
+            self._current[self._filled:self._filled + n] = view[:n]
+            self._filled += n
+            view = view[n:]
+            if self._filled == self._part_size:
+                self._ship(self._current)
         return len(data)
 
-    def _ship(self, part: bytes) -> None:
+    def _ship(self, part: bytearray) -> None:
         if self._upload_id is None:
             self._upload_id = self._store._call(
                 "start upload of", self.bucket, self.key,
                 lambda c: c.create_multipart_upload(Bucket=self.bucket, Key=self.key))["UploadId"]
-        if len(self._parts) >= 1:
-            self._parts[-1].result()  # at most one part in flight besides the one being filled
         number = len(self._parts) + 1
         self._parts.append(self._pool.submit(self._upload_part, number, part))
+        self._filled = 0
+        reuse = len(self._parts) - len(self._buffers) + 1
+        if reuse >= 1:
+            self._parts[reuse - 1].result()  # the buffer filled next is free again
 
-    def _upload_part(self, number: int, part: bytes) -> dict:
+    def _upload_part(self, number: int, part: bytearray) -> dict:
         response = self._store._call(
             "upload part of", self.bucket, self.key,
             lambda c: c.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
@@ -150,21 +165,21 @@ class MultipartWriter:
 
     def finish(self) -> Transferred:
         """Upload what is left and complete the object; it becomes visible only now."""
+        rest = bytes(self._current[: self._filled])
         if self._upload_id is None:
-            body = bytes(self._buffer)
             self._store._call("upload", self.bucket, self.key,
-                              lambda c: c.put_object(Bucket=self.bucket, Key=self.key, Body=body))
+                              lambda c: c.put_object(Bucket=self.bucket, Key=self.key, Body=rest))
             if self._progress:
-                self._progress(len(body))
+                self._progress(len(rest))
         else:
-            if self._buffer:
-                self._ship(bytes(self._buffer))
+            if rest:
+                self._parts.append(self._pool.submit(self._upload_part, len(self._parts) + 1, rest))
             parts = [f.result() for f in self._parts]
             self._store._call("complete upload of", self.bucket, self.key,
                               lambda c: c.complete_multipart_upload(
                                   Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
                                   MultipartUpload={"Parts": parts}))
-        self._buffer.clear()
+        self._buffers.clear()
         self._pool.shutdown()
         self.result = Transferred(self._size, self._hash.hexdigest())
         return self.result

@@ -12,7 +12,7 @@ import sys
 import click
 
 from exchange import __version__
-from exchange.cli import audit, contract, exchange, keys, partner, protect
+from exchange.cli import audit, contract, exchange, keys, partner, protect, report
 from exchange.errors import GcmxError
 
 
@@ -39,6 +39,6 @@ def main() -> None:
     """
 
 
-for _module in (keys, partner, contract, protect, exchange, audit):
+for _module in (keys, partner, contract, protect, exchange, audit, report):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -1,3 +1,245 @@
-"""`gcmx` subcommands for contract (being built)."""
+"""`gcmx contract lint|check|diff|sign|status` and `gcmx validate`.
 
-COMMANDS: list = []
+Exit codes: 0 all good; 1 the data or contract has findings (failed expectations,
+lint findings, breaking changes); 2 an error (bad file, unknown contract, ...).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from exchange.errors import ContractError
+
+CONTRACTS_DIR = click.option(
+    "--contracts-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of *.odcs.yaml contracts (default: GCMX_CONTRACTS, the repo's contracts/).",
+)
+
+
+def _contracts_dir(value: Path | None) -> Path:
+    from exchange.contracts import default_contracts_dir
+
+    return value or default_contracts_dir()
+
+
+@click.group("contract")
+def contract_group() -> None:
+    """Check, compare and sign the agreed data contracts (ODCS v3 + GX suites)."""
+
+
+@contract_group.command("lint")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@CONTRACTS_DIR
+def lint(files: tuple[Path, ...], contracts_dir: Path | None) -> None:
+    """Check contracts against the ODCS v3 schema, the party registry and the code lists.
+
+    Without FILES, lints every contract in the contracts directory. Exits 1 on findings.
+    """
+    from exchange.contract_lint import lint_all, lint_file, load_registry
+
+    directory = _contracts_dir(contracts_dir)
+    if files:
+        registry = load_registry(directory)
+        results = {path: lint_file(path, registry) for path in files}
+    else:
+        results = lint_all(directory)
+    for path, findings in results.items():
+        click.echo(f"{'ok  ' if not findings else 'FAIL'} {path}")
+        for finding in findings:
+            click.echo(f"     - {finding}")
+    if any(results.values()):
+        raise SystemExit(1)
+
+
+@contract_group.command("check")
+@click.argument("contract_ids", nargs=-1)
+@CONTRACTS_DIR
+def check(contract_ids: tuple[str, ...], contracts_dir: Path | None) -> None:
+    """Prove each contract and its expectation suite agree (all contracts without IDS).
+
+    Every column must have its exists, type, nullability and code-list/range
+    expectations; no expectation may name a column the contract lacks. Exits 1 on drift.
+    """
+    from exchange.contracts import CONTRACT_SUFFIX, load_contract
+    from exchange.suite_check import check_suite
+
+    directory = _contracts_dir(contracts_dir)
+    ids = contract_ids or sorted(
+        p.name.removesuffix(CONTRACT_SUFFIX) for p in directory.glob(f"*{CONTRACT_SUFFIX}")
+    )
+    failed = 0
+    for contract_id in ids:
+        try:
+            contract = load_contract(contract_id, directory)
+            check_suite(contract)
+        except ContractError as exc:
+            failed += 1
+            click.echo(f"FAIL {contract_id}: {exc.message}")
+        else:
+            click.echo(f"ok   {contract_id} v{contract.version} hash {contract.hash}")
+    if failed:
+        raise SystemExit(1)
+
+
+@contract_group.command("diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--old-suite",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Suite JSON of OLD, to compare hand-written expectations too.",
+)
+@click.option(
+    "--new-suite", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Suite JSON of NEW."
+)
+def diff(old: Path, new: Path, old_suite: Path | None, new_suite: Path | None) -> None:
+    """Classify every change from contract file OLD to NEW as breaking or not.
+
+    Breaking: column removed/renamed, type changed, nullability tightened, code list
+    or period changed, ... Exits 1 when any change is breaking, 0 otherwise.
+    """
+    from exchange.contract_diff import diff_contracts
+    from exchange.contracts import odcs_errors, read_suite, read_yaml
+
+    documents = []
+    for path in (old, new):
+        document = read_yaml(path)
+        problems = odcs_errors(document) if isinstance(document, dict) else ["not a YAML mapping"]
+        if problems:
+            raise ContractError(f"{path}: breaks the ODCS v3 schema: {problems[0]}", hint="lint it first")
+        documents.append(document)
+    suites = [read_suite(s, p) if s else None for s, p in ((old_suite, old), (new_suite, new))]
+    changes = diff_contracts(documents[0], documents[1], *suites)
+    for change in changes:
+        click.echo(str(change))
+    breaking = sum(c.breaking for c in changes)
+    click.echo(f"{len(changes)} change(s), {breaking} breaking")
+    if breaking:
+        raise SystemExit(1)
+
+
+def _keyring(parties: tuple[str, ...]) -> dict:
+    from exchange.settings import load_settings
+    from exchange.signatures import PublicKey
+
+    settings = load_settings()
+    keys = {}
+    for party in parties:
+        for directory in (settings.keyring_dir, settings.identity_dir):
+            path = directory / f"{party}.minisign.pub"
+            if path.is_file():
+                keys[party] = PublicKey.from_file(path)
+                break
+    return keys
+
+
+@contract_group.command("sign")
+@click.argument("contract_id")
+@click.option("--party", help="Signing party (alpha-3); default GCMX_PARTY.")
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="minisign secret key (default: GCMX_IDENTITY/PARTY.minisign.key).",
+)
+@click.option(
+    "--agreements-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where signatures go (default: GCMX_HOME/agreements).",
+)
+@CONTRACTS_DIR
+def sign(
+    contract_id: str,
+    party: str | None,
+    key_file: Path | None,
+    agreements_dir: Path | None,
+    contracts_dir: Path | None,
+) -> None:
+    """Sign the hash of a contract and its suite as PARTY (agreeing to it).
+
+    Writes AGREEMENTS/<id>@<version>.<PARTY>.minisig. The contract is in force once
+    the sender and every recipient have signed the same hash.
+    """
+    from exchange.agreement import sign_contract
+    from exchange.contracts import load_contract
+    from exchange.settings import load_settings
+    from exchange.signatures import SecretKey
+
+    settings = load_settings()
+    party = (party or settings.require_party()).upper()
+    contract = load_contract(contract_id, contracts_dir)
+    secret = SecretKey.from_file(key_file or settings.identity_dir / f"{party}.minisign.key")
+    path = sign_contract(contract, party, secret, agreements_dir)
+    click.echo(f"{party} signed {contract.id} v{contract.version} hash {contract.hash}: {path}")
+
+
+@contract_group.command("status")
+@click.argument("contract_ids", nargs=-1)
+@click.option(
+    "--agreements-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where signatures are (default: GCMX_HOME/agreements).",
+)
+@CONTRACTS_DIR
+def status(contract_ids: tuple[str, ...], agreements_dir: Path | None, contracts_dir: Path | None) -> None:
+    """Show whether each contract is in force (both parties' signatures verify).
+
+    Public keys come from GCMX_KEYRING (PARTY.minisign.pub). Exits 1 if any is not in force.
+    """
+    from exchange.agreement import parties, require_in_force
+    from exchange.contracts import all_contracts, load_contract
+
+    contracts = [load_contract(i, contracts_dir) for i in contract_ids] or all_contracts(contracts_dir)
+    missing = 0
+    for contract in contracts:
+        try:
+            require_in_force(contract, agreements_dir, _keyring(parties(contract)))
+            click.echo(f"in force     {contract.id} v{contract.version}")
+        except ContractError as exc:
+            missing += 1
+            click.echo(f"NOT in force {contract.id}: {exc.message.split(': ', 1)[-1]}")
+    if missing:
+        raise SystemExit(1)
+
+
+@click.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--contract", "contract_id", required=True, help="Contract id, e.g. workers_deployed.khm-tha.")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the full JSON validation report here.",
+)
+@CONTRACTS_DIR
+def validate(file: Path, contract_id: str, report: Path | None, contracts_dir: Path | None) -> None:
+    """Check a Parquet FILE against its contract's expectation suite (Great Expectations).
+
+    Prints which expectations failed and on how many rows; never prints record values
+    of children's or personal data. Exits 1 when the data breaks the contract.
+    """
+    from exchange.contracts import load_contract
+    from exchange.quality import validate as run
+
+    contract = load_contract(contract_id, contracts_dir)
+    result = run(file, contract)
+    if report:
+        report.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    click.echo(
+        f"{file}: {result.row_count} rows, contract {contract.id} v{contract.version}, "
+        f"{len(result.outcomes)} expectations, {len(result.failed)} failed"
+    )
+    for outcome in result.failed:
+        count = outcome.counts.get("unexpected_count")
+        detail = f"{count} rows" if count is not None else (outcome.error or f"observed {outcome.observed!r}")
+        sample = f" e.g. {outcome.unexpected_sample[:3]}" if outcome.unexpected_sample else ""
+        click.echo(f"  FAILED {outcome.label}: {detail}{sample}")
+    if not result.success:
+        raise SystemExit(1)
+
+
+COMMANDS: list[click.Command] = [contract_group, validate]

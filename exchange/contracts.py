@@ -1,0 +1,380 @@
+"""Agreed data contracts (ODCS v3 YAML): loading, schema validation and the model.
+
+A contract lives in ``contracts/<id>.odcs.yaml`` with ids like ``workers_deployed.khm-tha``
+(dataset, then sender-recipient in lower case). Its executable side, the Great
+Expectations suite, lives in ``expectations/<id>-<version>.json``. The contract
+``hash`` covers both files, so a signature over it binds the schema *and* the checks.
+
+Exchange terms sit in the contract's ``customProperties``: sender, recipients, schedule,
+period, revisionPolicy, classification, retention, legalBasis, disclosure.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from exchange.errors import ContractError
+
+CONTRACT_SUFFIX = ".odcs.yaml"
+CLASSIFICATIONS = ("children", "personal", "aggregate")
+RESTRICTED_CLASSIFICATIONS = ("children", "personal")
+PERIODS = {
+    "monthly": re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"),
+    "quarterly": re.compile(r"^(\d{4})-Q([1-4])$"),
+}
+CHILD_AGE_CODES = frozenset({"Y0T4", "Y5T9", "Y10T14", "Y15T17", "Y0T9", "Y10T17", "Y0T17"})
+REQUIRED_TERMS = (
+    "sender",
+    "recipients",
+    "schedule",
+    "period",
+    "revisionPolicy",
+    "classification",
+    "retention",
+    "legalBasis",
+    "disclosure",
+)
+ID_PATTERN = re.compile(r"^([a-z][a-z0-9_]*)\.([a-z]{3})-([a-z]{3})$")
+HASH_DOMAIN = b"gcmx-contract-hash-v1\n"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One agreed column.
+
+    ``required``: the column must be present in every file (only columns flagged
+    ``addedByProtection`` may be absent from a raw file, e.g. OBS_STATUS).
+    ``nullable``: nulls are allowed (ODCS ``required: false``).
+    """
+
+    name: str
+    type: str
+    physical_type: str | None
+    required: bool
+    nullable: bool
+    codelist: tuple[str, ...] | None = None
+    codelist_name: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+    unique: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting period: its text (``2025-03`` or ``2025-Q1``) and first/last day."""
+
+    text: str
+    start: date
+    end: date
+
+
+@dataclass(frozen=True, eq=False)
+class Contract:
+    """A loaded, schema-valid contract and the terms of exchange it states."""
+
+    id: str
+    version: str
+    name: str
+    dataset: str
+    sender: str
+    recipients: tuple[str, ...]
+    schedule: str
+    period: str
+    classification: str
+    revision_policy: str
+    retention: str
+    legal_basis: str
+    disclosure: dict[str, Any]
+    columns: dict[str, Column]
+    path: Path
+    suite_path: Path
+    hash: str
+    document: dict[str, Any] = field(repr=False)
+
+    @property
+    def carries_children_data(self) -> bool:
+        """True when the data is about children or may hold records of minors."""
+        if self.classification == "children":
+            return True
+        return any(c.codelist and CHILD_AGE_CODES & set(c.codelist) for c in self.columns.values())
+
+    @property
+    def restricted(self) -> bool:
+        """Reports on this data must never carry record values."""
+        return self.classification in RESTRICTED_CLASSIFICATIONS
+
+    @property
+    def suite_name(self) -> str:
+        """The name the GX suite must carry: ``<id>-<version>``."""
+        return f"{self.id}-{self.version}"
+
+
+def default_contracts_dir() -> Path:
+    """The contracts directory from settings (``GCMX_CONTRACTS``, default repo contracts/)."""
+    from exchange.settings import load_settings
+
+    return load_settings().contracts
+
+
+def default_expectations_dir(contracts_dir: Path) -> Path:
+    """Suites sit in ``expectations/`` beside the contracts directory."""
+    from exchange.settings import load_settings
+
+    settings = load_settings()
+    if contracts_dir.resolve() == settings.contracts.resolve():
+        return settings.expectations
+    return contracts_dir.parent / "expectations"
+
+
+@cache
+def _odcs_validator():
+    import importlib.resources
+
+    import jsonschema
+
+    text = importlib.resources.files("open_data_contract_standard").joinpath("schema.json").read_text()
+    schema = json.loads(text)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def odcs_errors(document: Any) -> list[str]:
+    """Every ODCS JSON Schema violation of a parsed contract, as ``path: message`` lines."""
+    errors = sorted(_odcs_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    lines = []
+    for error in errors:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        lines.append(f"{where}: {error.message[:300]}")
+    return lines
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; malformed YAML becomes a ContractError naming file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContractError(
+            f"{path}: no such contract file", hint="check the contract id and GCMX_CONTRACTS"
+        ) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ContractError(f"{path}: malformed YAML{where}: {problem}", hint="fix the YAML syntax") from None
+
+
+def custom_properties(node: dict[str, Any]) -> dict[str, Any]:
+    """ODCS ``customProperties`` list as a dict ``{property: value}``."""
+    return {item["property"]: item.get("value") for item in node.get("customProperties") or []}
+
+
+def canonical_json(value: Any) -> bytes:
+    """Deterministic JSON bytes (sorted keys, no whitespace) used for hashing."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def contract_hash(document: Any, suite: Any) -> str:
+    """SHA-256 hex over the canonical bytes of a contract document and its suite."""
+    digest = hashlib.sha256(HASH_DOMAIN)
+    digest.update(canonical_json(document))
+    digest.update(b"\n")
+    digest.update(canonical_json(suite))
+    return digest.hexdigest()
+
+
+def read_suite(path: Path, contract_path: Path) -> dict[str, Any]:
+    """Parse a GX suite JSON file; errors name both the suite and its contract."""
+    try:
+        suite = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ContractError(
+            f"{contract_path}: expectation suite {path} is missing",
+            hint="write the suite for this contract version (contracts/generate.py) or fix the version",
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ContractError(
+            f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}", hint="fix the JSON"
+        ) from None
+    if not isinstance(suite, dict) or not isinstance(suite.get("expectations"), list):
+        raise ContractError(
+            f"{path}: not a GX expectation suite (no 'expectations' list)", hint="regenerate the suite"
+        )
+    return suite
+
+
+def _column(prop: dict[str, Any]) -> Column:
+    options = prop.get("logicalTypeOptions") or {}
+    extra = custom_properties(prop)
+    codelist = None
+    for rule in prop.get("quality") or []:
+        if rule.get("metric") == "invalidValues" and "validValues" in (rule.get("arguments") or {}):
+            codelist = tuple(rule["arguments"]["validValues"])
+    nullable = not prop.get("required", False)
+    return Column(
+        name=prop["name"],
+        type=prop.get("logicalType", "string"),
+        physical_type=prop.get("physicalType"),
+        required=not (nullable and extra.get("addedByProtection") is True),
+        nullable=nullable,
+        codelist=codelist,
+        codelist_name=extra.get("codelist"),
+        minimum=options.get("minimum"),
+        maximum=options.get("maximum"),
+        pattern=options.get("pattern"),
+        unique=bool(prop.get("unique", False)),
+        description=prop.get("description", ""),
+    )
+
+
+def columns_from_document(document: dict[str, Any]) -> dict[str, Column]:
+    """The columns of a contract document's (single) schema object, in order."""
+    schema = document.get("schema") or [{}]
+    return {prop["name"]: _column(prop) for prop in schema[0].get("properties") or []}
+
+
+def contract_from_document(document: Any, path: Path, suite_path: Path) -> Contract:
+    """Build a Contract from a parsed document: ODCS schema, terms and suite are checked."""
+    if not isinstance(document, dict):
+        raise ContractError(f"{path}: not a YAML mapping", hint="a contract is an ODCS v3 document")
+    problems = odcs_errors(document)
+    if problems:
+        shown = "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
+        raise ContractError(f"{path}: breaks the ODCS v3 schema: {shown}", hint="fix the fields named")
+    contract_id = document["id"]
+    match = ID_PATTERN.match(contract_id)
+    if not match:
+        raise ContractError(
+            f"{path}: id {contract_id!r} is not '<dataset>.<sender>-<recipient>'",
+            hint="use e.g. workers_deployed.khm-tha",
+        )
+    terms = custom_properties(document)
+    missing = [t for t in REQUIRED_TERMS if t not in terms]
+    if missing:
+        raise ContractError(f"{path}: customProperties lack exchange terms {missing}", hint="add them")
+    schema = document.get("schema") or []
+    if len(schema) != 1:
+        raise ContractError(
+            f"{path}: expected exactly one schema object, found {len(schema)}",
+            hint="one contract per dataset",
+        )
+    dataset = schema[0]["name"]
+    if dataset != match.group(1):
+        raise ContractError(
+            f"{path}: schema name {dataset!r} does not match id {contract_id!r}",
+            hint="name the schema object after the dataset",
+        )
+    classification = terms["classification"]
+    if classification not in CLASSIFICATIONS:
+        raise ContractError(
+            f"{path}: classification {classification!r} is not one of {CLASSIFICATIONS}",
+            hint="pick children, personal or aggregate",
+        )
+    if terms["period"] not in PERIODS:
+        raise ContractError(
+            f"{path}: period {terms['period']!r} is not one of {sorted(PERIODS)}", hint="fix it"
+        )
+    recipients = terms["recipients"]
+    if isinstance(recipients, str) or not isinstance(recipients, list) or not recipients:
+        raise ContractError(f"{path}: recipients must be a non-empty list of alpha-3 codes", hint="fix it")
+    sender = str(terms["sender"]).upper()
+    recipient_codes = tuple(str(r).upper() for r in recipients)
+    if (sender.lower(), recipient_codes[0].lower()) != (match.group(2), match.group(3)):
+        raise ContractError(
+            f"{path}: sender/recipients {sender}->{recipient_codes} do not match id {contract_id!r}",
+            hint="the id names sender-recipient",
+        )
+    columns = columns_from_document(document)
+    suite = read_suite(suite_path, path)
+    return Contract(
+        id=contract_id,
+        version=str(document["version"]),
+        name=document.get("name", contract_id),
+        dataset=dataset,
+        sender=sender,
+        recipients=recipient_codes,
+        schedule=str(terms["schedule"]),
+        period=terms["period"],
+        classification=classification,
+        revision_policy=str(terms["revisionPolicy"]),
+        retention=str(terms["retention"]),
+        legal_basis=str(terms["legalBasis"]),
+        disclosure=dict(terms["disclosure"] or {}),
+        columns=columns,
+        path=path,
+        suite_path=suite_path,
+        hash=contract_hash(document, suite),
+        document=document,
+    )
+
+
+def load_contract_file(path: Path, expectations_dir: Path | None = None) -> Contract:
+    """Load a contract from an explicit file path (its suite from ``expectations_dir``)."""
+    path = Path(path)
+    document = read_yaml(path)
+    expectations_dir = expectations_dir or default_expectations_dir(path.parent)
+    version = document.get("version") if isinstance(document, dict) else None
+    suite_path = (
+        expectations_dir / f"{document.get('id') if isinstance(document, dict) else path.stem}-{version}.json"
+    )
+    return contract_from_document(document, path, suite_path)
+
+
+def load_contract(contract_id: str, contracts_dir: Path | None = None) -> Contract:
+    """Load and check the contract ``contracts_dir/<contract_id>.odcs.yaml`` with its suite."""
+    contracts_dir = Path(contracts_dir) if contracts_dir else default_contracts_dir()
+    path = contracts_dir / f"{contract_id}{CONTRACT_SUFFIX}"
+    if not path.is_file():
+        known = ", ".join(
+            sorted(p.name.removesuffix(CONTRACT_SUFFIX) for p in contracts_dir.glob(f"*{CONTRACT_SUFFIX}"))
+        )
+        raise ContractError(
+            f"no contract {contract_id!r} in {contracts_dir}", hint=f"known contracts: {known or 'none'}"
+        )
+    contract = load_contract_file(path, default_expectations_dir(contracts_dir))
+    if contract.id != contract_id:
+        raise ContractError(
+            f"{path}: file declares id {contract.id!r}, expected {contract_id!r}",
+            hint="name the file after the contract id",
+        )
+    return contract
+
+
+def all_contracts(contracts_dir: Path | None = None) -> list[Contract]:
+    """Every contract in the directory, sorted by id."""
+    contracts_dir = Path(contracts_dir) if contracts_dir else default_contracts_dir()
+    ids = sorted(p.name.removesuffix(CONTRACT_SUFFIX) for p in contracts_dir.glob(f"*{CONTRACT_SUFFIX}"))
+    return [load_contract(i, contracts_dir) for i in ids]
+
+
+def contracts_between(sender: str, recipient: str, contracts_dir: Path | None = None) -> list[Contract]:
+    """Contracts under which ``sender`` sends to ``recipient`` (alpha-3 codes)."""
+    sender, recipient = sender.upper(), recipient.upper()
+    return [c for c in all_contracts(contracts_dir) if c.sender == sender and recipient in c.recipients]
+
+
+def parse_period(contract: Contract, period: str) -> Period:
+    """Check ``period`` against the contract's period kind; return its first and last day."""
+    match = PERIODS[contract.period].match(period or "")
+    if not match:
+        example = "2025-03" if contract.period == "monthly" else "2025-Q1"
+        raise ContractError(
+            f"dataset {contract.dataset}: period {period!r} is not a {contract.period} period",
+            hint=f"contract {contract.id} expects periods like {example}",
+        )
+    year, part = int(match.group(1)), int(match.group(2))
+    first_month, last_month = (part, part) if contract.period == "monthly" else (3 * part - 2, 3 * part)
+    end_day = calendar.monthrange(year, last_month)[1]
+    return Period(period, date(year, first_month, 1), date(year, last_month, end_day))

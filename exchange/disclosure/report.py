@@ -1,0 +1,58 @@
+"""The disclosure report: what protection did, in counts only, never values.
+
+It travels in the manifest and is printed by ``gcmx protect``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class DisclosureReport:
+    """Rules applied and how many cells or records they touched."""
+
+    method: str
+    rules: dict[str, Any]
+    cells_total: int | None = None
+    cells_primary_suppressed: int | None = None
+    cells_secondary_suppressed: int | None = None
+    records_total: int | None = None
+    records_generalised: int | None = None
+    records_suppressed: int | None = None
+    values_suppressed: int | None = None
+    k_reached: int | None = None
+    information_loss: float | None = None
+    generalisation_levels: dict[str, int] = field(default_factory=dict)
+    columns_pseudonymised: list[str] = field(default_factory=list)
+    audit: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True unless an audit ran and failed."""
+        return self.audit is None or bool(self.audit.get("ok"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (camelCase, like the contract); fields that do not apply are left out."""
+        names = {
+            "cells_total": "cellsTotal", "cells_primary_suppressed": "cellsPrimarySuppressed",
+            "cells_secondary_suppressed": "cellsSecondarySuppressed",
+            "records_total": "recordsTotal", "records_generalised": "recordsGeneralised",
+            "records_suppressed": "recordsSuppressed", "values_suppressed": "valuesSuppressed",
+            "k_reached": "kReached", "information_loss": "informationLoss",
+        }
+        out: dict[str, Any] = {"method": self.method, "rules": self.rules}
+        for attr, key in names.items():
+            value = getattr(self, attr)
+            if value is not None:
+                out[key] = round(value, 6) if isinstance(value, float) else value
+        if self.generalisation_levels:
+            out["generalisationLevels"] = dict(self.generalisation_levels)
+        if self.columns_pseudonymised:
+            out["columnsPseudonymised"] = list(self.columns_pseudonymised)
+        if self.audit is not None:
+            out["audit"] = {k: (None if isinstance(v, float) and math.isinf(v) else v)
+                            for k, v in self.audit.items()}
+        return out

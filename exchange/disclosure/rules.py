@@ -1,0 +1,177 @@
+"""The contract's ``disclosure`` rules, parsed once into a frozen value.
+
+The contract carries them under ``customProperties.disclosure``::
+
+    method: aggregate | records | none
+    countColumn, dimensions, totalCode, minimumCellSize, protectionInterval   # aggregate
+    quasiIdentifiers, k, hierarchies, pseudonymise                            # records
+
+Every problem raises :class:`~exchange.errors.DisclosureError` naming the contract
+field (``disclosure.<name>``) and what to write instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from exchange.errors import DisclosureError
+
+METHODS = ("aggregate", "records", "none")
+_AGGREGATE_KEYS = {"countColumn", "dimensions", "totalCode", "minimumCellSize",
+                   "protectionInterval"}
+_RECORD_KEYS = {"quasiIdentifiers", "k", "hierarchies", "pseudonymise"}
+_KNOWN_KEYS = {"method"} | _AGGREGATE_KEYS | _RECORD_KEYS
+
+Hierarchy = tuple[Mapping[str, str], ...]
+
+
+def _fail(name: str, problem: str, hint: str) -> DisclosureError:
+    return DisclosureError(f"contract field disclosure.{name}: {problem}", hint=hint)
+
+
+def _names(d: Mapping[str, Any], name: str, *, required: bool) -> tuple[str, ...]:
+    value = d.get(name)
+    if value is None:
+        if required:
+            raise _fail(name, "missing", "list the column names, e.g. [sex, age_group]")
+        return ()
+    if (not isinstance(value, list | tuple) or not value
+            or not all(isinstance(v, str) and v for v in value)):
+        raise _fail(name, "must be a non-empty list of column names",
+                    "write e.g. [sex, age_group, province]")
+    if len(set(value)) != len(value):
+        raise _fail(name, "names a column twice", "list each column once")
+    return tuple(value)
+
+
+def _positive_int(d: Mapping[str, Any], name: str, default: int | None) -> int:
+    value = d.get(name, default)
+    if value is None:
+        raise _fail(name, "missing", "give a whole number, e.g. 5")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(name, "must be a whole number of at least 1", "give e.g. 5")
+    return value
+
+
+def _hierarchies(d: Mapping[str, Any], qis: tuple[str, ...]) -> dict[str, Hierarchy]:
+    raw = d.get("hierarchies") or {}
+    if not isinstance(raw, Mapping):
+        raise _fail("hierarchies", "must map a quasi-identifier to a list of levels",
+                    "write e.g. {age_band: [{Y0T4: Y0T9, Y5T9: Y0T9}]}")
+    out: dict[str, Hierarchy] = {}
+    for column, levels in raw.items():
+        where = f"hierarchies.{column}"
+        if column not in qis:
+            raise _fail(where, "is not one of disclosure.quasiIdentifiers",
+                        "declare hierarchies only for quasi-identifiers")
+        if not isinstance(levels, list | tuple) or not levels:
+            raise _fail(where, "must be a non-empty list of levels",
+                        "each level maps a code to its wider code: [{Y0T4: Y0T9}]")
+        parsed = []
+        for i, level in enumerate(levels):
+            if not isinstance(level, Mapping) or not level or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in level.items()):
+                raise _fail(f"{where}[{i}]", "must map codes (text) to wider codes (text)",
+                            "write e.g. {KH-1: KH-NW}")
+            parsed.append(dict(level))
+        out[column] = tuple(parsed)
+    return out
+
+
+@dataclass(frozen=True)
+class DisclosureRules:
+    """What a contract says must happen before a dataset leaves the country."""
+
+    method: str
+    count_column: str | None = None
+    dimensions: tuple[str, ...] = ()
+    total_code: str = "_T"
+    minimum_cell_size: int = 5
+    protection_interval: int = 5
+    quasi_identifiers: tuple[str, ...] = ()
+    k: int = 5
+    hierarchies: Mapping[str, Hierarchy] = field(default_factory=dict)
+    pseudonymise: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> DisclosureRules:
+        """Parse the contract's ``disclosure`` mapping; raise DisclosureError if it is bad."""
+        if not isinstance(d, Mapping):
+            raise DisclosureError("contract field disclosure: must be a mapping",
+                                  hint="write method: aggregate | records | none and its rules")
+        unknown = sorted(set(d) - _KNOWN_KEYS)
+        if unknown:
+            raise _fail(unknown[0], "is not a known disclosure rule",
+                        f"use only {', '.join(sorted(_KNOWN_KEYS))}")
+        method = d.get("method")
+        if method not in METHODS:
+            raise _fail("method", f"must be one of {', '.join(METHODS)}",
+                        "aggregate for frequency tables, records for microdata")
+        if method == "none":
+            return cls(method="none")
+        if method == "aggregate":
+            return cls._aggregate(d)
+        return cls._records(d)
+
+    @classmethod
+    def _aggregate(cls, d: Mapping[str, Any]) -> DisclosureRules:
+        stray = sorted(set(d) & (_RECORD_KEYS - {"pseudonymise"}))
+        if stray:
+            raise _fail(stray[0], "belongs to method records, not aggregate",
+                        "remove it or change disclosure.method")
+        count = d.get("countColumn")
+        if not isinstance(count, str) or not count:
+            raise _fail("countColumn", "missing", "name the integer count column, e.g. count")
+        dims = _names(d, "dimensions", required=True)
+        if count in dims:
+            raise _fail("dimensions", "contains the count column",
+                        "list only classification columns")
+        total = d.get("totalCode", "_T")
+        if not isinstance(total, str) or not total:
+            raise _fail("totalCode", "must be a non-empty code", 'use the SDMX total "_T"')
+        pseudo = _names(d, "pseudonymise", required=False)
+        if pseudo:
+            raise _fail("pseudonymise", "applies to method records only",
+                        "aggregates carry no identifiers; remove it")
+        return cls(method="aggregate", count_column=count, dimensions=dims, total_code=total,
+                   minimum_cell_size=_positive_int(d, "minimumCellSize", 5),
+                   protection_interval=_positive_int(d, "protectionInterval", 5))
+
+    @classmethod
+    def _records(cls, d: Mapping[str, Any]) -> DisclosureRules:
+        stray = sorted(set(d) & _AGGREGATE_KEYS)
+        if stray:
+            raise _fail(stray[0], "belongs to method aggregate, not records",
+                        "remove it or change disclosure.method")
+        qis = _names(d, "quasiIdentifiers", required=False)
+        pseudo = _names(d, "pseudonymise", required=False)
+        if not qis and not pseudo:
+            raise _fail("quasiIdentifiers", "missing (and nothing to pseudonymise)",
+                        "list the quasi-identifiers, e.g. [sex, age_band, province]")
+        overlap = sorted(set(qis) & set(pseudo))
+        if overlap:
+            raise _fail("pseudonymise", f"also names quasi-identifier {overlap[0]}",
+                        "a column is either an identifier or a quasi-identifier")
+        return cls(method="records", quasi_identifiers=qis, k=_positive_int(d, "k", 5),
+                   hierarchies=_hierarchies(d, qis), pseudonymise=pseudo)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rules in the contract's own spelling (JSON-able)."""
+        if self.method == "aggregate":
+            return {"method": "aggregate", "countColumn": self.count_column,
+                    "dimensions": list(self.dimensions), "totalCode": self.total_code,
+                    "minimumCellSize": self.minimum_cell_size,
+                    "protectionInterval": self.protection_interval}
+        if self.method == "records":
+            return {"method": "records", "quasiIdentifiers": list(self.quasi_identifiers),
+                    "k": self.k, "pseudonymise": list(self.pseudonymise),
+                    "hierarchies": {c: [dict(lv) for lv in levels]
+                                    for c, levels in self.hierarchies.items()}}
+        return {"method": "none"}
+
+
+def as_rules(rules: DisclosureRules | Mapping[str, Any]) -> DisclosureRules:
+    """Accept parsed rules or the contract's raw mapping."""
+    return rules if isinstance(rules, DisclosureRules) else DisclosureRules.from_dict(rules)

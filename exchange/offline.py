@@ -1,0 +1,45 @@
+"""Offline check of an exchange folder downloaded with any S3 client."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from exchange import age
+from exchange.errors import ProtocolError
+from exchange.keys import load_public_keys
+from exchange.manifest import DATA, Manifest
+from exchange.outbound import file_sha256
+from exchange.settings import load_settings
+from exchange.streams import HashingWriter
+
+
+def verify_folder(folder: Path, sender: str, identity_file: Path | None = None) -> dict:
+    """Verify the signature, ciphertext hash and (with an identity) the plaintext hash.
+
+    Raises a typed error at the first failure; returns what was checked.
+    """
+    body = (folder / "manifest.json").read_bytes()
+    signature = (folder / "manifest.json.minisig").read_bytes()
+    public = load_public_keys(sender, load_settings().keyring_dir).minisign
+    comment = public.verify(body, signature)
+    manifest = Manifest.from_bytes(body, str(folder / "manifest.json"))
+    if comment != manifest.comment() or manifest.sender != sender:
+        raise ProtocolError(f"{folder}: signature or sender does not match the manifest",
+                            hint="the manifest was moved or altered")
+    cipher_sha = file_sha256(folder / DATA)
+    if cipher_sha != manifest.ciphertext["sha256"]:
+        raise ProtocolError(f"{folder / DATA}: SHA-256 does not match the manifest",
+                            hint="download it again; the object may be incomplete")
+    checked = {"exchange_id": manifest.exchange_id, "signature": "valid", "trusted_comment": comment,
+               "ciphertext_sha256": "matches"}
+    if identity_file:
+        identities = age.read_identity_file(identity_file.read_text())
+        with (folder / DATA).open("rb") as src, open(os.devnull, "wb") as sink:
+            plain = HashingWriter(sink)
+            age.decrypt(src, plain, identities)
+        if plain.hash.hexdigest() != manifest.plaintext["sha256"]:
+            raise ProtocolError(f"{folder / DATA}: plaintext SHA-256 does not match the manifest",
+                                hint="the sender published inconsistent data; ask it to republish")
+        checked["plaintext_sha256"] = "matches"
+    return checked

@@ -1,0 +1,37 @@
+"""The auditor's report: one self-contained HTML file of every exchange of one party.
+
+* :func:`gather` reads the party's home folder (manifests, receipts, decisions, validation
+  reports, quarantine, audit log) into plain dicts; never a data file.
+* :func:`summarise` adds counts per partner / dataset / period and the chart geometry.
+* :func:`render` turns that into HTML (Jinja2 templates shipped with the package).
+* :func:`build_report` does all three for configured settings and writes the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from exchange.report.gather import gather
+from exchange.report.render import render, write_html
+from exchange.report.summary import summarise
+from exchange.settings import Settings
+
+__all__ = ["build_report", "default_output", "gather", "render", "report_html", "summarise", "write_html"]
+
+
+def default_output(settings: Settings) -> Path:
+    """Where the report goes unless told otherwise: ``{home}/reports/{PARTY}-report.html``."""
+    return settings.home / "reports" / f"{settings.require_party()}-report.html"
+
+
+def report_html(home: Path, party: str, key_dirs: tuple[Path, ...] = ()) -> tuple[str, dict]:
+    """The report's HTML for ``party`` at ``home`` and the data it shows."""
+    data = summarise(gather(home, party, key_dirs))
+    return render(data), data
+
+
+def build_report(settings: Settings, out: Path | None = None) -> Path:
+    """Build the report of the configured party and write it to ``out``; return the path."""
+    party = settings.require_party()
+    html, _ = report_html(settings.home, party, (settings.keyring_dir, settings.identity_dir))
+    return write_html(html, out or default_output(settings))

@@ -1,0 +1,156 @@
+"""k-anonymity, keyed pseudonyms and birth-registration reconciliation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exchange.disclosure import protect, pseudonymise, reconcile_births
+from exchange.errors import DisclosureError
+
+KEY, OTHER_KEY = bytes(range(32)), bytes(range(1, 33))
+AGES = ["Y0T4", "Y5T9", "Y10T14", "Y15T17"]
+PROVINCES = ["KH-1", "KH-2", "KH-3", "KH-12", "KH-17"]
+RULES = {
+    "method": "records", "quasiIdentifiers": ["sex", "age_band", "province"], "k": 3,
+    "hierarchies": {
+        "age_band": [{"Y0T4": "Y0T9", "Y5T9": "Y0T9", "Y10T14": "Y10T17", "Y15T17": "Y10T17"},
+                     {"Y0T9": "Y0T17", "Y10T17": "Y0T17"}],
+        "province": [{"KH-1": "KH-NW", "KH-2": "KH-NW", "KH-3": "KH-NW",
+                      "KH-12": "KH-SE", "KH-17": "KH-SE"}]},
+    "pseudonymise": ["person_id"],
+}
+
+
+def records(n: int, seed: int, skew: float = 1.0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    weights = np.arange(1, len(PROVINCES) + 1, dtype=float) ** -skew
+    return pa.table({
+        "person_id": [f"KH{100000 + i}" for i in range(n)],
+        "sex": rng.choice(["F", "M"], n).tolist(),
+        "age_band": rng.choice(AGES, n).tolist(),
+        "province": rng.choice(PROVINCES, n, p=weights / weights.sum()).tolist(),
+        "returned": rng.integers(2020, 2026, n).tolist(),
+    })
+
+
+def classes(table: pa.Table, columns) -> Counter:
+    return Counter(zip(*(table.column(c).to_pylist() for c in columns), strict=True))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(3, 300), st.integers(0, 10_000), st.integers(2, 6),
+       st.floats(0.0, 3.0), st.booleans())
+def test_k_anonymity_holds_on_random_record_sets(n, seed, k, skew, with_hierarchies):
+    rules = {**RULES, "k": k}
+    if not with_hierarchies:
+        rules.pop("hierarchies")
+    table = records(n, seed, skew)
+    if n < k:
+        with pytest.raises(DisclosureError, match="fewer than disclosure.k"):
+            protect(table, rules, KEY)
+        return
+    out, report = protect(table, rules, KEY)
+    sizes = classes(out, RULES["quasiIdentifiers"])
+    assert min(sizes.values()) >= k
+    assert report.k_reached == min(sizes.values())
+    assert out.num_rows == n and out.column("returned").equals(table.column("returned"))
+    assert 0.0 <= report.information_loss <= 1.0
+    nulls = sum(out.column(c).null_count for c in RULES["quasiIdentifiers"])
+    assert report.values_suppressed == nulls
+
+
+def test_generalisation_is_chosen_when_it_costs_less_than_suppression():
+    provinces = [p for p in PROVINCES for _ in range(3)]  # 3 per province, 9 NW + 6 SE
+    n = len(provinces)
+    table = pa.table({"person_id": [str(i) for i in range(n)], "sex": ["F"] * n,
+                      "age_band": ["Y0T4"] * n, "province": provinces})
+    out, report = protect(table, {**RULES, "k": 5}, KEY)
+    assert report.generalisation_levels == {"sex": 0, "age_band": 0, "province": 1}
+    assert report.values_suppressed == 0
+    assert report.information_loss == pytest.approx((9 * 2 / 4 + 6 * 1 / 4) / (n * 3))
+    assert set(out.column("province").to_pylist()) == {"KH-NW", "KH-SE"}
+    _, plain = protect(records(600, 1, 0.0), {**RULES, "k": 2}, KEY)
+    assert plain.generalisation_levels == {"sex": 0, "age_band": 0, "province": 0}
+    assert plain.values_suppressed == 0 and plain.information_loss == 0.0
+
+
+def test_pseudonyms_are_stable_keyed_and_domain_separated():
+    ids = pa.array(["KH100001", "KH100002", None, "KH100001"])
+    first = pseudonymise(ids, KEY, "person_id").to_pylist()
+    assert first == pseudonymise(ids, KEY, "person_id").to_pylist()
+    assert first[0] == first[3] and first[0] != first[1] and first[2] is None
+    assert all(len(p) == 64 and p == p.lower() and int(p, 16) >= 0 for p in first if p)
+    other = pseudonymise(ids, OTHER_KEY, "person_id").to_pylist()
+    assert not set(first) - {None} & set(other)
+    assert pseudonymise(ids, KEY, "mother_id").to_pylist()[0] != first[0]
+    # HMAC-SHA256 under the key narrowed to the domain, reproducible with the stdlib
+    subkey = hmac.digest(KEY, b"gcmx/pseudonym/v1/person_id", hashlib.sha256)
+    assert first[0] == hmac.new(subkey, b"KH100001", hashlib.sha256).hexdigest()
+    assert pseudonymise(pa.array([7]), KEY, "n").to_pylist() == \
+        pseudonymise(pa.array(["7"]), KEY, "n").to_pylist()
+
+
+def test_pseudonymisation_needs_a_real_key():
+    with pytest.raises(DisclosureError, match="no linkage key"):
+        protect(records(20, 0), RULES)
+    with pytest.raises(DisclosureError, match="shorter than 32 bytes"):
+        pseudonymise(pa.array(["a"]), b"short", "person_id")
+
+
+def test_no_raw_identifier_survives_in_the_parquet_bytes():
+    table = records(500, 7)
+    out, report = protect(table, RULES, KEY)
+    sink = io.BytesIO()
+    pq.write_table(out, sink)
+    data = sink.getvalue()
+    plain = io.BytesIO()
+    pq.write_table(out, plain, compression="none", use_dictionary=False)
+    for raw in table.column("person_id").to_pylist():
+        assert raw.encode() not in data and raw.encode() not in plain.getvalue()
+    assert report.columns_pseudonymised == ["person_id"]
+    assert "KH100" not in str(report.to_dict())
+
+
+def test_birth_reconciliation_counts_matches_without_identifiers():
+    rng = np.random.default_rng(5)
+    n = 300
+    ids = [f"BC{i:06d}" for i in range(n)]
+    registered = pa.table({"child_id": ids, "sex": rng.choice(["F", "M"], n).tolist(),
+                           "age_group": rng.choice(["Y0T4", "Y5T9"], n).tolist()})
+    in_registry = [i for i, keep in zip(ids, rng.random(n) < 0.8, strict=True) if keep]
+    civil = pa.table({"child_id": in_registry + ["BC999999"]})
+    result = reconcile_births(registered, civil, KEY)
+    rows = {(r["sex"], r["age_group"], r["registry_status"]): r for r in result.to_pylist()}
+    grand = rows[("_T", "_T", "_T")]
+    assert grand["count"] == n
+    assert rows[("_T", "_T", "MATCHED")]["count"] == len(in_registry)
+    assert rows[("_T", "_T", "UNMATCHED")]["count"] == n - len(in_registry)
+    # both sides may pseudonymise on their own, with the same key: same answer
+    pre = [t.set_column(0, "child_id", pseudonymise(t.column("child_id"), KEY, "child_id"))
+           for t in (registered, civil)]
+    assert reconcile_births(*pre).equals(result)
+    with pytest.raises(DisclosureError, match="raw identifiers"):
+        reconcile_births(registered, pre[1])
+
+
+def test_small_reconciliation_cells_are_suppressed():
+    registered = pa.table({"child_id": [f"c{i}" for i in range(40)],
+                           "sex": ["F"] * 20 + ["M"] * 20,
+                           "age_group": ["Y0T4"] * 40})
+    civil = pa.table({"child_id": [f"c{i}" for i in range(38)]})  # two missing boys
+    result = reconcile_births(registered, civil, KEY)
+    rows = {(r["sex"], r["age_group"], r["registry_status"]): r for r in result.to_pylist()}
+    assert rows[("M", "Y0T4", "UNMATCHED")]["count"] is None
+    assert rows[("M", "Y0T4", "UNMATCHED")]["CONF_STATUS"] == "C"
+    counts = [r["count"] for r in rows.values() if r["count"] is not None]
+    assert not [c for c in counts if 0 < c < 5]
