@@ -27,7 +27,7 @@ def provision(base: Path, parties: Iterable[str], pairs: Iterable[tuple[str, str
     homes = {p: base / p for p in parties}
     for party, home in homes.items():
         generate_party_keys(party, home / "keys", classic=classic)
-    for party, home in homes.items():
+    for home in homes.values():
         for other in parties:
             (home / "keyring").mkdir(parents=True, exist_ok=True)
             for suffix in (".age.pub", ".minisign.pub"):

@@ -181,10 +181,25 @@ def _reject(node: Node, partner: str, ref: ExchangeRef, body: bytes, summary: di
                            f"rejected: {reason}", hint=f"quarantined in {folder}") from exc
 
 
+def _publish_order(node: Node, partner: str, prefixes: list[str]) -> list[str]:
+    """Prefixes in the sender's publishing order (manifest sequence), so that two revisions
+    published between pulls land oldest first instead of the older one being refused as a
+    rollback. The order is a hint only: every manifest is verified in ``receive``."""
+    bucket = bucket_name(partner, node.party)
+
+    def sequence(prefix: str) -> int:
+        try:
+            return int(json.loads(node.store.get_bytes(bucket, f"{prefix}/{MANIFEST}"))["sequence"])
+        except (ValueError, KeyError, TypeError):
+            return 0
+
+    return sorted(prefixes, key=sequence)
+
+
 def pull(node: Node, partner: str) -> list[Received]:
     """Receive every new exchange from ``partner``; one rejection does not stop the others."""
     results = []
-    for prefix in discover(node, partner):
+    for prefix in _publish_order(node, partner, discover(node, partner)):
         try:
             results.append(receive(node, partner, prefix))
         except ExchangeRejected as exc:

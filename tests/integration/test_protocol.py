@@ -74,3 +74,13 @@ def test_rollback_and_replay_are_refused(nodes, tmp_path):
     assert receive(tha, "KHM", new.prefix).status == "skipped"
     reason = json.loads((tha.home / "quarantine" / old.exchange_id / "reason.json").read_text())
     assert "revision 1" in reason["reason"]
+
+
+def test_two_revisions_between_pulls_land_in_publishing_order(nodes, tmp_path):
+    khm, tha = nodes["KHM"], nodes["THA"]
+    first = publish(khm, dataset("children_on_the_move.khm-tha", tmp_path, "2026-06", seed=11),
+                    "children_on_the_move.khm-tha", "2026-06")
+    second = publish(khm, dataset("children_on_the_move.khm-tha", tmp_path, "2026-06", seed=12),
+                     "children_on_the_move.khm-tha", "2026-06")
+    landed = [r.exchange_id for r in pull(tha, "KHM") if r.period == "2026-06" and r.status == "landed"]
+    assert landed == [first.exchange_id, second.exchange_id]
