@@ -51,11 +51,15 @@ class Received:
 
 
 def discover(node: Node, partner: str) -> list[str]:
-    """Prefixes of complete exchanges from ``partner`` that this node has not decided on yet."""
+    """Prefixes of complete exchanges from ``partner`` still to decide on or to answer."""
     bucket = bucket_name(partner, node.party)
-    decided = node.folder("inbound")
-    return [ref.prefix for ref in node.store.list_exchanges(bucket)
-            if not (decided / f"{ref.exchange_id}.json").exists()]
+    folder = node.folder("inbound")
+
+    def open_case(exchange: str) -> bool:
+        decision = folder / f"{exchange}.json"
+        return not decision.exists() or bool(json.loads(decision.read_text()).get("receipt_pending"))
+
+    return [ref.prefix for ref in node.store.list_exchanges(bucket) if open_case(ref.exchange_id)]
 
 
 def _landed_manifests(node: Node, dataset: str, period: str) -> list[dict]:
@@ -111,7 +115,10 @@ def receive(node: Node, partner: str, prefix: str) -> Received:
     ref = ExchangeRef(bucket, dataset, period, eid)
     decision = node.folder("inbound") / f"{eid}.json"
     if decision.exists():
-        return Received(eid, dataset, period, "skipped", json.loads(decision.read_text())["status"])
+        decided = json.loads(decision.read_text())
+        if decided.get("receipt_pending"):
+            _answer(node, partner, decision, decided)
+        return Received(eid, dataset, period, "skipped", decided["status"])
     audit = AuditLog.for_home(node.home, node.party)
     staging = node.folder("landing") / ".staging" / eid
     shutil.rmtree(staging, ignore_errors=True)
@@ -126,7 +133,7 @@ def receive(node: Node, partner: str, prefix: str) -> Received:
         audit.append("verify", exchange_id=eid, sender=partner, key_id=manifest.sender_key_id,
                      contract=contract.id, version=contract.version)
         data = staging / "data.parquet"
-        with node.store.open(bucket, f"{prefix}/{DATA}") as body_stream, data.open("wb") as out:
+        with node.store.open_ranged(bucket, f"{prefix}/{DATA}") as body_stream, data.open("wb") as out:
             cipher, plain = HashingReader(body_stream), HashingWriter(out)
             age.decrypt(cipher, plain, node.identity.age_identities)
         audit.append("key_use", purpose="decrypt", exchange_id=eid)
@@ -145,14 +152,23 @@ def receive(node: Node, partner: str, prefix: str) -> Received:
         staging.rename(final)
         audit.append("land", exchange_id=eid, dataset=dataset, period=period, rows=manifest.rows,
                      path=str(final))
-        write_json_atomic(decision, {"status": "landed", "time": utc_now(), "path": str(final)})
-        send_receipt(node, partner, receipt(eid, dataset, period, partner, node.party, True, "",
-                                            summary, hashlib.sha256(body).hexdigest()))
+        _answer(node, partner, decision, {
+            "status": "landed", "time": utc_now(), "path": str(final),
+            "receipt_pending": receipt(eid, dataset, period, partner, node.party, True, "", summary,
+                                       hashlib.sha256(body).hexdigest())})
         return Received(eid, dataset, period, "landed", rows=manifest.rows, path=str(final / "data.parquet"))
     except TerminalError as exc:
         return _reject(node, partner, ref, body, summary, staging, exc)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _answer(node: Node, partner: str, decision: Path, decided: dict) -> None:
+    """Record the decision, then send its receipt; a receipt that could not be sent
+    (store down) stays pending in the decision and goes out on the next pull."""
+    write_json_atomic(decision, decided)
+    send_receipt(node, partner, decided["receipt_pending"])
+    write_json_atomic(decision, {**decided, "receipt_pending": None})
 
 
 def _check_hash(manifest: Manifest, what: str, actual: str, bucket: str) -> None:
@@ -173,10 +189,10 @@ def _reject(node: Node, partner: str, ref: ExchangeRef, body: bytes, summary: di
     AuditLog.for_home(node.home, node.party).append(
         "reject", exchange_id=ref.exchange_id, dataset=ref.dataset, period=ref.period, reason=reason,
         folder=str(folder))
-    write_json_atomic(node.folder("inbound") / f"{ref.exchange_id}.json",
-                      {"status": "rejected", "reason": reason, "time": utc_now(), "quarantine": str(folder)})
-    send_receipt(node, partner, receipt(ref.exchange_id, ref.dataset, ref.period, partner, node.party, False,
-                                        reason, summary, hashlib.sha256(body).hexdigest() if body else ""))
+    _answer(node, partner, node.folder("inbound") / f"{ref.exchange_id}.json", {
+        "status": "rejected", "reason": reason, "time": utc_now(), "quarantine": str(folder),
+        "receipt_pending": receipt(ref.exchange_id, ref.dataset, ref.period, partner, node.party, False,
+                                   reason, summary, hashlib.sha256(body).hexdigest() if body else "")})
     raise ExchangeRejected(f"exchange {ref.exchange_id} ({ref.dataset} {ref.period}) from {partner} "
                            f"rejected: {reason}", hint=f"quarantined in {folder}") from exc
 

@@ -148,6 +148,10 @@ class SeaweedServer:
                 for sender, recipient in self.buckets:
                     if bucket_name(sender, recipient) not in existing:
                         client.create_bucket(Bucket=bucket_name(sender, recipient))
+                probe = bucket_name(*self.buckets[0])  # volumes answer too, not only the filer
+                client.put_object(Bucket=probe, Key=".ready", Body=b"ok")
+                client.get_object(Bucket=probe, Key=".ready")["Body"].read()
+                client.delete_object(Bucket=probe, Key=".ready")
                 return
             except Exception as exc:  # noqa: BLE001 - not up yet
                 last = exc

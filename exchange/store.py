@@ -196,6 +196,63 @@ class MultipartWriter:
                 pass  # incomplete uploads are invisible; a bucket lifecycle rule reaps them
 
 
+class RangedReader:
+    """A readable stream of one object, fetched as parallel ranged GETs served in order.
+
+    A single GET stream is limited by one connection; ``AHEAD`` ranges of ``RANGE``
+    bytes in flight keep the link busy while memory stays at ``AHEAD * RANGE``.
+    """
+
+    RANGE = 8 * 1024 * 1024
+    AHEAD = 4
+
+    def __init__(self, store: Store, bucket: str, key: str, size: int):
+        self._store, self._bucket, self._key, self._size = store, bucket, key, size
+        self._pool = ThreadPoolExecutor(max_workers=self.AHEAD, thread_name_prefix="s3-range")
+        self._pending: list[Future] = []
+        self._next = 0
+        self._current = memoryview(b"")
+        self._fill()
+
+    def _get(self, start: int) -> bytes:
+        end = min(start + self.RANGE, self._size) - 1
+        response = self._store._call("download", self._bucket, self._key, lambda c: c.get_object(
+            Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{end}"))
+        try:
+            return response["Body"].read()
+        except (BotoCoreError, OSError) as exc:
+            raise translate(exc, "download", self._bucket, self._key) from None
+
+    def _fill(self) -> None:
+        while len(self._pending) < self.AHEAD and self._next < self._size:
+            self._pending.append(self._pool.submit(self._get, self._next))
+            self._next += self.RANGE
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (all that is left for ``n < 0``); ``b""`` at the end."""
+        if n is None or n < 0:
+            return b"".join(iter(lambda: self.read(self.RANGE), b""))
+        if not self._current:
+            if not self._pending:
+                return b""
+            self._current = memoryview(self._pending.pop(0).result())
+            self._fill()
+        data, self._current = bytes(self._current[:n]), self._current[n:]
+        return data
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> RangedReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 class Store:
     """S3 operations of the exchange, over one boto3 client."""
 
@@ -267,6 +324,11 @@ class Store:
     def open(self, bucket: str, key: str) -> BinaryIO:
         """A readable stream of ``bucket/key`` (close it when done)."""
         return self._call("open", bucket, key, lambda c: c.get_object(Bucket=bucket, Key=key))["Body"]
+
+    def open_ranged(self, bucket: str, key: str) -> RangedReader:
+        """A readable stream of a large object, fetched in parallel ranges (use as a context)."""
+        head = self._call("check", bucket, key, lambda c: c.head_object(Bucket=bucket, Key=key))
+        return RangedReader(self, bucket, key, int(head["ContentLength"]))
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         """A small object (manifest, signature, receipt) in full."""

@@ -17,6 +17,14 @@ CONTRACT = "children_on_the_move.khm-tha"
 
 
 @pytest.fixture(scope="module")
+def seaweed(tmp_path_factory):
+    """This module's own SeaweedFS, so other modules' exchanges never show up here."""
+    server = start_seaweed(tmp_path_factory.mktemp("seaweed"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def nodes(seaweed, tmp_path_factory):
     return make_nodes(seaweed, tmp_path_factory.mktemp("fault-parties"))
 
@@ -141,16 +149,17 @@ def test_partner_credentials_on_the_wrong_bucket(nodes):
         nodes["THA"].store.put_bytes("khm-to-tha", "x/y/z/manifest.json", b"{}")
 
 
-class KillOnOpen(Store):
-    """A real store that kills the real server when a download starts."""
+class KillOnDownload(Store):
+    """A real store that kills the real server once the data download has started."""
 
     def __init__(self, client, server):
         super().__init__(client)
         self.server = server
 
-    def open(self, bucket, key):
+    def open_ranged(self, bucket, key):
+        reader = super().open_ranged(bucket, key)
         self.server.kill()
-        return super().open(bucket, key)
+        return reader
 
 
 def test_server_killed_mid_publish_and_mid_pull(tmp_path):
@@ -164,12 +173,39 @@ def test_server_killed_mid_publish_and_mid_pull(tmp_path):
         server.start()
         assert discover(tha, "KHM") == []
         result = publish(khm, src, CONTRACT, "2026-04")
-        tha.store = KillOnOpen(server.client("THA"), server)
+        tha.store = KillOnDownload(server.client("THA"), server)
         with pytest.raises(StoreUnavailable):
             receive(tha, "KHM", result.prefix)
         assert not (tha.home / "landing" / result.prefix).exists()
         server.start()
         tha.store = Store(server.client("THA"))
         assert receive(tha, "KHM", result.prefix).status == "landed"
+    finally:
+        server.stop()
+
+
+def test_receipt_that_could_not_be_sent_goes_out_on_the_next_pull(tmp_path):
+    server = start_seaweed(tmp_path / "s3")
+    try:
+        nodes = make_nodes(server, tmp_path / "parties")
+        khm, tha = nodes["KHM"], nodes["THA"]
+        result = publish(khm, dataset(CONTRACT, tmp_path, period="2026-03"), CONTRACT, "2026-03")
+
+        class KillBeforeReceipt(Store):
+            def put_if_absent(self, bucket, key, data):
+                server.kill()
+                return super().put_if_absent(bucket, key, data)
+
+        tha.store = KillBeforeReceipt(server.client("THA"))
+        with pytest.raises(StoreUnavailable):
+            receive(tha, "KHM", result.prefix)
+        assert (tha.home / "landing" / result.prefix / "data.parquet").exists()
+        server.start()
+        tha.store = Store(server.client("THA"))
+        assert discover(tha, "KHM") == [result.prefix]
+        assert receive(tha, "KHM", result.prefix).status == "skipped"
+        assert discover(tha, "KHM") == []
+        assert json.loads(khm.store.get_bytes("tha-to-khm", f"receipts/{result.exchange_id}.json"))["status"] \
+            == "accepted"
     finally:
         server.stop()

@@ -173,3 +173,16 @@ def test_server_killed_mid_upload_is_transient_and_retry_succeeds(tmp_path):
         assert Store(server.client("THA")).list_exchanges("khm-to-tha") == []
     finally:
         server.stop()
+
+
+def test_ranged_reader_serves_the_object_in_order(stores):
+    from exchange.store import RangedReader
+
+    data = os.urandom(RangedReader.RANGE * 2 + 12345)
+    key = f"{unique()}/ranged"
+    stores["KHM"].upload("khm-to-tha", key, io.BytesIO(data))
+    with stores["THA"].open_ranged("khm-to-tha", key) as reader:
+        pieces = iter(lambda: reader.read(65552), b"")
+        assert b"".join(pieces) == data
+    with stores["THA"].open_ranged("khm-to-tha", key) as reader:
+        assert reader.read() == data
