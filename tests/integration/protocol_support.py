@@ -24,3 +24,4 @@ def dataset(contract_id: str, folder: Path, period: str = "2026-10", seed: int =
     contract = load_contract(contract_id)
     return write_dataset(contract, folder / f"{contract_id}-{period}-{seed}.parquet", period, seed=seed,
                          **kwargs)
+

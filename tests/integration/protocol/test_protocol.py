@@ -12,21 +12,7 @@ from exchange.contracts import contracts_between
 from exchange.inbound import ExchangeRejected, pull, receive
 from exchange.outbound import ContractBreach, publish
 from exchange.receipts import collect_receipts
-from tests.conftest import start_seaweed
-from tests.integration.protocol_support import dataset, make_nodes
-
-
-@pytest.fixture(scope="module")
-def seaweed(tmp_path_factory):
-    """This module's own SeaweedFS, so other modules' exchanges never show up here."""
-    server = start_seaweed(tmp_path_factory.mktemp("seaweed"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def nodes(seaweed, tmp_path_factory):
-    return make_nodes(seaweed, tmp_path_factory.mktemp("parties"))
+from tests.integration.protocol_support import dataset
 
 
 def test_every_dataset_both_ways_lands_with_receipts(nodes, tmp_path):

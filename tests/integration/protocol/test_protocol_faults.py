@@ -16,19 +16,6 @@ from tests.integration.protocol_support import dataset, make_nodes
 CONTRACT = "children_on_the_move.khm-tha"
 
 
-@pytest.fixture(scope="module")
-def seaweed(tmp_path_factory):
-    """This module's own SeaweedFS, so other modules' exchanges never show up here."""
-    server = start_seaweed(tmp_path_factory.mktemp("seaweed"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def nodes(seaweed, tmp_path_factory):
-    return make_nodes(seaweed, tmp_path_factory.mktemp("fault-parties"))
-
-
 PERIODS = (f"{year}-{month:02d}" for year in range(2010, 2030) for month in range(1, 13))
 
 

@@ -1,0 +1,215 @@
+"""GCM data exchange DAGs for the party named by ``GCMX_PARTY``: wiring only.
+
+Generated from the contracts folder (``GCMX_CONTRACTS``):
+
+* ``gcmx_outbound_<contract>``: one per contract this party sends, on the contract's cron;
+  validate → protect → publish → record.
+* ``gcmx_watch_<partner>``: waits for a new signed exchange in the partner's bucket and
+  announces it as an Airflow asset.
+* ``gcmx_inbound_<partner>``: runs on that asset or hourly; discovers new exchanges and
+  receives each in its own mapped task.
+* ``gcmx_receipts_audit``: collects receipts, verifies the audit chain, publishes a
+  signed checkpoint and rebuilds the auditor report.
+
+Every task calls one function of ``exchange.tasks`` through ``exchange.airflow_glue.run``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
+
+from exchange import tasks
+from exchange.airflow_glue import DEFAULT_ARGS, ContractTerms, contract_terms, partners, run
+
+PROJECT = Path(__file__).resolve().parent.parent
+PARTY = os.environ.get("GCMX_PARTY", "").strip().upper()
+CONTRACTS = Path(os.environ.get("GCMX_CONTRACTS") or PROJECT / "contracts")
+START = datetime(2025, 1, 1)
+TIMEZONE = "UTC"
+
+
+def bucket_asset(sender: str, recipient: str) -> Asset:
+    """The asset 'a new exchange sits in bucket {sender}-to-{recipient}'."""
+    bucket = f"{sender.lower()}-to-{recipient.lower()}"
+    return Asset(uri=f"s3://{bucket}/", name=f"gcmx_{bucket.replace('-', '_')}", group="gcmx")
+
+
+def outbound_dag(terms: ContractTerms) -> DAG:
+    """validate → protect → publish → record for one contract this party sends."""
+    recipient = terms.recipients[0]
+    doc = f"""
+### Send **{terms.dataset}** to {recipient} ({terms.name})
+
+Contract `{terms.id}` ({terms.classification} data), schedule `{terms.schedule}` (UTC).
+Each run sends the last complete {terms.period} period before the run date.
+
+1. **validate**: checks `$GCMX_HOME/outbox/{terms.id}/<period>.parquet` against the contract.
+   A breach fails the run at once, keeps the file in `quarantine/`, and **nothing is sent**.
+2. **protect**: previews disclosure control (how many cells are suppressed; never values).
+3. **publish**: protects, encrypts to {recipient}'s key, signs the manifest, uploads to
+   `s3://{terms.sender.lower()}-to-{recipient.lower()}/`. Re-running finishes the same exchange.
+4. **record**: keeps the validation summary beside the local manifest.
+
+Trigger with config `{{"period": "2025-03"}}` to send a given period, or
+`{{"source": "/path/file.parquet"}}` to send another file. S3 failures retry with backoff.
+"""
+    with DAG(
+        dag_id=f"gcmx_outbound_{terms.dag_suffix}",
+        description=f"Send {terms.dataset} {terms.sender} -> {recipient} under {terms.id}",
+        schedule=CronTriggerTimetable(terms.schedule, timezone=TIMEZONE),
+        start_date=START, catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS, doc_md=doc,
+        tags=["gcmx", "outbound", terms.dataset, f"to-{recipient}"],
+        params={"period": Param(None, type=["null", "string"], description="period to send, e.g. 2025-03"),
+                "source": Param(None, type=["null", "string"],
+                                description="Parquet file to send instead of the outbox")},
+    ) as dag:
+
+        @task
+        def validate(params: dict | None = None, logical_date=None, dag_run=None) -> dict:
+            when = logical_date or dag_run.run_after
+            return run(tasks.validate_outbound, contract_id=terms.id, period=params.get("period"),
+                       source=params.get("source"), logical_date=when)
+
+        @task
+        def protect(checked: dict) -> dict:
+            return run(tasks.protect_outbound, contract_id=terms.id, period=checked["period"],
+                       source=checked["source"])
+
+        @task
+        def publish(checked: dict) -> dict:
+            return run(tasks.publish_outbound, contract_id=terms.id, period=checked["period"],
+                       source=checked["source"])
+
+        @task(outlets=[bucket_asset(terms.sender, recipient)])
+        def record(published: dict) -> dict:
+            return run(tasks.record_outbound, published=published)
+
+        checked = validate()
+        published = publish(checked)
+        protect(checked) >> published
+        record(published)
+    return dag
+
+
+def watch_dag(partner: str) -> DAG:
+    """Wait for a new signed exchange from ``partner`` and announce it as an asset."""
+    doc = f"""
+### Watch for data from {partner}
+
+Every 30 minutes, looks in `s3://{partner.lower()}-to-{PARTY.lower()}/` for a signed exchange this
+office has not received yet (a sensor in *reschedule* mode: it holds no worker slot while it
+waits). When one appears it updates the asset that starts **gcmx_inbound_{partner.lower()}** at once.
+A run that finds nothing within 25 minutes is *skipped*, not failed.
+"""
+    with DAG(
+        dag_id=f"gcmx_watch_{partner.lower()}",
+        description=f"Announce new exchanges from {partner}",
+        schedule=CronTriggerTimetable("*/30 * * * *", timezone=TIMEZONE),
+        start_date=START, catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS, doc_md=doc,
+        tags=["gcmx", "inbound", "watch", f"from-{partner}"],
+    ) as dag:
+
+        @task.sensor(poke_interval=120, timeout=25 * 60, mode="reschedule", soft_fail=True,
+                     outlets=[bucket_asset(partner, PARTY)])
+        def new_exchange() -> bool:
+            return bool(run(tasks.discover_inbound, partner=partner))
+
+        new_exchange()
+    return dag
+
+
+def inbound_dag(partner: str) -> DAG:
+    """discover → receive (one mapped task per exchange) for data from ``partner``."""
+    doc = f"""
+### Receive data from {partner}
+
+Runs when **gcmx_watch_{partner.lower()}** (or {PARTY}'s own Airflow, if shared) announces new
+data in `s3://{partner.lower()}-to-{PARTY.lower()}/`, and every hour as a safety net.
+
+1. **discover** lists signed exchanges not yet received.
+2. **receive** (one task per exchange) verifies the signature and the contract in force,
+   decrypts, re-validates, lands the data under `$GCMX_HOME/landing/` and sends {partner} a
+   signed receipt. A bad exchange fails its task visibly, is kept in `quarantine/` with its
+   reason and answered with a *rejected* receipt; the other exchanges still land.
+"""
+    with DAG(
+        dag_id=f"gcmx_inbound_{partner.lower()}",
+        description=f"Receive exchanges from {partner}",
+        schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 * * * *", timezone=TIMEZONE),
+                                     assets=[bucket_asset(partner, PARTY)]),
+        start_date=START, catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS, doc_md=doc,
+        tags=["gcmx", "inbound", f"from-{partner}"],
+    ) as dag:
+
+        @task
+        def discover() -> list[str]:
+            return run(tasks.discover_inbound, partner=partner)
+
+        @task(map_index_template="{{ task.op_kwargs['prefix'] }}")
+        def receive(prefix: str) -> dict:
+            return run(tasks.receive_inbound, partner=partner, prefix=prefix)
+
+        receive.expand(prefix=discover())
+    return dag
+
+
+def receipts_audit_dag() -> DAG:
+    """collect receipts → verify audit chain → publish checkpoint → build report."""
+    doc = f"""
+### Receipts and audit for {PARTY}
+
+Daily (and after every outbound exchange):
+
+1. **collect_receipts**: fetches partners' signed receipts; an exchange counts as delivered
+   only with a valid, accepted receipt.
+2. **verify_audit_chain**: checks {PARTY}'s hash-chained audit log; any edited, dropped or
+   reordered entry fails the run.
+3. **publish_checkpoint**: signs the log's head and puts it in each bucket {PARTY} writes,
+   so partners and auditors can hold {PARTY} to it.
+4. **build_report**: rebuilds the auditor's offline HTML report.
+"""
+    sent_to = sorted({r for t in TERMS if t.sender == PARTY for r in t.recipients})
+    schedule = CronTriggerTimetable("0 7 * * *", timezone=TIMEZONE)
+    if sent_to:
+        schedule = AssetOrTimeSchedule(timetable=schedule,
+                                       assets=AssetAny(*(bucket_asset(PARTY, r) for r in sent_to)))
+    with DAG(
+        dag_id="gcmx_receipts_audit",
+        description=f"Receipts, audit chain and report of {PARTY}",
+        schedule=schedule, start_date=START, catchup=False, max_active_runs=1,
+        default_args=DEFAULT_ARGS, doc_md=doc, tags=["gcmx", "audit", "receipts"],
+    ) as dag:
+
+        @task
+        def collect_receipts() -> dict:
+            return run(tasks.collect_all_receipts)
+
+        @task
+        def verify_audit_chain() -> dict:
+            return run(tasks.verify_audit)
+
+        @task
+        def publish_checkpoint() -> dict:
+            return run(tasks.publish_audit_checkpoint)
+
+        @task
+        def build_report() -> dict:
+            return run(tasks.build_report)
+
+        collect_receipts() >> verify_audit_chain() >> publish_checkpoint() >> build_report()
+    return dag
+
+
+TERMS = contract_terms(CONTRACTS) if PARTY else []
+if PARTY:
+    for _terms in TERMS:
+        if _terms.sender == PARTY:
+            globals()[f"gcmx_outbound_{_terms.dag_suffix}"] = outbound_dag(_terms)
+    for _partner in partners(PARTY, TERMS):
+        globals()[f"gcmx_watch_{_partner.lower()}"] = watch_dag(_partner)
+        globals()[f"gcmx_inbound_{_partner.lower()}"] = inbound_dag(_partner)
+    gcmx_receipts_audit = receipts_audit_dag()
