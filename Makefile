@@ -4,6 +4,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DCVENV := .venv-datacontract
+DATACONTRACT := datacontract-cli[duckdb]==1.2.8
 APT_TOOLS := age minisign chromium
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -19,7 +21,12 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
-install: $(STAMP) tools  ## create .venv and install the project with pinned versions
+$(DCVENV)/.installed:
+	test -x $(DCVENV)/bin/python || $(PYTHON) -m venv $(DCVENV)
+	$(DCVENV)/bin/python -m pip install -q '$(DATACONTRACT)'
+	touch $@
+
+install: $(STAMP) $(DCVENV)/.installed tools  ## create .venv (and datacontract-cli's own venv for interop tests), pinned
 
 tools:  ## install Debian's age, minisign and chromium when missing
 	@missing=""; \
@@ -48,4 +55,4 @@ lint: install  ## ruff
 	$(VENV)/bin/ruff check exchange dags tests bench
 
 clean:  ## remove the virtualenv and build output
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) $(DCVENV) build .pytest_cache
