@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -27,9 +26,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from exchange.errors import AccessDenied, GcmxError, NotFound, StoreUnavailable, TerminalError
 from exchange.settings import Settings
+from exchange.transfer import MultipartWriter, Progress, RangedReader, Transferred
 
 PART_SIZE = 8 * 1024 * 1024
-MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum for every part but the last
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.minisig"
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
@@ -37,7 +36,6 @@ _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAc
 _MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "404", "NotFound"}
 _EXCHANGE_KEY = re.compile(r"^(?P<prefix>(?P<dataset>[^/]+)/(?P<period>[^/]+)/(?P<exchange_id>[^/]+))/")
 
-Progress = Callable[[int], None]
 
 
 def client_config() -> Config:
@@ -75,14 +73,6 @@ def translate(exc: Exception, action: str, bucket: str, key: str = "") -> GcmxEr
 
 
 @dataclass(frozen=True)
-class Transferred:
-    """What crossed the wire: byte count and SHA-256 (hex) of those bytes."""
-
-    size: int
-    sha256: str
-
-
-@dataclass(frozen=True)
 class ExchangeRef:
     """One complete exchange in a bucket: its prefix has a manifest and a signature."""
 
@@ -94,163 +84,6 @@ class ExchangeRef:
     @property
     def prefix(self) -> str:
         return f"{self.dataset}/{self.period}/{self.exchange_id}"
-
-
-class MultipartWriter:
-    """A write-only file object that streams into an S3 multipart upload.
-
-    ``IN_FLIGHT`` parts upload on background threads while the caller fills the next
-    one. Part buffers are allocated once and reused, so memory stays at
-    ``(IN_FLIGHT + 1) * part_size`` whatever the object size (and the allocator never
-    sees a stream of fresh multi-megabyte blocks to fragment).
-    """
-
-    IN_FLIGHT = 2
-
-    def __init__(self, store: Store, bucket: str, key: str, part_size: int, progress: Progress | None):
-        if part_size < MIN_PART_SIZE:
-            raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes (S3's minimum)")
-        self._store, self.bucket, self.key = store, bucket, key
-        self._part_size, self._progress = part_size, progress
-        self._buffers = [bytearray(part_size) for _ in range(self.IN_FLIGHT + 1)]
-        self._filled = 0
-        self._hash = hashlib.sha256()
-        self._size = 0
-        self._upload_id: str | None = None
-        self._parts: list[Future] = []
-        self._pool = ThreadPoolExecutor(max_workers=self.IN_FLIGHT, thread_name_prefix="s3-part")
-        self.result: Transferred | None = None
-
-    @property
-    def _current(self) -> bytearray:
-        return self._buffers[len(self._parts) % len(self._buffers)]
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes) -> int:
-        """Buffer ``data``; ship a part whenever a full one is ready."""
-        self._hash.update(data)
-        self._size += len(data)
-        view = memoryview(data).cast("B")
-        while view:
-            n = min(len(view), self._part_size - self._filled)
-            self._current[self._filled:self._filled + n] = view[:n]
-            self._filled += n
-            view = view[n:]
-            if self._filled == self._part_size:
-                self._ship(self._current)
-        return len(data)
-
-    def _ship(self, part: bytearray) -> None:
-        if self._upload_id is None:
-            self._upload_id = self._store._call(
-                "start upload of", self.bucket, self.key,
-                lambda c: c.create_multipart_upload(Bucket=self.bucket, Key=self.key))["UploadId"]
-        number = len(self._parts) + 1
-        self._parts.append(self._pool.submit(self._upload_part, number, part))
-        self._filled = 0
-        reuse = len(self._parts) - len(self._buffers) + 1
-        if reuse >= 1:
-            self._parts[reuse - 1].result()  # the buffer filled next is free again
-
-    def _upload_part(self, number: int, part: bytearray) -> dict:
-        response = self._store._call(
-            "upload part of", self.bucket, self.key,
-            lambda c: c.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-                                    PartNumber=number, Body=part))
-        if self._progress:
-            self._progress(len(part))
-        return {"PartNumber": number, "ETag": response["ETag"]}
-
-    def finish(self) -> Transferred:
-        """Upload what is left and complete the object; it becomes visible only now."""
-        rest = bytes(self._current[: self._filled])
-        if self._upload_id is None:
-            self._store._call("upload", self.bucket, self.key,
-                              lambda c: c.put_object(Bucket=self.bucket, Key=self.key, Body=rest))
-            if self._progress:
-                self._progress(len(rest))
-        else:
-            if rest:
-                self._parts.append(self._pool.submit(self._upload_part, len(self._parts) + 1, rest))
-            parts = [f.result() for f in self._parts]
-            self._store._call("complete upload of", self.bucket, self.key,
-                              lambda c: c.complete_multipart_upload(
-                                  Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-                                  MultipartUpload={"Parts": parts}))
-        self._buffers.clear()
-        self._pool.shutdown()
-        self.result = Transferred(self._size, self._hash.hexdigest())
-        return self.result
-
-    def abort(self) -> None:
-        """Drop the upload; nothing of it stays visible. Best effort if the store is down."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._upload_id is not None:
-            try:
-                self._store._call("abort upload of", self.bucket, self.key,
-                                  lambda c: c.abort_multipart_upload(
-                                      Bucket=self.bucket, Key=self.key, UploadId=self._upload_id))
-            except GcmxError:
-                pass  # incomplete uploads are invisible; a bucket lifecycle rule reaps them
-
-
-class RangedReader:
-    """A readable stream of one object, fetched as parallel ranged GETs served in order.
-
-    A single GET stream is limited by one connection; ``AHEAD`` ranges of ``RANGE``
-    bytes in flight keep the link busy while memory stays at ``AHEAD * RANGE``.
-    """
-
-    RANGE = 8 * 1024 * 1024
-    AHEAD = 4
-
-    def __init__(self, store: Store, bucket: str, key: str, size: int):
-        self._store, self._bucket, self._key, self._size = store, bucket, key, size
-        self._pool = ThreadPoolExecutor(max_workers=self.AHEAD, thread_name_prefix="s3-range")
-        self._pending: list[Future] = []
-        self._next = 0
-        self._current = memoryview(b"")
-        self._fill()
-
-    def _get(self, start: int) -> bytes:
-        end = min(start + self.RANGE, self._size) - 1
-        response = self._store._call("download", self._bucket, self._key, lambda c: c.get_object(
-            Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{end}"))
-        try:
-            return response["Body"].read()
-        except (BotoCoreError, OSError) as exc:
-            raise translate(exc, "download", self._bucket, self._key) from None
-
-    def _fill(self) -> None:
-        while len(self._pending) < self.AHEAD and self._next < self._size:
-            self._pending.append(self._pool.submit(self._get, self._next))
-            self._next += self.RANGE
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        """Up to ``n`` bytes (all that is left for ``n < 0``); ``b""`` at the end."""
-        if n is None or n < 0:
-            return b"".join(iter(lambda: self.read(self.RANGE), b""))
-        if not self._current:
-            if not self._pending:
-                return b""
-            self._current = memoryview(self._pending.pop(0).result())
-            self._fill()
-        data, self._current = bytes(self._current[:n]), self._current[n:]
-        return data
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> RangedReader:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 class Store:
@@ -283,7 +116,7 @@ class Store:
     def writer(self, bucket: str, key: str, *, part_size: int = PART_SIZE,
                progress: Progress | None = None) -> Iterator[MultipartWriter]:
         """Write an object as a stream; it appears only if the block completes without error."""
-        writer = MultipartWriter(self, bucket, key, part_size, progress)
+        writer = MultipartWriter(self._call, bucket, key, part_size, progress)
         try:
             yield writer
         except BaseException:
@@ -328,7 +161,7 @@ class Store:
     def open_ranged(self, bucket: str, key: str) -> RangedReader:
         """A readable stream of a large object, fetched in parallel ranges (use as a context)."""
         head = self._call("check", bucket, key, lambda c: c.head_object(Bucket=bucket, Key=key))
-        return RangedReader(self, bucket, key, int(head["ContentLength"]))
+        return RangedReader(self._call, bucket, key, int(head["ContentLength"]))
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         """A small object (manifest, signature, receipt) in full."""

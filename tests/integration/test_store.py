@@ -176,7 +176,7 @@ def test_server_killed_mid_upload_is_transient_and_retry_succeeds(tmp_path):
 
 
 def test_ranged_reader_serves_the_object_in_order(stores):
-    from exchange.store import RangedReader
+    from exchange.transfer import RangedReader
 
     data = os.urandom(RangedReader.RANGE * 2 + 12345)
     key = f"{unique()}/ranged"
