@@ -38,6 +38,17 @@ def b64decode(text: bytes) -> bytes:
     return data
 
 
+def stanza_argument(value: str, size: int, what: str, hint: str) -> bytes:
+    """Decode a stanza argument that must be canonical base64 of exactly ``size`` bytes."""
+    try:
+        data = b64decode(value.encode("ascii"))
+    except ValueError:
+        raise HeaderError(f"{what} is not canonical base64", hint=hint) from None
+    if len(data) != size:
+        raise HeaderError(f"{what} is not {size} bytes", hint=hint)
+    return data
+
+
 def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes) -> bytes:
     """HKDF-SHA-256 with 32 bytes of output, as the age spec uses it."""
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt or None, info=info)

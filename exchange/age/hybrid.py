@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from exchange.age.errors import HeaderError
-from exchange.age.header import Stanza, b64decode, b64encode
+from exchange.age.header import Stanza, b64encode, stanza_argument
 
 STANZA_TYPE = "mlkem768x25519"
 INFO = b"age-encryption.org/mlkem768x25519"
@@ -76,12 +76,7 @@ class HybridIdentity:
                 continue
             if len(stanza.args) != 1:
                 raise HeaderError("mlkem768x25519 stanza must have one argument", hint=_HINT)
-            try:
-                enc = b64decode(stanza.args[0].encode("ascii"))
-            except ValueError:
-                raise HeaderError("mlkem768x25519 enc is not canonical base64", hint=_HINT) from None
-            if len(enc) != ENC_SIZE:
-                raise HeaderError("mlkem768x25519 enc is not 1120 bytes", hint=_HINT)
+            enc = stanza_argument(stanza.args[0], ENC_SIZE, "mlkem768x25519 enc", _HINT)
             if len(stanza.body) != 32:
                 raise HeaderError("mlkem768x25519 stanza body is not 32 bytes", hint=_HINT)
             try:

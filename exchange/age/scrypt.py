@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from exchange.age.errors import HeaderError
-from exchange.age.header import Stanza, b64decode
+from exchange.age.header import Stanza, stanza_argument
 
 STANZA_TYPE = "scrypt"
 _SALT_LABEL = b"age-encryption.org/v1/scrypt"
@@ -36,12 +36,7 @@ class ScryptIdentity:
                 raise HeaderError("an scrypt stanza must be the only stanza", hint=_HINT)
             if len(stanza.args) != 2:
                 raise HeaderError("scrypt stanza must have exactly two arguments", hint=_HINT)
-            try:
-                salt = b64decode(stanza.args[0].encode("ascii"))
-            except ValueError:
-                raise HeaderError("scrypt salt is not canonical base64", hint=_HINT) from None
-            if len(salt) != 16:
-                raise HeaderError("scrypt salt is not 16 bytes", hint=_HINT)
+            salt = stanza_argument(stanza.args[0], 16, "scrypt salt", _HINT)
             if not _WORK_FACTOR.fullmatch(stanza.args[1]):
                 raise HeaderError("scrypt work factor is not a decimal number", hint=_HINT)
             log_n = int(stanza.args[1])

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from exchange.age.errors import HeaderError
-from exchange.age.header import Stanza, b64decode, b64encode, hkdf_sha256
+from exchange.age.header import Stanza, b64encode, hkdf_sha256, stanza_argument
 
 STANZA_TYPE = "X25519"
 _INFO = b"age-encryption.org/v1/X25519"
@@ -61,12 +61,7 @@ class X25519Identity:
                 continue
             if len(stanza.args) != 1:
                 raise HeaderError("X25519 stanza must have exactly one argument", hint=_HINT)
-            try:
-                share = b64decode(stanza.args[0].encode("ascii"))
-            except ValueError:
-                raise HeaderError("X25519 share is not canonical base64", hint=_HINT) from None
-            if len(share) != 32:
-                raise HeaderError("X25519 share is not 32 bytes", hint=_HINT)
+            share = stanza_argument(stanza.args[0], 32, "X25519 share", _HINT)
             if len(stanza.body) != 32:
                 raise HeaderError("X25519 stanza body is not 32 bytes", hint=_HINT)
             try:
