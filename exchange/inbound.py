@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def _check_contract_and_order(node: Node, manifest: Manifest, where: str):
     return contract
 
 
-def receive(node: Node, partner: str, prefix: str) -> Received:
+def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], None] | None = None) -> Received:
     """Verify, decrypt, re-validate and land one exchange; answer with a signed receipt.
 
     Raises ExchangeRejected (terminal) after quarantining a bad exchange; transient store
@@ -134,7 +135,7 @@ def receive(node: Node, partner: str, prefix: str) -> Received:
                      contract=contract.id, version=contract.version)
         data = staging / "data.parquet"
         with node.store.open_ranged(bucket, f"{prefix}/{DATA}") as body_stream, data.open("wb") as out:
-            cipher, plain = HashingReader(body_stream), HashingWriter(out)
+            cipher, plain = HashingReader(body_stream, progress), HashingWriter(out)
             age.decrypt(cipher, plain, node.identity.age_identities)
         audit.append("key_use", purpose="decrypt", exchange_id=eid)
         _check_hash(manifest, "ciphertext", cipher.hash.hexdigest(), bucket)
@@ -212,12 +213,14 @@ def _publish_order(node: Node, partner: str, prefixes: list[str]) -> list[str]:
     return sorted(prefixes, key=sequence)
 
 
-def pull(node: Node, partner: str) -> list[Received]:
-    """Receive every new exchange from ``partner``; one rejection does not stop the others."""
+def pull(node: Node, partner: str, progress: Callable[[int], None] | None = None) -> list[Received]:
+    """Receive every new exchange from ``partner``; one rejection does not stop the others.
+
+    ``progress`` is told the size of each piece of ciphertext downloaded."""
     results = []
     for prefix in _publish_order(node, partner, discover(node, partner)):
         try:
-            results.append(receive(node, partner, prefix))
+            results.append(receive(node, partner, prefix, progress))
         except ExchangeRejected as exc:
             dataset, period, eid = prefix.split("/")
             results.append(Received(eid, dataset, period, "rejected", exc.message))

@@ -10,10 +10,12 @@ from typing import BinaryIO
 
 
 class HashingReader:
-    """Reads from ``src`` while computing the SHA-256 and size of what was read."""
+    """Reads from ``src`` while computing the SHA-256 and size of what was read
+    (and reporting each read's size to ``progress``, if given)."""
 
-    def __init__(self, src: BinaryIO):
+    def __init__(self, src: BinaryIO, progress: Callable[[int], None] | None = None):
         self._src = src
+        self._progress = progress
         self.hash = hashlib.sha256()
         self.size = 0
 
@@ -21,6 +23,8 @@ class HashingReader:
         data = self._src.read(n)
         self.hash.update(data)
         self.size += len(data)
+        if self._progress:
+            self._progress(len(data))
         return data
 
     def readinto(self, buffer) -> int:

@@ -54,7 +54,8 @@ def pull(partner: str, party: str | None) -> None:
     """
     from exchange.inbound import pull as run_pull
 
-    results = run_pull(_node(party), partner.upper())
+    with tqdm(unit="B", unit_scale=True, desc="download+decrypt", leave=False) as bar:
+        results = run_pull(_node(party), partner.upper(), progress=bar.update)
     if not results:
         click.echo(f"nothing new from {partner.upper()}")
     for r in results:
