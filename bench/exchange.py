@@ -96,7 +96,7 @@ def step_protect(state: dict) -> None:
     node = _node(state, SENDER)
     contract = outbound_contract(node, CONTRACT, PERIOD)
     start = time.perf_counter()
-    table, _ = protect_source(node, _file(state, "source.parquet"), contract, PERIOD)
+    table, _ = protect_source(node, _file(state, "source.parquet"), contract)
     protected = time.perf_counter()
     target = _file(state, "protected.parquet")  # the bytes publish streams into age.encrypt
     pq.write_table(table, target, row_group_size=ROW_GROUP, compression="zstd")

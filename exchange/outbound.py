@@ -12,6 +12,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -115,24 +116,40 @@ def _failed_text(summary: dict) -> str:
     return "failed " + ", ".join(str(f) for f in failed[:5]) if failed else "validation failed"
 
 
-def protect_source(node: Node, source: Path, contract: Contract, period: str):
+def protect_source(node: Node, source: Path, contract: Contract) -> tuple:
     """The dataset as it may leave the country: disclosure rules applied (table, report)."""
-    table = pq.read_table(source)
     rules = contract.disclosure
     key = node.linkage_key(contract.recipients[0]) if rules.get("pseudonymise") else None
-    try:
-        protected, report = protect(table, rules, linkage_key=key)
-    except DisclosureError:
-        quarantine(node, f"{contract.id}-{period}-{file_sha256(source)[:12]}", "disclosure control failed",
-                   {"input.parquet": source})
-        raise
+    protected, report = protect(pq.read_table(source), rules, linkage_key=key)
     return protected, report.to_dict()
 
 
+def _quarantine_unprotectable(node: Node, source: Path, contract: Contract, period: str,
+                              exc: DisclosureError) -> None:
+    quarantine(node, f"{contract.id}-{period}-{file_sha256(source)[:12]}",
+               f"disclosure control failed: {exc.message}", {"input.parquet": source})
+
+
 def preview_protection(node: Node, source: Path, contract_id: str, period: str) -> dict:
-    """The disclosure report the publish will carry (counts only), computed without sending."""
+    """The disclosure report the publish will carry (counts only), computed without sending.
+
+    A dataset that cannot be protected is quarantined with the reason (DisclosureError)."""
     contract = outbound_contract(node, contract_id, period)
-    return protect_source(node, source, contract, period)[1]
+    try:
+        return protect_source(node, source, contract)[1]
+    except DisclosureError as exc:
+        _quarantine_unprotectable(node, source, contract, period, exc)
+        raise
+
+
+def _protect_checked(node: Node, source: Path, contract: Contract, period: str, checking: Future) -> tuple:
+    """Protect while validation runs; when protection fails, a contract breach explains it better."""
+    try:
+        return protect_source(node, source, contract)
+    except DisclosureError as exc:
+        checking.result()  # raises ContractBreach (quarantined with its report) if the data broke the contract
+        _quarantine_unprotectable(node, source, contract, period, exc)
+        raise
 
 
 def _bucket_manifests(node: Node, bucket: str, dataset: str) -> list[tuple[str, Manifest | None, bool]]:
@@ -154,7 +171,6 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
     recipient = contract.recipients[0]
     bucket = bucket_name(contract.sender, recipient)
     audit = AuditLog.for_home(node.home, node.party)
-    validation = check_source(node, source, contract_id, period)
     source_sha = file_sha256(source)
     existing = _bucket_manifests(node, bucket, contract.dataset)
     in_period = [m for _, m, _ in existing if m.period == period]
@@ -171,19 +187,25 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
     revision = 1 + max((m.revision for m in in_period), default=0)
     sequence = 1 + max((m.sequence for _, m, _ in existing), default=0)
     eid = exchange_id(node.party, recipient, contract.dataset, period, revision, source_sha)
-    protected, disclosure = protect_source(node, source, contract, period)
     recipient_key = node.public_keys(recipient).age_recipient
     key = f"{contract.dataset}/{period}/{eid}/{DATA}"
-    with node.store.writer(bucket, key, progress=progress) as upload:
-        plain = {}
+    # Validation runs beside protection and upload. Only protected bytes leave, and the
+    # multipart upload completes only once validation has passed: a breach aborts it, so
+    # nothing of a dataset that breaks its contract stays in the bucket.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as pool:
+        checking = pool.submit(check_source, node, source, contract_id, period)
+        protected, disclosure = _protect_checked(node, source, contract, period, checking)
+        with node.store.writer(bucket, key, progress=progress) as upload:
+            plain = {}
 
-        def encrypt(source_stream) -> None:
-            hashing = HashingReader(source_stream)
-            age.encrypt(hashing, upload, [recipient_key])
-            plain.update(sha256=hashing.hash.hexdigest(), size=hashing.size)
+            def encrypt(source_stream) -> None:
+                hashing = HashingReader(source_stream)
+                age.encrypt(hashing, upload, [recipient_key])
+                plain.update(sha256=hashing.hash.hexdigest(), size=hashing.size)
 
-        consume_produced(lambda sink: pq.write_table(protected, sink, row_group_size=ROW_GROUP,
-                                                     compression="zstd"), encrypt)
+            consume_produced(lambda sink: pq.write_table(protected, sink, row_group_size=ROW_GROUP,
+                                                         compression="zstd"), encrypt)
+            validation = checking.result()
     sent = upload.result
     manifest = Manifest(
         exchange_id=eid, bucket=bucket, sender=node.party,

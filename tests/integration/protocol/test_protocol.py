@@ -79,3 +79,13 @@ def test_two_revisions_between_pulls_land_in_publishing_order(nodes, tmp_path):
                      "children_on_the_move.khm-tha", "2026-06")
     landed = [r.exchange_id for r in pull(tha, "KHM") if r.period == "2026-06" and r.status == "landed"]
     assert landed == [first.exchange_id, second.exchange_id]
+
+
+def test_breach_found_while_uploading_leaves_nothing_in_the_bucket(nodes, tmp_path):
+    """Protection accepts an extra column, validation does not: the upload is aborted."""
+    src = dataset("children_on_the_move.khm-tha", tmp_path, period="2026-05", violations=["extra_column"])
+    with pytest.raises(ContractBreach):
+        publish(nodes["KHM"], src, "children_on_the_move.khm-tha", "2026-05")
+    assert list(nodes["KHM"].store.list_keys("khm-to-tha", "children_on_the_move/2026-05/")) == []
+    uploads = nodes["KHM"].store.client.list_multipart_uploads(Bucket="khm-to-tha").get("Uploads", [])
+    assert not [u for u in uploads if u["Key"].startswith("children_on_the_move/2026-05/")]
