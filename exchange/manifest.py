@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from exchange.errors import ProtocolError
@@ -68,7 +68,6 @@ class Manifest:
     disclosure: dict
     sender_key_id: str
     format: str = FORMAT
-    extra: dict = field(default_factory=dict)
 
     @property
     def prefix(self) -> str:
@@ -98,7 +97,7 @@ class Manifest:
             raise ProtocolError(f"{where}: not a {FORMAT} manifest",
                                 hint="check the sender runs a compatible gcmx version")
         names = set(cls.__dataclass_fields__)
-        missing = sorted(n for n in names if n not in raw and n != "extra")
+        missing = sorted(n for n in names if n not in raw)
         unknown = sorted(set(raw) - names)
         if missing or unknown:
             raise ProtocolError(f"{where}: manifest fields missing {missing} / unknown {unknown}",

@@ -74,7 +74,7 @@ class Node:
         return keys.load_identity(self.party, self.settings.identity_dir)
 
     def public_keys(self, party: str) -> keys.PublicKeys:
-        """A party's public keys: from the keyring, or this node's own."""
+        """A party's public keys from the keyring (this node keeps its own there too)."""
         return keys.load_public_keys(party, self.settings.keyring_dir)
 
     def linkage_key(self, partner: str) -> bytes:

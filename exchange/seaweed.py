@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
-from botocore.config import Config
 
 from exchange.errors import ConfigError, StoreUnavailable
+from exchange.store import client_config
 
 ADMIN = "ADMIN"
 _PORT_FLAGS = (
@@ -112,10 +112,7 @@ class SeaweedServer:
             aws_access_key_id=cred.access_key_id,
             aws_secret_access_key=cred.secret_access_key,
             region_name="us-east-1",
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2},
-                          connect_timeout=3, read_timeout=30,
-                          request_checksum_calculation="when_required",
-                          response_checksum_validation="when_required"),
+            config=client_config(),
         )
 
     def start(self, timeout: float = 60.0) -> SeaweedServer:
