@@ -28,6 +28,7 @@ from pathlib import Path
 
 from exchange.audit_chain import GENESIS, AuditVerdict, canonical, verify_log
 from exchange.errors import ConfigError, SignatureError, TerminalError
+from exchange.limits import CHECKPOINT_MAX, SIGNATURE_MAX
 from exchange.signatures import PublicKey, SecretKey
 from exchange.store import Store
 
@@ -297,6 +298,6 @@ def load_checkpoint(data: bytes, signature: bytes, public_key: PublicKey) -> dic
 
 def fetch_latest_checkpoint(store: Store, bucket: str, party: str, public_key: PublicKey) -> dict:
     """Read and verify ``party``'s latest checkpoint from ``bucket``."""
-    data = store.get_bytes(bucket, latest_key(party))
-    signature = store.get_bytes(bucket, f"{latest_key(party)}.minisig")
+    data = store.get_bytes(bucket, latest_key(party), CHECKPOINT_MAX)
+    signature = store.get_bytes(bucket, f"{latest_key(party)}.minisig", SIGNATURE_MAX)
     return load_checkpoint(data, signature, public_key)

@@ -66,3 +66,7 @@ class DisclosureError(TerminalError):
 
 class ProtocolError(TerminalError):
     """An exchange breaks the protocol (replay, rollback, wrong sender, bad hash)."""
+
+
+class ObjectTooLarge(ProtocolError):
+    """An object read from a bucket is larger than any genuine one of its kind."""

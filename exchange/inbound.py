@@ -21,6 +21,7 @@ from exchange.agreement import require_in_force
 from exchange.audit import AuditLog
 from exchange.contracts import load_contract
 from exchange.errors import ProtocolError, TerminalError
+from exchange.limits import MANIFEST_MAX, SIGNATURE_MAX
 from exchange.manifest import DATA, Manifest, receipt, utc_now
 from exchange.node import Node, write_json_atomic
 from exchange.outbound import quarantine
@@ -126,8 +127,8 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
     staging.mkdir(parents=True)
     body, summary = b"", {}
     try:
-        body = node.store.get_bytes(bucket, f"{prefix}/{MANIFEST}")
-        signature = node.store.get_bytes(bucket, f"{prefix}/{SIGNATURE}")
+        body = node.store.get_bytes(bucket, f"{prefix}/{MANIFEST}", MANIFEST_MAX)
+        signature = node.store.get_bytes(bucket, f"{prefix}/{SIGNATURE}", SIGNATURE_MAX)
         audit.append("fetch", exchange_id=eid, bucket=bucket, prefix=prefix)
         manifest = _check_manifest(node, ref, partner, body, signature)
         contract = _check_contract_and_order(node, manifest, f"s3://{bucket}/{prefix}")
@@ -206,7 +207,7 @@ def _publish_order(node: Node, partner: str, prefixes: list[str]) -> list[str]:
 
     def sequence(prefix: str) -> int:
         try:
-            return int(json.loads(node.store.get_bytes(bucket, f"{prefix}/{MANIFEST}"))["sequence"])
+            return int(json.loads(node.store.get_bytes(bucket, f"{prefix}/{MANIFEST}", MANIFEST_MAX))["sequence"])
         except (ValueError, KeyError, TypeError):
             return 0
 

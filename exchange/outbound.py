@@ -24,6 +24,7 @@ from exchange.audit import AuditLog
 from exchange.contracts import Contract, load_contract, parse_period
 from exchange.disclosure import protect
 from exchange.errors import ContractError, DisclosureError, ProtocolError
+from exchange.limits import MANIFEST_MAX
 from exchange.manifest import DATA, Manifest, exchange_id, recipient_key_id, utc_now
 from exchange.node import Node, write_json_atomic
 from exchange.quality import validate
@@ -158,7 +159,7 @@ def _bucket_manifests(node: Node, bucket: str, dataset: str) -> list[tuple[str, 
     found = []
     for key in sorted(k for k in keys if k.endswith("/" + MANIFEST)):
         prefix = key.removesuffix("/" + MANIFEST)
-        manifest = Manifest.from_bytes(node.store.get_bytes(bucket, key), f"s3://{bucket}/{key}")
+        manifest = Manifest.from_bytes(node.store.get_bytes(bucket, key, MANIFEST_MAX), f"s3://{bucket}/{key}")
         found.append((prefix, manifest, f"{prefix}/{SIGNATURE}" in keys))
     return found
 
@@ -231,7 +232,7 @@ def _sign_and_put(node: Node, bucket: str, manifest: Manifest, audit: AuditLog) 
     audit.append("key_use", purpose="sign manifest", exchange_id=manifest.exchange_id,
                  key_id=manifest.sender_key_id)
     node.store.put_if_absent(bucket, f"{manifest.prefix}/{MANIFEST}", body)
-    stored = node.store.get_bytes(bucket, f"{manifest.prefix}/{MANIFEST}")
+    stored = node.store.get_bytes(bucket, f"{manifest.prefix}/{MANIFEST}", MANIFEST_MAX)
     if stored != body:
         raise ProtocolError(f"s3://{bucket}/{manifest.prefix}/{MANIFEST} holds another manifest",
                             hint="an earlier attempt wrote it; re-run publish to resume that exchange")

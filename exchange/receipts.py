@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 from exchange.audit import AuditLog
 from exchange.errors import ProtocolError, SignatureError
+from exchange.limits import RECEIPT_MAX, SIGNATURE_MAX
 from exchange.manifest import canonical_json, trusted_comment
 from exchange.node import Node, write_json_atomic
 from exchange.seaweed import bucket_name
@@ -63,10 +64,10 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
         folder = outbound / eid
         if not (folder / "manifest.json").exists() or (folder / "receipt.json").exists():
             continue
-        body = node.store.get_bytes(bucket, key)
+        body = node.store.get_bytes(bucket, key, RECEIPT_MAX)
         try:
             doc = json.loads(body)
-            comment = public.verify(body, node.store.get_bytes(bucket, key + ".minisig"))
+            comment = public.verify(body, node.store.get_bytes(bucket, key + ".minisig", SIGNATURE_MAX))
             if comment != _comment(doc) or doc["exchange_id"] != eid or doc["sender"] != node.party \
                     or doc["receiver"] != partner:
                 raise ProtocolError(f"s3://{bucket}/{key}: receipt is about another exchange or party",

@@ -24,7 +24,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exchange.errors import AccessDenied, GcmxError, NotFound, StoreUnavailable, TerminalError
+from exchange.errors import AccessDenied, GcmxError, NotFound, ObjectTooLarge, StoreUnavailable, TerminalError
 from exchange.settings import Settings
 from exchange.transfer import MultipartWriter, Progress, RangedReader, Transferred
 
@@ -163,13 +163,22 @@ class Store:
         head = self._call("check", bucket, key, lambda c: c.head_object(Bucket=bucket, Key=key))
         return RangedReader(self._call, bucket, key, int(head["ContentLength"]))
 
-    def get_bytes(self, bucket: str, key: str) -> bytes:
-        """A small object (manifest, signature, receipt) in full."""
+    def get_bytes(self, bucket: str, key: str, limit: int) -> bytes:
+        """A small object (manifest, signature, receipt) in full, of at most ``limit`` bytes.
+
+        Objects read before their signature is verified may have been planted with a leaked
+        bucket key: a larger one raises :class:`ObjectTooLarge` without being read further.
+        """
         with self.open(bucket, key) as body:
             try:
-                return body.read()
+                data = body.read(limit + 1)
             except (BotoCoreError, OSError) as exc:
                 raise translate(exc, "read", bucket, key) from None
+        if len(data) > limit:
+            raise ObjectTooLarge(f"s3://{bucket}/{key} is larger than {limit} bytes",
+                                 hint="no genuine object of this kind is that large; it was planted or "
+                                      "corrupted: tell the partner and remove it")
+        return data
 
     def exists(self, bucket: str, key: str) -> bool:
         """Whether ``bucket/key`` exists."""

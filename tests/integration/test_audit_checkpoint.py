@@ -48,14 +48,14 @@ def test_checkpoint_round_trip_through_seaweed(stores, khm, tmp_path):
         checkpoint = fetch_latest_checkpoint(stores[party], bucket, "KHM", public)
         assert checkpoint["seq"] == 4
         assert verify_log(log.path, checkpoint).ok
-    data = stores["THA"].get_bytes("khm-to-tha", key)
-    signature = stores["THA"].get_bytes("khm-to-tha", f"{key}.minisig")
+    data = stores["THA"].get_bytes("khm-to-tha", key, 1 << 20)
+    signature = stores["THA"].get_bytes("khm-to-tha", f"{key}.minisig", 1 << 20)
     assert load_checkpoint(data, signature, public)["head"] == json.loads(data)["head"]
 
     # a partner without gcmx: minisign -V on the downloaded files
-    (tmp_path / "latest.json").write_bytes(stores["THA"].get_bytes("khm-to-tha", latest_key("KHM")))
+    (tmp_path / "latest.json").write_bytes(stores["THA"].get_bytes("khm-to-tha", latest_key("KHM"), 1 << 20))
     (tmp_path / "latest.json.minisig").write_bytes(
-        stores["THA"].get_bytes("khm-to-tha", f"{latest_key('KHM')}.minisig"))
+        stores["THA"].get_bytes("khm-to-tha", f"{latest_key('KHM')}.minisig", 1 << 20))
     done = subprocess.run(["minisign", "-V", "-m", str(tmp_path / "latest.json"), "-P", public.base64],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr

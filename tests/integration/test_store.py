@@ -94,7 +94,7 @@ def test_create_only_does_not_overwrite(stores):
     key = f"{unique()}/manifest.json"
     assert stores["KHM"].put_if_absent("khm-to-tha", key, b"first") is True
     assert stores["KHM"].put_if_absent("khm-to-tha", key, b"second") is False
-    assert stores["THA"].get_bytes("khm-to-tha", key) == b"first"
+    assert stores["THA"].get_bytes("khm-to-tha", key, 1 << 20) == b"first"
 
 
 def test_partner_cannot_write_senders_bucket(stores):
@@ -107,7 +107,7 @@ def test_party_cannot_read_another_partners_bucket(stores):
     key = f"{unique()}/secret"
     stores["KHM"].put_bytes("khm-to-mys", key, b"for MYS only")
     with pytest.raises(AccessDenied):
-        stores["THA"].get_bytes("khm-to-mys", key)
+        stores["THA"].get_bytes("khm-to-mys", key, 1 << 20)
     with pytest.raises(AccessDenied):
         list(stores["THA"].list_keys("khm-to-mys"))
 
@@ -117,7 +117,7 @@ def test_bad_credentials_are_refused(seaweed):
     try:
         bad = Store(seaweed.client("NOBODY"))
         with pytest.raises(AccessDenied) as err:
-            bad.get_bytes("khm-to-tha", "anything")
+            bad.get_bytes("khm-to-tha", "anything", 1 << 20)
         assert "wrong-secret" not in str(err.value)
     finally:
         del seaweed.credentials["NOBODY"]
@@ -125,7 +125,7 @@ def test_bad_credentials_are_refused(seaweed):
 
 def test_missing_object_is_not_found(stores):
     with pytest.raises(NotFound) as err:
-        stores["THA"].get_bytes("khm-to-tha", "no/such/key")
+        stores["THA"].get_bytes("khm-to-tha", "no/such/key", 1 << 20)
     assert "s3://khm-to-tha/no/such/key" in str(err.value)
 
 

@@ -50,7 +50,7 @@ def assert_rejected(nodes, seaweed, result, words):
     assert not (tha.home / "landing" / result.prefix).exists()
     events = [json.loads(line) for line in (tha.home / "audit" / "THA.audit.jsonl").read_text().splitlines()]
     assert any(e["event"] == "reject" and e.get("exchange_id") == result.exchange_id for e in events)
-    receipt = json.loads(khm.store.get_bytes("tha-to-khm", f"receipts/{result.exchange_id}.json"))
+    receipt = json.loads(khm.store.get_bytes("tha-to-khm", f"receipts/{result.exchange_id}.json", 1 << 20))
     assert receipt["status"] == "rejected" and words in receipt["reason"]
 
 
@@ -81,7 +81,7 @@ def test_truncated_object(nodes, seaweed, published):
 
 
 def test_manifest_hashes_that_do_not_match(nodes, seaweed, published):
-    body = nodes["KHM"].store.get_bytes("khm-to-tha", f"{published.prefix}/manifest.json")
+    body = nodes["KHM"].store.get_bytes("khm-to-tha", f"{published.prefix}/manifest.json", 1 << 20)
     manifest = json.loads(body)
     manifest["plaintext"]["sha256"] = "0" * 64
     forged = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
@@ -95,7 +95,7 @@ def test_manifest_hashes_that_do_not_match(nodes, seaweed, published):
 
 
 def test_signed_by_the_wrong_party(nodes, seaweed, published):
-    body = nodes["KHM"].store.get_bytes("khm-to-tha", f"{published.prefix}/manifest.json")
+    body = nodes["KHM"].store.get_bytes("khm-to-tha", f"{published.prefix}/manifest.json", 1 << 20)
     from exchange.manifest import Manifest
     forged_sig = nodes["THA"].identity.signing_key.sign(body, Manifest.from_bytes(body, "t").comment())
     seaweed.client().put_object(Bucket="khm-to-tha", Key=f"{published.prefix}/manifest.json.minisig",
@@ -131,7 +131,7 @@ def test_exchange_for_another_party(nodes, seaweed, tmp_path):
 
 def test_partner_credentials_on_the_wrong_bucket(nodes):
     with pytest.raises(AccessDenied):
-        nodes["THA"].store.get_bytes("khm-to-mys", "anything")
+        nodes["THA"].store.get_bytes("khm-to-mys", "anything", 1 << 20)
     with pytest.raises(AccessDenied):
         nodes["THA"].store.put_bytes("khm-to-tha", "x/y/z/manifest.json", b"{}")
 
@@ -192,7 +192,7 @@ def test_receipt_that_could_not_be_sent_goes_out_on_the_next_pull(tmp_path):
         assert discover(tha, "KHM") == [result.prefix]
         assert receive(tha, "KHM", result.prefix).status == "skipped"
         assert discover(tha, "KHM") == []
-        assert json.loads(khm.store.get_bytes("tha-to-khm", f"receipts/{result.exchange_id}.json"))["status"] \
+        assert json.loads(khm.store.get_bytes("tha-to-khm", f"receipts/{result.exchange_id}.json", 1 << 20))["status"] \
             == "accepted"
     finally:
         server.stop()
