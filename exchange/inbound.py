@@ -20,6 +20,7 @@ from exchange import age
 from exchange.agreement import require_in_force
 from exchange.audit import AuditLog
 from exchange.contracts import load_contract
+from exchange.declared import check_declared
 from exchange.errors import ProtocolError, TerminalError
 from exchange.limits import MANIFEST_MAX, SIGNATURE_MAX
 from exchange.manifest import DATA, Manifest, receipt, utc_now
@@ -141,6 +142,7 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
         audit.append("key_use", purpose="decrypt", exchange_id=eid)
         _check_hash(manifest, "ciphertext", cipher.hash.hexdigest(), bucket)
         _check_hash(manifest, "plaintext", plain.hash.hexdigest(), bucket)
+        check_declared(data, contract, manifest.period)
         report = validate(data, contract)
         summary = report.summary()
         write_json_atomic(staging / "validation.json", report.to_dict())

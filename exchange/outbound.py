@@ -4,12 +4,16 @@ Publishing is atomic to readers: the encrypted data goes first, the manifest and
 signature last, each with a create-only write. The exchange id is derived from sender,
 recipient, dataset, period, revision and the SHA-256 of the input, so re-running a
 publish after a crash at any step finishes the same exchange instead of making a second.
+
+Before anything is read, encrypted or uploaded, the keys, keyring and agreement are
+checked, and the rows must hold the period and parties the exchange declares
+(:mod:`exchange.declared`). The sender trusts only what it recorded or signed itself
+(:mod:`exchange.sent`): a manifest planted in its bucket is never reused or signed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,17 +23,18 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from exchange import age
+from exchange.age.keys import parse_recipient
 from exchange.agreement import require_in_force
 from exchange.audit import AuditLog
 from exchange.contracts import Contract, load_contract, parse_period
+from exchange.declared import DeclarationMismatch, check_declared
 from exchange.disclosure import protect
-from exchange.errors import ContractError, DisclosureError, ProtocolError
-from exchange.limits import MANIFEST_MAX
+from exchange.errors import ConfigError, ContractError, DisclosureError
 from exchange.manifest import DATA, Manifest, exchange_id, recipient_key_id, utc_now
 from exchange.node import Node, write_json_atomic
 from exchange.quality import validate
 from exchange.seaweed import bucket_name
-from exchange.store import MANIFEST, SIGNATURE
+from exchange.sent import RECORD, put_signed, record_folder, record_published, trusted_manifests, write_record
 from exchange.streams import HashingReader, consume_produced
 
 ROW_GROUP = 256 * 1024
@@ -95,14 +100,28 @@ def quarantine(node: Node, name: str, reason: str, files: dict[str, Path] | None
     return folder
 
 
-def check_source(node: Node, source: Path, contract_id: str, period: str) -> dict:
-    """Validate ``source`` against its contract; quarantine it and raise ContractBreach if it fails."""
-    contract = outbound_contract(node, contract_id, period)
+def _quarantine_name(source: Path, contract: Contract, period: str) -> str:
+    return f"{contract.id}-{period}-{file_sha256(source)[:12]}"
+
+
+def check_declared_terms(node: Node, source: Path, contract: Contract, period: str) -> None:
+    """The rows must hold what the exchange declares (period, areas); else quarantine, ContractBreach."""
+    try:
+        check_declared(source, contract, period)
+    except DeclarationMismatch as exc:
+        folder = quarantine(node, _quarantine_name(source, contract, period), exc.message,
+                            {"input.parquet": source})
+        AuditLog.for_home(node.home, node.party).append(
+            "quarantine", contract=contract.id, period=period, reason=exc.message[:400], folder=str(folder))
+        raise ContractBreach(f"dataset {contract.dataset} ({source.name}) breaks contract {contract.id}: "
+                             f"{exc.message}", hint=f"nothing was sent; the file is in {folder}") from None
+
+
+def _validated(node: Node, source: Path, contract: Contract, period: str) -> dict:
     report = validate(source, contract)
     if not report.success:
-        name = f"{contract.id}-{period}-{file_sha256(source)[:12]}"
-        folder = quarantine(node, name, "failed validation", {"input.parquet": source},
-                            {"validation.json": report.to_dict()})
+        folder = quarantine(node, _quarantine_name(source, contract, period), "failed validation",
+                            {"input.parquet": source}, {"validation.json": report.to_dict()})
         AuditLog.for_home(node.home, node.party).append(
             "quarantine", contract=contract.id, period=period, reason="failed validation",
             failed=report.summary().get("failed", []), folder=str(folder))
@@ -110,6 +129,14 @@ def check_source(node: Node, source: Path, contract_id: str, period: str) -> dic
                              f"{_failed_text(report.summary())}",
                              hint=f"nothing was sent; the file and its report are in {folder}")
     return report.summary()
+
+
+def check_source(node: Node, source: Path, contract_id: str, period: str) -> dict:
+    """Check ``source`` against its contract (declared terms, then validation); quarantine it and
+    raise ContractBreach if it fails."""
+    contract = outbound_contract(node, contract_id, period)
+    check_declared_terms(node, source, contract, period)
+    return _validated(node, source, contract, period)
 
 
 def _failed_text(summary: dict) -> str:
@@ -127,7 +154,7 @@ def protect_source(node: Node, source: Path, contract: Contract) -> tuple:
 
 def _quarantine_unprotectable(node: Node, source: Path, contract: Contract, period: str,
                               exc: DisclosureError) -> None:
-    quarantine(node, f"{contract.id}-{period}-{file_sha256(source)[:12]}",
+    quarantine(node, _quarantine_name(source, contract, period),
                f"disclosure control failed: {exc.message}", {"input.parquet": source})
 
 
@@ -153,48 +180,57 @@ def _protect_checked(node: Node, source: Path, contract: Contract, period: str, 
         raise
 
 
-def _bucket_manifests(node: Node, bucket: str, dataset: str) -> list[tuple[str, Manifest | None, bool]]:
-    """(prefix, manifest, signed) for every manifest this sender already wrote for ``dataset``."""
-    keys = set(node.store.list_keys(bucket, f"{dataset}/"))
-    found = []
-    for key in sorted(k for k in keys if k.endswith("/" + MANIFEST)):
-        prefix = key.removesuffix("/" + MANIFEST)
-        manifest = Manifest.from_bytes(node.store.get_bytes(bucket, key, MANIFEST_MAX), f"s3://{bucket}/{key}")
-        found.append((prefix, manifest, f"{prefix}/{SIGNATURE}" in keys))
-    return found
+def ready_to_send(node: Node, contract_id: str, period: str) -> tuple[Contract, str]:
+    """The contract and the recipient's age recipient, once everything a publish needs is in
+    place: contract in force, this party's signing key (matching its public key in the
+    keyring), the recipient's age key and the linkage key. Checked before anything is read,
+    encrypted or uploaded."""
+    contract = outbound_contract(node, contract_id, period)
+    recipient = contract.recipients[0]
+    signing_key = node.identity.signing_key
+    published = node.public_keys(node.party).minisign
+    if signing_key.public_key != published:
+        raise ConfigError(f"signing key {signing_key.key_id} of {node.party} is not the public key "
+                          f"{published.key_id} in the keyring that partners verify with",
+                          hint="use the secret key that belongs to the published public key, or send "
+                               "partners the new public key first")
+    age_recipient = node.public_keys(recipient).age_recipient
+    parse_recipient(age_recipient)
+    if contract.disclosure.get("pseudonymise"):
+        node.linkage_key(recipient)
+    return contract, age_recipient
 
 
 def publish(node: Node, source: Path, contract_id: str, period: str,
             progress: Callable[[int], None] | None = None) -> PublishResult:
-    """Publish ``source`` as the exchange of ``contract_id`` for ``period``; safe to re-run."""
+    """Publish ``source`` as the exchange of ``contract_id`` for ``period``; safe to re-run.
+
+    Only what this node recorded or signed itself counts (see :mod:`exchange.sent`): a re-run
+    finishes or confirms its own exchange and never signs anything planted in the bucket."""
     source = Path(source)
-    contract = outbound_contract(node, contract_id, period)
+    contract, recipient_key = ready_to_send(node, contract_id, period)
     recipient = contract.recipients[0]
+    check_declared_terms(node, source, contract, period)
     bucket = bucket_name(contract.sender, recipient)
-    audit = AuditLog.for_home(node.home, node.party)
     source_sha = file_sha256(source)
-    existing = _bucket_manifests(node, bucket, contract.dataset)
-    in_period = [m for _, m, _ in existing if m.period == period]
-    revision = next((m.revision for m in in_period
-                     if m.exchange_id == exchange_id(node.party, recipient, contract.dataset, period,
-                                                     m.revision, source_sha)), None)
-    if revision is not None:
-        manifest, signed = next((m, signed) for _, m, signed in existing
-                                if m.revision == revision and m.period == period)
-        if not signed:
-            _sign_and_put(node, bucket, manifest, audit)
-        _keep_local(node, manifest)
-        return _result(manifest, bucket, created=False)
+    own = trusted_manifests(node, bucket, contract.dataset, recipient)
+    in_period = [m for m in own.values() if m.period == period]
+    done = next((m for m in in_period
+                 if m.exchange_id == exchange_id(node.party, recipient, contract.dataset, period,
+                                                 m.revision, source_sha)), None)
+    if done is not None:
+        if not (record_folder(node, done.exchange_id) / RECORD).exists():
+            write_record(node, done)
+        return _finish(node, done)
     revision = 1 + max((m.revision for m in in_period), default=0)
-    sequence = 1 + max((m.sequence for _, m, _ in existing), default=0)
+    sequence = 1 + max((m.sequence for m in own.values()), default=0)
     eid = exchange_id(node.party, recipient, contract.dataset, period, revision, source_sha)
-    recipient_key = node.public_keys(recipient).age_recipient
     key = f"{contract.dataset}/{period}/{eid}/{DATA}"
     # Validation runs beside protection and upload. Only protected bytes leave, and the
     # multipart upload completes only once validation has passed: a breach aborts it, so
     # nothing of a dataset that breaks its contract stays in the bucket.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as pool:
-        checking = pool.submit(check_source, node, source, contract_id, period)
+        checking = pool.submit(_validated, node, source, contract, period)
         protected, disclosure = _protect_checked(node, source, contract, period, checking)
         with node.store.writer(bucket, key, progress=progress) as upload:
             plain = {}
@@ -218,33 +254,16 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
         ciphertext={"sha256": sent.sha256, "size": sent.size},
         validation=validation, disclosure=disclosure,
         sender_key_id=node.identity.signing_key.public_key.key_id)
-    _sign_and_put(node, bucket, manifest, audit)
-    _keep_local(node, manifest)
-    audit.append("publish", exchange_id=eid, contract=contract.id, dataset=contract.dataset, period=period,
-                 recipient=recipient, revision=revision, sequence=sequence, rows=protected.num_rows,
-                 ciphertext_sha256=sent.sha256, bucket=bucket)
-    return _result(manifest, bucket, created=True)
+    write_record(node, manifest)
+    return _finish(node, manifest)
 
 
-def _sign_and_put(node: Node, bucket: str, manifest: Manifest, audit: AuditLog) -> None:
-    body = manifest.to_bytes()
-    signature = node.identity.signing_key.sign(body, manifest.comment())
-    audit.append("key_use", purpose="sign manifest", exchange_id=manifest.exchange_id,
-                 key_id=manifest.sender_key_id)
-    node.store.put_if_absent(bucket, f"{manifest.prefix}/{MANIFEST}", body)
-    stored = node.store.get_bytes(bucket, f"{manifest.prefix}/{MANIFEST}", MANIFEST_MAX)
-    if stored != body:
-        raise ProtocolError(f"s3://{bucket}/{manifest.prefix}/{MANIFEST} holds another manifest",
-                            hint="an earlier attempt wrote it; re-run publish to resume that exchange")
-    node.store.put_if_absent(bucket, f"{manifest.prefix}/{SIGNATURE}", signature)
+def _finish(node: Node, manifest: Manifest) -> PublishResult:
+    """Put the recorded manifest and its signature in the bucket and audit ``publish`` once.
 
-
-def _keep_local(node: Node, manifest: Manifest) -> None:
-    folder = node.folder("outbound") / manifest.exchange_id
-    write_json_atomic(folder / "manifest.json", json.loads(manifest.to_bytes()))
-
-
-def _result(manifest: Manifest, bucket: str, created: bool) -> PublishResult:
-    return PublishResult(manifest.exchange_id, bucket, manifest.prefix, manifest.rows, manifest.revision,
-                         manifest.sequence, created, manifest.validation, manifest.disclosure)
-
+    ``created_now`` says whether this run completed the exchange."""
+    put_signed(node, manifest)
+    created = record_published(node, manifest)
+    return PublishResult(manifest.exchange_id, manifest.bucket, manifest.prefix, manifest.rows,
+                         manifest.revision, manifest.sequence, created, manifest.validation,
+                         manifest.disclosure)
