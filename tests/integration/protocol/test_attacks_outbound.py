@@ -22,7 +22,7 @@ from exchange import age, outbound, sent
 from exchange.audit import AuditLog
 from exchange.contracts import load_contract
 from exchange.disclosure import protect
-from exchange.errors import StoreUnavailable, TerminalError
+from exchange.errors import ProtocolError, StoreUnavailable, TerminalError
 from exchange.inbound import ExchangeRejected, discover, pull, receive
 from exchange.limits import MANIFEST_MAX
 from exchange.manifest import DATA, Manifest, recipient_key_id, utc_now
@@ -116,6 +116,43 @@ def test_bucket_key_only_planted_manifests_never_set_revision_or_sequence(nodes,
         assert any(f"{prefix}/{MANIFEST}" in a["where"] for a in alarms), prefix
         assert not khm.store.exists(BUCKET, f"{prefix}/{SIGNATURE}") or prefix == copy
     assert "a copy of the manifest KHM signed for" in next(a for a in alarms if copy in a["where"])["reason"]
+    assert receive(tha, "KHM", result.prefix).status == "landed"
+
+
+class PlantBeforeManifest(Store):
+    """A real store; just before the sender writes a manifest, the attacker plants its own there."""
+
+    def __init__(self, client, attacker: Store, planted: bytes):
+        super().__init__(client)
+        self.attacker, self.planted = attacker, planted
+
+    def put_if_absent(self, bucket, key, data):
+        if key.endswith("/" + MANIFEST):
+            self.attacker.put_bytes(bucket, key, self.planted)
+        return super().put_if_absent(bucket, key, data)
+
+
+def test_bucket_key_only_manifest_planted_at_the_senders_own_prefix_is_never_signed(nodes, seaweed, tmp_path):
+    """The data object shows the exchange id before the manifest is written; an attacker racing
+    to that prefix gets an alarm and an error, never a signature. Removing the object and
+    re-running finishes the sender's own exchange."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    period = "2024-11"
+    src = dataset(CONTRACT, tmp_path, period=period, seed=29)
+    khm.store = PlantBeforeManifest(seaweed.client("KHM"), Store(seaweed.client("KHM")), b'{"planted": 1}')
+    try:
+        with pytest.raises(ProtocolError) as err:
+            publish(khm, src, CONTRACT, period)
+    finally:
+        khm.store = Store(seaweed.client("KHM"))
+    assert "holds a manifest this party did not write" in err.value.message
+    key = next(k for k in khm.store.list_keys(BUCKET, f"children_on_the_move/{period}/") if k.endswith(MANIFEST))
+    assert not khm.store.exists(BUCKET, key + ".minisig")
+    assert any(key in a["where"] for a in events(khm, "alarm", kind="manifest-untrusted"))
+
+    seaweed.client().delete_object(Bucket=BUCKET, Key=key)
+    result = publish(khm, src, CONTRACT, period)
+    assert f"{result.prefix}/{MANIFEST}" == key and result.created_now
     assert receive(tha, "KHM", result.prefix).status == "landed"
 
 
