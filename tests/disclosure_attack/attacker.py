@@ -1,0 +1,309 @@
+"""The recipient of a protected frequency table, attacking it by linear programming.
+
+The attacker knows what the shared spec says a partner knows: the contract's rules
+(dimensions, count column, total code, minimum cell size k, protection levels, the
+code-list subtotals), the publication rule, every published count and flag, and every
+earlier release of the same contract and period. For each suppressed cell it computes
+the smallest and largest value consistent with all of that:
+
+* a published count is fixed; a suppressed cell is >= 0 (zeros are protectable);
+* a combination of a cube's codes missing from the publication is a structural 0;
+* for every dimension, the total-code cell is the sum of the leaf codes present
+  (leaf = neither the total code nor a parent in the subtotals), and every parent code
+  present is the sum of its children present, whatever the other dimensions hold;
+* a cell published earlier whose value has not changed is known (``known``).
+
+Columns other than the count, the dimensions and the SDMX status columns split a table
+into independent cubes. One LP per bound, solved by HiGHS through scipy; no shortcut
+beyond leaving HiGHS's presolve to drop the fixed cells, so it is obviously right
+rather than fast. ``Knowledge`` adds what a WEAK publication would tell the partner
+(zeros never suppressed, C/D flags), to show the attacker finds the leaks of issue 12.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+from scipy.optimize import linprog
+from scipy.sparse import csr_matrix
+
+STATUS_COLUMNS = ("OBS_STATUS", "CONF_STATUS")
+TOLERANCE = 1e-6
+
+Key = tuple[tuple, tuple]  # (values of the cube-splitting columns, codes of the dimensions)
+
+
+class AttackError(AssertionError):
+    """The publication contradicts the stated model, or the attacker is unsound."""
+
+
+@dataclass(frozen=True)
+class TableRules:
+    """The aggregate rules of the spec, read from the mapping given to ``protect``."""
+
+    count: str
+    dimensions: tuple[str, ...]
+    total: str
+    k: int
+    lower: int
+    upper: int
+    subtotals: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rules: Mapping) -> TableRules:
+        """Parse the spec's spelling: countColumn, dimensions, protectionLevels, ..."""
+        levels = rules["protectionLevels"]
+        subtotals = {dim: {parent: tuple(children) for parent, children in tree.items()}
+                     for dim, tree in (rules.get("subtotals") or {}).items()}
+        return cls(count=rules["countColumn"], dimensions=tuple(rules["dimensions"]),
+                   total=rules.get("totalCode", "_T"), k=int(rules["minimumCellSize"]),
+                   lower=int(levels["lower"]), upper=int(levels["upper"]), subtotals=subtotals)
+
+    def is_primary(self, value: int) -> bool:
+        """A primary cell: a true count of 1..k-1."""
+        return 1 <= value <= self.k - 1
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """What the partner may assume beyond the spec's attacker (for weak publications)."""
+
+    hierarchy: bool = True        # the code-list subtotals are margins (spec: yes)
+    zeros_published: bool = False  # old rule: a suppressed cell is >= 1
+    flag_meaning: bool = False     # old rule: CONF_STATUS C is in [1, k-1], D is >= k
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One row of a table as the attacker reads it."""
+
+    value: int | None
+    conf: str | None
+    obs: str | None
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A primary cell whose attacker interval is narrower than its protection levels."""
+
+    key: Key
+    true_value: int
+    low: float
+    high: float
+    needed_low: int
+    needed_high: int
+
+    def __str__(self) -> str:
+        return (f"cell {self.key}: true {self.true_value}, attacker interval "
+                f"[{self.low:g}, {self.high:g}], must reach [{self.needed_low}, {self.needed_high}]")
+
+
+def split_columns(table: pa.Table, rules: TableRules) -> list[str]:
+    """Columns that split the table into cubes (period, ref_area, ...), sorted by name."""
+    skip = {rules.count, *rules.dimensions, *STATUS_COLUMNS}
+    return sorted(name for name in table.column_names if name not in skip)
+
+
+def read_cells(table: pa.Table, rules: TableRules) -> dict[Key, Cell]:
+    """Every row as key -> Cell; a repeated key is an error."""
+    groups = split_columns(table, rules)
+    rows = table.to_pylist()
+    cells: dict[Key, Cell] = {}
+    for row in rows:
+        key = (tuple(row[g] for g in groups), tuple(row[d] for d in rules.dimensions))
+        if key in cells:
+            raise AttackError(f"two rows for cell {key}")
+        cells[key] = Cell(row[rules.count], row.get("CONF_STATUS"), row.get("OBS_STATUS"))
+    return cells
+
+
+def cubes(table: pa.Table, rules: TableRules) -> dict[tuple, dict[tuple, Cell]]:
+    """The table's cells grouped by cube: group values -> dimension codes -> Cell."""
+    by_group: dict[tuple, dict[tuple, Cell]] = {}
+    for (group, codes), cell in read_cells(table, rules).items():
+        by_group.setdefault(group, {})[codes] = cell
+    return by_group
+
+
+def cube_codes(cells: Mapping[tuple, Cell], rules: TableRules) -> list[list[str]]:
+    """Each dimension's codes occurring in a cube, in order of first appearance."""
+    return [list(dict.fromkeys(c[axis] for c in cells)) for axis in range(len(rules.dimensions))]
+
+
+def known_from_earlier(earlier: Iterable[pa.Table], truth: pa.Table,
+                       rules: TableRules) -> dict[Key, int]:
+    """Cells published in an earlier release whose true value is still the same."""
+    now = {key: cell.value for key, cell in read_cells(truth, rules).items()}
+    known: dict[Key, int] = {}
+    for release in earlier:
+        for key, cell in read_cells(release, rules).items():
+            if cell.value is not None and now.get(key) == cell.value:
+                known[key] = cell.value
+    return known
+
+
+def _leaves_and_parents(codes: Sequence[str], dimension: str, rules: TableRules,
+                        knowledge: Knowledge) -> tuple[list[str], dict[str, list[str]]]:
+    tree = rules.subtotals.get(dimension, {})
+    present = set(codes)
+    parents = {p: [c for c in children if c in present]
+               for p, children in tree.items() if p in present}
+    leaves = [c for c in codes if c != rules.total and c not in tree]
+    return leaves, (parents if knowledge.hierarchy else {})
+
+
+def margin_equations(codes: list[list[str]], rules: TableRules,
+                      knowledge: Knowledge) -> list[tuple[tuple, list[tuple]]]:
+    """Each equation as (the margin cell's codes, the codes of the cells it sums)."""
+    equations = []
+    for axis, dimension in enumerate(rules.dimensions):
+        leaves, parents = _leaves_and_parents(codes[axis], dimension, rules, knowledge)
+        sums = dict(parents)
+        if rules.total in codes[axis]:
+            sums[rules.total] = leaves
+        others = [codes[d] if d != axis else [None] for d in range(len(codes))]
+        for rest in itertools.product(*others):
+            for margin, parts in sums.items():
+                equations.append((_at(rest, axis, margin), [_at(rest, axis, c) for c in parts]))
+    return equations
+
+
+def _at(rest: tuple, axis: int, code: str) -> tuple:
+    """The codes ``rest`` with ``code`` put in at ``axis``."""
+    return rest[:axis] + (code,) + rest[axis + 1:]
+
+
+def _bounds(cell: Cell | None, known: int | None, rules: TableRules,
+            knowledge: Knowledge) -> tuple[float, float]:
+    if cell is None:
+        return 0.0, 0.0  # a missing combination is a structural zero
+    if cell.value is not None:
+        return float(cell.value), float(cell.value)
+    if known is not None:
+        return float(known), float(known)
+    low, high = 0.0, math.inf
+    if knowledge.zeros_published:
+        low = 1.0
+    if knowledge.flag_meaning and cell.conf == "C":
+        low, high = max(low, 1.0), float(rules.k - 1)
+    if knowledge.flag_meaning and cell.conf == "D":
+        low = max(low, float(rules.k))
+    return low, high
+
+
+def _attack_cube(group: tuple, cells: Mapping[tuple, Cell], known: Mapping[Key, int],
+                 rules: TableRules, knowledge: Knowledge) -> dict[Key, tuple[float, float]]:
+    codes = cube_codes(cells, rules)
+    grid = list(itertools.product(*codes))
+    index = {c: i for i, c in enumerate(grid)}
+    bounds = [_bounds(cells.get(c), known.get((group, c)), rules, knowledge) for c in grid]
+    rows, cols, coefs = [], [], []
+    for r, (margin, parts) in enumerate(margin_equations(codes, rules, knowledge)):
+        rows.append(r)
+        cols.append(index[margin])
+        coefs.append(1.0)
+        for part in parts:
+            rows.append(r)
+            cols.append(index[part])
+            coefs.append(-1.0)
+    n_eq = (max(rows) + 1) if rows else 0
+    a_eq = csr_matrix((coefs, (rows, cols)), shape=(n_eq, len(grid))) if n_eq else None
+    b_eq = np.zeros(n_eq) if n_eq else None
+    out = {}
+    for c, cell in cells.items():
+        if cell.value is not None:
+            continue
+        i = index[c]
+        ends = []
+        for sign in (1.0, -1.0):
+            objective = np.zeros(len(grid))
+            objective[i] = sign
+            res = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+            if res.status == 3:  # unbounded: only possible for the maximum
+                ends.append(math.inf if sign < 0 else -math.inf)
+            elif res.status == 0:
+                ends.append(sign * res.fun)
+            else:
+                raise AttackError(f"cube {group}: LP for cell {c} ended with "
+                                  f"status {res.status} ({res.message}); the publication "
+                                  "contradicts its margins under the stated model")
+        out[(group, c)] = (ends[0], ends[1])
+    return out
+
+
+def attack(published: pa.Table, rules: Mapping | TableRules, known: Mapping[Key, int] | None = None,
+           knowledge: Knowledge = Knowledge()) -> dict[Key, tuple[float, float]]:
+    """The attacker's (min, max) of every suppressed cell of ``published``."""
+    rules = rules if isinstance(rules, TableRules) else TableRules.of(rules)
+    known = dict(known or {})
+    out = {}
+    for group, cells in cubes(published, rules).items():
+        out.update(_attack_cube(group, cells, known, rules, knowledge))
+    return out
+
+
+def breaches(truth: pa.Table, published: pa.Table, rules: Mapping | TableRules,
+             earlier: Sequence[pa.Table] = (), knowledge: Knowledge = Knowledge()) -> list[Breach]:
+    """Spec rule 5 for every primary cell of ``truth``; also checks the attacker is sound.
+
+    A primary cell that was published is a breach with a zero-width interval.
+    """
+    rules = rules if isinstance(rules, TableRules) else TableRules.of(rules)
+    true_cells = {key: cell.value for key, cell in read_cells(truth, rules).items()}
+    intervals = attack(published, rules, known_from_earlier(earlier, truth, rules), knowledge)
+    found = []
+    for key, cell in read_cells(published, rules).items():
+        x = true_cells.get(key, 0)
+        low, high = (float(x), float(x)) if cell.value is not None else intervals[key]
+        if not low - TOLERANCE <= x <= high + TOLERANCE:
+            raise AttackError(f"attacker unsound: cell {key} true {x} outside [{low}, {high}]")
+        if not rules.is_primary(x):
+            continue
+        need_low, need_high = x - min(rules.lower, x), x + rules.upper
+        if low > need_low + TOLERANCE or high < need_high - TOLERANCE:
+            found.append(Breach(key, x, low, high, need_low, need_high))
+    return found
+
+
+def publication_problems(truth: pa.Table, published: pa.Table, rules: Mapping | TableRules) -> list[str]:
+    """What the published table gets wrong under spec rules 1-3 (flags, values, columns).
+
+    Checks: only the input's columns plus OBS_STATUS and CONF_STATUS; every input cell
+    once (an added row is a zero of the cube's codes); a published cell carries its true
+    count, A and F; a suppressed cell a null count, M and C (so primary and secondary
+    cells look the same); no published count in 1..k-1; no schema metadata naming the
+    primary/secondary split.
+    """
+    rules = rules if isinstance(rules, TableRules) else TableRules.of(rules)
+    problems = []
+    expected = set(truth.column_names) | set(STATUS_COLUMNS)
+    if set(published.column_names) != expected:
+        problems.append(f"columns {sorted(published.column_names)} != {sorted(expected)}")
+        return problems
+    if not pa.types.is_integer(published.schema.field(rules.count).type):
+        problems.append(f"count column type {published.schema.field(rules.count).type}")
+    metadata = b" ".join(k + b"=" + v for k, v in (published.schema.metadata or {}).items()).lower()
+    if b"primary" in metadata or b"secondary" in metadata:
+        problems.append("schema metadata names primary/secondary")
+    true_cells = read_cells(truth, rules)
+    cells = read_cells(published, rules)
+    missing = set(true_cells) - set(cells)
+    if missing:
+        problems.append(f"{len(missing)} input cell(s) not in the publication, e.g. {min(missing)}")
+    for key, cell in cells.items():
+        x = true_cells[key].value if key in true_cells else 0
+        if cell.value is None:
+            if (cell.obs, cell.conf) != ("M", "C"):
+                problems.append(f"suppressed cell {key} flagged {cell.obs}/{cell.conf}, not M/C")
+        elif (cell.obs, cell.conf) != ("A", "F"):
+            problems.append(f"published cell {key} flagged {cell.obs}/{cell.conf}, not A/F")
+        elif cell.value != x:
+            problems.append(f"published cell {key} is {cell.value}, true {x}")
+        elif rules.is_primary(cell.value):
+            problems.append(f"published cell {key} holds {cell.value}, in 1..k-1")
+    return problems
