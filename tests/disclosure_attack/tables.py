@@ -145,7 +145,9 @@ def sparse(seed: int) -> tuple[pa.Table, dict]:
     """A 3-D table that is mostly empty, with a few large and a few small cells."""
     rng = np.random.default_rng(seed)
     leaves = _leaves("care_situation", "school_enrolment", "sex")
-    counts = np.where(rng.random((4, 3, 3)) < 0.25, rng.integers(1, 30, (4, 3, 3)), 0)
+    sizes = np.where(rng.random((4, 3, 3)) < 0.5, rng.integers(1, 5, (4, 3, 3)),
+                     rng.integers(5, 30, (4, 3, 3)))
+    counts = np.where(rng.random((4, 3, 3)) < 0.25, sizes, 0)
     return cross_table(leaves, counts), aggregate_rules(list(leaves), k=5, lower=2, upper=3)
 
 

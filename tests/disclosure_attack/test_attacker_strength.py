@@ -196,7 +196,8 @@ def suppressed_tables(draw):
     return truth, rules, leaves, publish(truth, rules, hidden), hidden
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(suppressed_tables())
 def test_partner_with_margins_is_sound_and_recovers_every_lone_cell(case):
     truth, rules, leaves, published, hidden = case
@@ -215,10 +216,11 @@ def test_partner_with_margins_is_sound_and_recovers_every_lone_cell(case):
                 break
 
 
-def test_cells_of_every_combination_are_in_each_generated_table():
+@pytest.mark.parametrize("seed", [0, 1])
+def test_each_generated_table_is_complete_and_has_primary_cells_to_protect(seed):
     for make in SHAPES.values():
-        table, rules = make(1)
+        table, rules = make(seed)
         parsed = TableRules.of(rules)
         for cells in cubes(table, parsed).values():
-            assert len(cells) == np.prod([len(c) for c in cube_codes(cells, parsed)])
-            assert len(list(itertools.product(*cube_codes(cells, parsed)))) == len(cells)
+            assert len(cells) == len(list(itertools.product(*cube_codes(cells, parsed))))
+        assert any(parsed.is_primary(v) for v in table.column(parsed.count).to_pylist())
