@@ -214,24 +214,28 @@ def _attack_cube(group: tuple, cells: Mapping[tuple, Cell], known: Mapping[Key, 
     n_eq = (max(rows) + 1) if rows else 0
     a_eq = csr_matrix((coefs, (rows, cols)), shape=(n_eq, len(grid))) if n_eq else None
     b_eq = np.zeros(n_eq) if n_eq else None
+    def solve(objective: np.ndarray):
+        return linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+
+    if any(c.value is None for c in cells.values()) and solve(np.zeros(len(grid))).status != 0:
+        raise AttackError(f"cube {group}: no table fits the publication under the stated "
+                          "model (its counts contradict its margins)")
     out = {}
     for c, cell in cells.items():
         if cell.value is not None:
             continue
-        i = index[c]
         ends = []
-        for sign in (1.0, -1.0):
+        for sign in (1.0, -1.0):  # minimum, then maximum
             objective = np.zeros(len(grid))
-            objective[i] = sign
-            res = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-            if res.status == 3:  # unbounded: only possible for the maximum
-                ends.append(math.inf if sign < 0 else -math.inf)
-            elif res.status == 0:
+            objective[index[c]] = sign
+            res = solve(objective)
+            if res.status == 0:
                 ends.append(sign * res.fun)
+            elif sign < 0 and res.status in (2, 3):  # feasible (checked above): unbounded
+                ends.append(math.inf)
             else:
                 raise AttackError(f"cube {group}: LP for cell {c} ended with "
-                                  f"status {res.status} ({res.message}); the publication "
-                                  "contradicts its margins under the stated model")
+                                  f"status {res.status} ({res.message})")
         out[(group, c)] = (ends[0], ends[1])
     return out
 
@@ -260,12 +264,13 @@ def breaches(truth: pa.Table, published: pa.Table, rules: Mapping | TableRules,
     for key, cell in read_cells(published, rules).items():
         x = true_cells.get(key, 0)
         low, high = (float(x), float(x)) if cell.value is not None else intervals[key]
-        if not low - TOLERANCE <= x <= high + TOLERANCE:
+        tolerance = TOLERANCE * (1 + x)
+        if not low - tolerance <= x <= high + tolerance:
             raise AttackError(f"attacker unsound: cell {key} true {x} outside [{low}, {high}]")
         if not rules.is_primary(x):
             continue
         need_low, need_high = x - min(rules.lower, x), x + rules.upper
-        if low > need_low + TOLERANCE or high < need_high - TOLERANCE:
+        if low > need_low + tolerance or high < need_high - tolerance:
             found.append(Breach(key, x, low, high, need_low, need_high))
     return found
 

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.disclosure_attack.attacker import (
+    AttackError,
     Knowledge,
     TableRules,
     attack,
@@ -166,6 +167,24 @@ def test_partner_with_margins_attacks_each_period_as_its_own_cube():
     published = publish(truth, rules, [*safe, key("F", "DOC", group=("2025-02",))])
     [breach] = breaches(truth, published, rules)
     assert breach.key == key("F", "DOC", group=("2025-02",))
+
+
+def test_attacker_refuses_a_publication_whose_counts_contradict_its_margins():
+    truth = cross_table(LEAVES_3X3, COUNTS_3X3)
+    published = publish(truth, RULES_3X3, RECTANGLE)
+    counts = published.column("children").to_pylist()
+    counts[-1] += 1  # the grand total no longer adds up
+    broken = published.set_column(published.column_names.index("children"), "children",
+                                  pa.array(counts, pa.int64()))
+    with pytest.raises(AttackError, match="contradict"):
+        attack(broken, RULES_3X3)
+
+
+def test_partner_with_margins_finds_no_bound_above_a_fully_suppressed_cube():
+    truth = cross_table(LEAVES_3X3, COUNTS_3X3)
+    everything = list(read_cells(truth, TableRules.of(RULES_3X3)))
+    found = attack(publish(truth, RULES_3X3, everything), RULES_3X3)
+    assert all(low == 0 and high == float("inf") for low, high in found.values())
 
 
 def test_publication_problems_names_each_flag_and_value_fault():
