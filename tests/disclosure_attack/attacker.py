@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 from scipy.optimize import linprog
 from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 STATUS_COLUMNS = ("OBS_STATUS", "CONF_STATUS")
 TOLERANCE = 1e-6
@@ -198,36 +199,78 @@ def _bounds(cell: Cell | None, known: int | None, rules: TableRules,
 
 def _attack_cube(group: tuple, cells: Mapping[tuple, Cell], known: Mapping[Key, int],
                  rules: TableRules, knowledge: Knowledge) -> dict[Key, tuple[float, float]]:
+    """Min and max of each suppressed cell of one cube.
+
+    Fixed cells (published, known, structural zeros) are moved to the right-hand side;
+    an equation left without unknowns must hold exactly. The unknowns then fall into
+    independent parts (linked by shared equations), each solved as its own LP.
+    """
     codes = cube_codes(cells, rules)
     grid = list(itertools.product(*codes))
     index = {c: i for i, c in enumerate(grid)}
-    bounds = [_bounds(cells.get(c), known.get((group, c)), rules, knowledge) for c in grid]
-    rows, cols, coefs = [], [], []
-    for r, (margin, parts) in enumerate(margin_equations(codes, rules, knowledge)):
-        rows.append(r)
-        cols.append(index[margin])
-        coefs.append(1.0)
-        for part in parts:
-            rows.append(r)
-            cols.append(index[part])
-            coefs.append(-1.0)
-    n_eq = (max(rows) + 1) if rows else 0
-    a_eq = csr_matrix((coefs, (rows, cols)), shape=(n_eq, len(grid))) if n_eq else None
-    b_eq = np.zeros(n_eq) if n_eq else None
+    bounds = np.array([_bounds(cells.get(c), known.get((group, c)), rules, knowledge) for c in grid])
+    fixed = bounds[:, 0] == bounds[:, 1]
+    unknown = np.flatnonzero(~fixed)
+    column = {int(v): j for j, v in enumerate(unknown)}
+    rows, cols, values, rhs = [], [], [], []
+    for margin, parts in margin_equations(codes, rules, knowledge):
+        terms = [(index[margin], 1.0)] + [(index[p], -1.0) for p in parts]
+        free = [(column[i], coef) for i, coef in terms if not fixed[i]]
+        constant = sum(coef * bounds[i, 0] for i, coef in terms if fixed[i])
+        if not free:
+            if abs(constant) > TOLERANCE:
+                raise AttackError(f"cube {group}: the published counts contradict the margin "
+                                  f"of cell {margin}")
+            continue
+        rows.extend([len(rhs)] * len(free))
+        cols.extend(j for j, _ in free)
+        values.extend(coef for _, coef in free)
+        rhs.append(-constant)
+    a_eq = csr_matrix((values, (rows, cols)), shape=(len(rhs), unknown.size))
+    out = {(group, c): (bounds[index[c], 0], bounds[index[c], 0])  # e.g. known from earlier
+           for c, cell in cells.items() if cell.value is None and fixed[index[c]]}
+    for part_vars, part_rows in _parts(a_eq):
+        a_part = a_eq[part_rows][:, part_vars]
+        b_part = np.asarray(rhs)[part_rows]
+        part_bounds = [tuple(bounds[unknown[j]]) for j in part_vars]
+        out.update(_solve_part(group, [grid[unknown[j]] for j in part_vars], a_part, b_part,
+                               part_bounds, cells))
+    return out
+
+
+def _parts(a_eq: csr_matrix) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Unknowns (columns) and equations (rows) grouped into connected parts."""
+    n_rows, n_cols = a_eq.shape
+    incidence = a_eq.tocoo()
+    graph = csr_matrix((np.ones(incidence.nnz), (incidence.col, n_cols + incidence.row)),
+                       shape=(n_cols + n_rows, n_cols + n_rows))
+    _, label = connected_components(graph, directed=False)
+    parts = []
+    for name in np.unique(label[:n_cols]):
+        parts.append((np.flatnonzero(label[:n_cols] == name),
+                      np.flatnonzero(label[n_cols:] == name)))
+    return parts
+
+
+def _solve_part(group: tuple, codes: list[tuple], a_eq: csr_matrix, b_eq: np.ndarray,
+                bounds: list[tuple[float, float]], cells: Mapping[tuple, Cell]
+                ) -> dict[Key, tuple[float, float]]:
+    a_eq, b_eq = (a_eq, b_eq) if a_eq.shape[0] else (None, None)
+
     def solve(objective: np.ndarray):
         return linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
 
-    if any(c.value is None for c in cells.values()) and solve(np.zeros(len(grid))).status != 0:
+    if solve(np.zeros(len(codes))).status != 0:
         raise AttackError(f"cube {group}: no table fits the publication under the stated "
                           "model (its counts contradict its margins)")
     out = {}
-    for c, cell in cells.items():
-        if cell.value is not None:
-            continue
+    for j, c in enumerate(codes):
+        if c not in cells or cells[c].value is not None:
+            continue  # a known cell from an earlier release, not suppressed now
         ends = []
         for sign in (1.0, -1.0):  # minimum, then maximum
-            objective = np.zeros(len(grid))
-            objective[index[c]] = sign
+            objective = np.zeros(len(codes))
+            objective[j] = sign
             res = solve(objective)
             if res.status == 0:
                 ends.append(sign * res.fun)
