@@ -11,10 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from exchange.contracts import load_contract
 from exchange.disclosure import protect
 from exchange.errors import DisclosureError
-from exchange.synthetic import generate
 from tests.disclosure_attack.attacker import breaches, publication_problems
 from tests.disclosure_attack.tables import (
     AGE_LEAVES,
@@ -118,12 +116,3 @@ def test_partner_taking_a_missing_combination_as_a_structural_zero():
     except DisclosureError:
         return
     assert_protected(incomplete, published, rules)
-
-
-@pytest.mark.parametrize("contract_id", ["children_on_the_move.khm-tha",
-                                         "child_birth_registrations.tha-khm"])
-def test_partner_with_the_contract_cannot_narrow_a_primary_cell_of_its_synthetic_table(contract_id):
-    contract = load_contract(contract_id)
-    table = generate(contract, "2025-01", seed=0)
-    published, _ = protect(table, contract.disclosure)
-    assert_protected(table, published, contract.disclosure)
