@@ -13,7 +13,8 @@ import pytest
 
 from exchange.disclosure import protect
 from exchange.errors import DisclosureError
-from tests.disclosure_attack.attacker import breaches, publication_problems
+from tests.disclosure_attack.attacker import breaches
+from tests.disclosure_attack.publication import publication_problems
 from tests.disclosure_attack.tables import (
     AGE_LEAVES,
     AGE_SUBTOTALS,

@@ -13,7 +13,8 @@ import pytest
 from exchange.contracts import load_contract
 from exchange.disclosure import protect
 from exchange.synthetic import generate
-from tests.disclosure_attack.attacker import breaches, publication_problems
+from tests.disclosure_attack.attacker import breaches
+from tests.disclosure_attack.publication import publication_problems
 
 
 @pytest.mark.parametrize("contract_id", [

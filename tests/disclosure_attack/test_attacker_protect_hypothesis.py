@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exchange.disclosure import protect
-from tests.disclosure_attack.attacker import breaches, publication_problems
+from tests.disclosure_attack.attacker import breaches
+from tests.disclosure_attack.publication import publication_problems
 from tests.disclosure_attack.tables import (
     AGE_LEAVES,
     AGE_SUBTOTALS,

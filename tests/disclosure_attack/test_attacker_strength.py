@@ -21,9 +21,9 @@ from tests.disclosure_attack.attacker import (
     cube_codes,
     cubes,
     margin_equations,
-    publication_problems,
     read_cells,
 )
+from tests.disclosure_attack.publication import publication_problems
 from tests.disclosure_attack.tables import (
     AGE_LEAVES,
     AGE_SUBTOTALS,
