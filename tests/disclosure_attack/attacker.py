@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -200,7 +200,8 @@ def _bounds(cell: Cell | None, known: int | None, rules: TableRules,
 
 
 def _attack_cube(group: tuple, cells: Mapping[tuple, Cell], known: Mapping[Key, int],
-                 rules: TableRules, knowledge: Knowledge) -> dict[Key, tuple[float, float]]:
+                 rules: TableRules, knowledge: Knowledge,
+                 targets: set[tuple]) -> dict[Key, tuple[float, float]]:
     """Min and max of each suppressed cell of one cube.
 
     Fixed cells (published, known, structural zeros) are moved to the right-hand side;
@@ -230,13 +231,13 @@ def _attack_cube(group: tuple, cells: Mapping[tuple, Cell], known: Mapping[Key, 
         rhs.append(-constant)
     a_eq = csr_matrix((values, (rows, cols)), shape=(len(rhs), unknown.size))
     out = {(group, c): (bounds[index[c], 0], bounds[index[c], 0])  # e.g. known from earlier
-           for c, cell in cells.items() if cell.value is None and fixed[index[c]]}
+           for c in targets if fixed[index[c]]}
     for part_vars, part_rows in _parts(a_eq):
         a_part = a_eq[part_rows][:, part_vars]
         b_part = np.asarray(rhs)[part_rows]
         part_bounds = [tuple(bounds[unknown[j]]) for j in part_vars]
         out.update(_solve_part(group, [grid[unknown[j]] for j in part_vars], a_part, b_part,
-                               part_bounds, cells))
+                               part_bounds, targets))
     return out
 
 
@@ -255,7 +256,7 @@ def _parts(a_eq: csr_matrix) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _solve_part(group: tuple, codes: list[tuple], a_eq: csr_matrix, b_eq: np.ndarray,
-                bounds: list[tuple[float, float]], cells: Mapping[tuple, Cell]
+                bounds: list[tuple[float, float]], targets: set[tuple]
                 ) -> dict[Key, tuple[float, float]]:
     a_eq, b_eq = (a_eq, b_eq) if a_eq.shape[0] else (None, None)
 
@@ -267,8 +268,8 @@ def _solve_part(group: tuple, codes: list[tuple], a_eq: csr_matrix, b_eq: np.nda
                           "model (its counts contradict its margins)")
     out = {}
     for j, c in enumerate(codes):
-        if c not in cells or cells[c].value is not None:
-            continue  # a known cell from an earlier release, not suppressed now
+        if c not in targets:
+            continue
         ends = []
         for sign in (1.0, -1.0):  # minimum, then maximum
             objective = np.zeros(len(codes))
@@ -286,13 +287,16 @@ def _solve_part(group: tuple, codes: list[tuple], a_eq: csr_matrix, b_eq: np.nda
 
 
 def attack(published: pa.Table, rules: Mapping | TableRules, known: Mapping[Key, int] | None = None,
-           knowledge: Knowledge = Knowledge()) -> dict[Key, tuple[float, float]]:
-    """The attacker's (min, max) of every suppressed cell of ``published``."""
+           knowledge: Knowledge = Knowledge(), only: Collection[Key] | None = None
+           ) -> dict[Key, tuple[float, float]]:
+    """The attacker's (min, max) of every suppressed cell of ``published`` (or of ``only``)."""
     rules = rules if isinstance(rules, TableRules) else TableRules.of(rules)
     known = dict(known or {})
     out = {}
     for group, cells in cubes(published, rules).items():
-        out.update(_attack_cube(group, cells, known, rules, knowledge))
+        targets = {c for c, cell in cells.items() if cell.value is None
+                   and (only is None or (group, c) in only)}
+        out.update(_attack_cube(group, cells, known, rules, knowledge, targets))
     return out
 
 
@@ -300,20 +304,23 @@ def breaches(truth: pa.Table, published: pa.Table, rules: Mapping | TableRules,
              earlier: Sequence[pa.Table] = (), knowledge: Knowledge = Knowledge()) -> list[Breach]:
     """Spec rule 5 for every primary cell of ``truth``; also checks the attacker is sound.
 
+    Only primary cells are attacked (secondary cells have no requirement of their own).
+
     A primary cell that was published is a breach with a zero-width interval.
     """
     rules = rules if isinstance(rules, TableRules) else TableRules.of(rules)
     true_cells = {key: cell.value for key, cell in read_cells(truth, rules).items()}
-    intervals = attack(published, rules, known_from_earlier(earlier, truth, rules), knowledge)
+    published_cells = read_cells(published, rules)
+    primary = {key for key, cell in published_cells.items() if rules.is_primary(true_cells.get(key, 0))}
+    intervals = attack(published, rules, known_from_earlier(earlier, truth, rules), knowledge,
+                       only=primary)
     found = []
-    for key, cell in read_cells(published, rules).items():
+    for key in sorted(primary):
         x = true_cells.get(key, 0)
-        low, high = (float(x), float(x)) if cell.value is not None else intervals[key]
+        low, high = intervals.get(key, (float(x), float(x)))  # published: known exactly
         tolerance = TOLERANCE * (1 + x)
         if not low - tolerance <= x <= high + tolerance:
             raise AttackError(f"attacker unsound: cell {key} true {x} outside [{low}, {high}]")
-        if not rules.is_primary(x):
-            continue
         need_low, need_high = x - min(rules.lower, x), x + rules.upper
         if low > need_low + tolerance or high < need_high - tolerance:
             found.append(Breach(key, x, low, high, need_low, need_high))

@@ -224,6 +224,7 @@ def test_partner_with_margins_is_sound_and_recovers_every_lone_cell(case):
     breaches(truth, published, rules)  # raises AttackError if a true value falls outside
     found = attack(published, rules)
     values = {k: c.value for k, c in read_cells(truth, TableRules.of(rules)).items()}
+    assert all(low - 1e-6 <= values[k] <= high + 1e-6 for k, (low, high) in found.items())
     names = list(leaves)
     for cell in hidden:
         codes = cell[1]
