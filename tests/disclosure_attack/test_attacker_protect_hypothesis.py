@@ -24,7 +24,7 @@ from tests.disclosure_attack.tables import (
 
 POOLS = {"care_situation": CARE, "documentation_status": DOC, "school_enrolment": SCHOOL,
          "age_group": AGE_LEAVES}
-SETTINGS = settings(max_examples=30, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
