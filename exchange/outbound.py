@@ -24,6 +24,7 @@ from exchange.audit import AuditLog
 from exchange.contracts import Contract, load_contract, parse_period
 from exchange.disclosure import protect
 from exchange.errors import ContractError, DisclosureError, ProtocolError
+from exchange.freshness import sync_index
 from exchange.limits import MANIFEST_MAX
 from exchange.manifest import DATA, Manifest, exchange_id, recipient_key_id, utc_now
 from exchange.node import Node, write_json_atomic
@@ -223,6 +224,7 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
     audit.append("publish", exchange_id=eid, contract=contract.id, dataset=contract.dataset, period=period,
                  recipient=recipient, revision=revision, sequence=sequence, rows=protected.num_rows,
                  ciphertext_sha256=sent.sha256, bucket=bucket)
+    sync_index(node, recipient)
     return _result(manifest, bucket, created=True)
 
 
