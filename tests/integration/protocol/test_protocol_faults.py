@@ -193,7 +193,7 @@ def test_receipt_that_could_not_be_sent_goes_out_on_the_next_pull(tmp_path):
         assert discover(tha, "KHM") == [result.prefix]
         assert receive(tha, "KHM", result.prefix).status == "skipped"
         assert discover(tha, "KHM") == []
-        assert json.loads(khm.store.get_bytes("tha-to-khm", receipt_key(*result.prefix.split("/")), 1 << 20))["status"] \
-            == "accepted"
+        receipt = khm.store.get_bytes("tha-to-khm", receipt_key(*result.prefix.split("/")), 1 << 20)
+        assert json.loads(receipt)["status"] == "accepted"
     finally:
         server.stop()
