@@ -104,7 +104,7 @@ class IndexEntry:
                                  hint="no genuine index entry is that large; it was planted")
         try:
             raw = json.loads(data)
-        except (UnicodeDecodeError, ValueError):
+        except (ValueError, RecursionError):
             raise ProtocolError(f"{where}: index entry is not valid JSON",
                                 hint="it was planted or corrupted in the bucket") from None
         names = {f.name for f in fields(cls)}
@@ -116,7 +116,7 @@ class IndexEntry:
             raise ProtocolError(f"{where}: index entry seq is not a number from 1 to 99999999",
                                 hint="it was planted or corrupted in the bucket")
         for name, pattern in _PATTERNS.items():
-            if not isinstance(raw[name], str) or not pattern.match(raw[name]):
+            if not isinstance(raw[name], str) or not pattern.fullmatch(raw[name]):
                 raise ProtocolError(f"{where}: index entry field {name} is malformed",
                                     hint="it was planted or corrupted in the bucket")
         entry = cls(**raw)

@@ -128,14 +128,14 @@ def check_index(node: Node, partner: str) -> list[dict]:
     path = _state_path(node, partner)
     state = json.loads(path.read_text()) if path.exists() else {"entries": [], "open": [], "unindexed": {}}
     known = [IndexEntry.from_json(e.encode(), str(path)) for e in state["entries"]]
-    seqs = [int(m["seq"]) for k in node.store.list_keys(bucket, PREFIX) if (m := ENTRY_KEY.match(k))]
+    seqs = [int(m["seq"]) for k in node.store.list_keys(bucket, PREFIX) if (m := ENTRY_KEY.fullmatch(k))]
     findings: dict[tuple[str, str], str] = {}
     if seqs or known:
         try:
             known += _extend(node, partner, bucket, known, max(seqs, default=0))
         except _Finding as found:
             findings[(found.kind, "index")] = found.reason
-    present = {ref.prefix for ref in node.store.list_exchanges(bucket) if _PREFIX.match(ref.prefix)}
+    present = {ref.prefix for ref in node.store.list_exchanges(bucket) if _PREFIX.fullmatch(ref.prefix)}
     findings.update(_exchange_findings(node, bucket, known, present))
     top, indexed = (known[-1].seq if known else 0), {e.prefix for e in known}
     unindexed = {p: state["unindexed"].get(p, top) for p in sorted(present - indexed)}

@@ -141,7 +141,7 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
     found = []
     keys = set(node.store.list_keys(bucket, PREFIX))
     for key in sorted(keys):
-        match = _KEY.match(key)
+        match = _KEY.fullmatch(key)
         if not match or key + ".minisig" not in keys:
             continue  # not the receipt layout, or its signature is not written yet
         eid = match["exchange_id"]

@@ -30,7 +30,7 @@ from exchange.seaweed import bucket_name
 def _newest(node: Node, bucket: str, partner: str) -> int | None:
     pattern = re.compile(rf"^audit/{partner}/checkpoint-(?P<seq>[0-9]{{8}})\.json$")
     keys = set(node.store.list_keys(bucket, f"audit/{partner}/checkpoint-"))
-    seqs = [int(m["seq"]) for k in keys if (m := pattern.match(k)) and k + ".minisig" in keys]
+    seqs = [int(m["seq"]) for k in keys if (m := pattern.fullmatch(k)) and k + ".minisig" in keys]
     return max(seqs, default=None)
 
 
