@@ -141,13 +141,14 @@ def check_index(node: Node, partner: str) -> list[dict]:
     unindexed = {p: state["unindexed"].get(p, top) for p in sorted(present - indexed)}
     for prefix, first_seen in unindexed.items():
         if top > first_seen:
-            findings[("exchange-unindexed", prefix.rsplit("/", 1)[1])] = (
+            findings[("exchange-unindexed", prefix)] = (
                 f"s3://{bucket}/{prefix}: a complete exchange the sender's index does not list, though the "
                 f"index moved from seq {first_seen} to {top} since it appeared")
     raised = []
     for (kind, subject), reason in sorted(findings.items()):
         if f"{kind}:{subject}" not in state["open"]:
-            details = {"exchange_id": subject} if subject != "index" else {}
+            details = {} if subject == "index" else {"exchange_id": subject.rsplit("/", 1)[-1]}
+            details.update({"prefix": subject} if "/" in subject else {})
             raised.append(raise_alarm(node, kind, partner, reason, **details))
     write_json_atomic(path, {"entries": [e.to_json().decode() for e in known],
                              "open": sorted(f"{k}:{s}" for k, s in findings),

@@ -146,6 +146,26 @@ def test_bucket_key_only_replaced_exchange_detected(seaweed, nodes, published, c
     assert kinds(tha, before) == ["exchange-replaced"]
 
 
+def test_bucket_key_only_copied_exchange_outside_the_index_detected(seaweed, nodes, published, tmp_path, cli):
+    khm, tha = nodes["KHM"], nodes["THA"]
+    assert cli("THA", "pull", "--from", "KHM").exit_code == 0
+    dataset_, period, eid = published.prefix.split("/")
+    copy = f"{dataset_}/1999-01/{eid}"
+    attacker = seaweed.client("KHM")
+    for name in ("data.parquet.age", "manifest.json", "manifest.json.minisig"):
+        attacker.copy_object(Bucket="khm-to-tha", Key=f"{copy}/{name}",
+                             CopySource={"Bucket": "khm-to-tha", "Key": f"{published.prefix}/{name}"})
+    before = audit_seq(tha)
+    cli("THA", "pull", "--from", "KHM")  # the copy never lands (skipped or rejected: receive's business)
+    assert kinds(tha, before) == []  # not yet an alarm: the sender may be indexing it right now
+    period = next(PERIODS)
+    publish(khm, dataset(CONTRACT, tmp_path, period=period, seed=3), CONTRACT, period)
+    before = audit_seq(tha)
+    out = cli("THA", "pull", "--from", "KHM")
+    assert out.exit_code == 1 and "exchange-unindexed" in out.output, out.output
+    assert [(a["kind"], a["prefix"]) for a in alarms_since(tha, before)] == [("exchange-unindexed", copy)]
+
+
 def test_bucket_key_only_index_rollback_detected(seaweed, nodes, published, cli):
     tha, khm = nodes["THA"], nodes["KHM"]
     assert cli("THA", "pull", "--from", "KHM").exit_code == 0
