@@ -37,6 +37,7 @@ def _newest(node: Node, bucket: str, partner: str) -> int | None:
 def witness_partner(node: Node, partner: str) -> list[dict]:
     """Verify and record ``partner``'s newest audit checkpoint; return the alarms raised."""
     bucket = bucket_name(partner, node.party)
+    public = node.public_keys(partner).minisign  # a missing key is a set-up error, not an alarm
     path = node.folder("witness") / f"{partner}.json"
     state = json.loads(path.read_text()) if path.exists() else {"heads": {}, "open": []}
     heads: dict[str, str] = state["heads"]
@@ -52,7 +53,7 @@ def witness_partner(node: Node, partner: str) -> list[dict]:
         try:
             data = node.store.get_bytes(bucket, key, CHECKPOINT_MAX)
             signature = node.store.get_bytes(bucket, key + ".minisig", SIGNATURE_MAX)
-            checkpoint = load_checkpoint(data, signature, node.public_keys(partner).minisign)
+            checkpoint = load_checkpoint(data, signature, public)
             if checkpoint["party"] != partner or checkpoint["seq"] != newest:
                 raise AuditError(f"s3://{bucket}/{key} holds {checkpoint['party']}'s checkpoint seq "
                                f"{checkpoint['seq']}")
