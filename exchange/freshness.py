@@ -16,8 +16,8 @@ older entries are verified through the hash chain down to what the recipient saw
 
 Sender: ``{home}/freshness/to-{RECIPIENT}.jsonl`` is its own record of the index (the bucket is
 never trusted for it). :func:`sync_index`, called at the end of every publish, appends every
-local outbound record (``outbound/{id}/manifest.json``) of that direction not yet indexed, in
-publishing order, then uploads any entry the bucket lacks; so a publish that crashed before
+local outbound record (``outbound/{id}/manifest.json``) of that direction not yet indexed whose
+signed manifest is in the bucket, in publishing order, then uploads any entry the bucket lacks; so a publish that crashed before
 indexing is indexed by the next one. The recipient's side is :mod:`exchange.freshness_check`.
 """
 
@@ -37,6 +37,7 @@ from exchange.limits import SIGNATURE_MAX, STATEMENT_MAX
 from exchange.manifest import canonical_json
 from exchange.node import Node
 from exchange.seaweed import bucket_name
+from exchange.store import SIGNATURE
 
 FORMAT = "gcmx-index/1"
 PREFIX = "index/"
@@ -139,10 +140,14 @@ def local_index(node: Node, recipient: str) -> list[IndexEntry]:
 
 
 def _unindexed(node: Node, bucket: str, indexed: set[str]) -> list[dict]:
+    """Local outbound records of ``bucket`` not yet indexed whose signed manifest is in the bucket
+    (a record kept before its upload finished is indexed by a later sync, never too early)."""
     found = []
     for path in node.folder("outbound").glob("*/manifest.json"):
         manifest = json.loads(path.read_text())
-        if manifest.get("bucket") == bucket and manifest.get("exchange_id") not in indexed:
+        if manifest.get("bucket") == bucket and manifest.get("exchange_id") not in indexed \
+                and node.store.exists(bucket, f"{manifest['dataset']}/{manifest['period']}/"
+                                              f"{manifest['exchange_id']}/{SIGNATURE}"):
             found.append(manifest)
     return sorted(found, key=lambda m: (m["created"], m["sequence"], m["exchange_id"]))
 
