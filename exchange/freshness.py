@@ -17,8 +17,9 @@ older entries are verified through the hash chain down to what the recipient saw
 Sender: ``{home}/freshness/to-{RECIPIENT}.jsonl`` is its own record of the index (the bucket is
 never trusted for it). :func:`sync_index`, called at the end of every publish, appends every
 local outbound record (``outbound/{id}/manifest.json``) of that direction not yet indexed whose
-signed manifest is in the bucket, in publishing order, then uploads any entry the bucket lacks; so a publish that crashed before
-indexing is indexed by the next one. The recipient's side is :mod:`exchange.freshness_check`.
+signed manifest is in the bucket, in publishing order, then uploads any entry the bucket lacks;
+so a publish that crashed before indexing is indexed by the next one (or by ``gcmx receipts``).
+The recipient's side is :mod:`exchange.freshness_check`.
 """
 
 from __future__ import annotations
