@@ -22,6 +22,7 @@ from exchange.audit import AuditLog
 from exchange.contracts import load_contract
 from exchange.declared import check_declared
 from exchange.errors import ProtocolError, TerminalError
+from exchange.freshness_check import watch_partner
 from exchange.limits import MANIFEST_MAX, SIGNATURE_MAX
 from exchange.manifest import DATA, Manifest, receipt, utc_now
 from exchange.node import Node, write_json_atomic
@@ -220,6 +221,7 @@ def pull(node: Node, partner: str, progress: Callable[[int], None] | None = None
     """Receive every new exchange from ``partner``; one rejection does not stop the others.
 
     ``progress`` is told the size of each piece of ciphertext downloaded."""
+    watch_partner(node, partner)
     results = []
     for prefix in _publish_order(node, partner, discover(node, partner)):
         try:

@@ -30,6 +30,7 @@ from exchange.contracts import Contract, load_contract, parse_period
 from exchange.declared import DeclarationMismatch, check_declared
 from exchange.disclosure import protect
 from exchange.errors import ConfigError, ContractError, DisclosureError
+from exchange.freshness import sync_index
 from exchange.manifest import DATA, Manifest, exchange_id, recipient_key_id, utc_now
 from exchange.node import Node, write_json_atomic
 from exchange.quality import validate
@@ -264,6 +265,7 @@ def _finish(node: Node, manifest: Manifest) -> PublishResult:
     ``created_now`` says whether this run completed the exchange."""
     put_signed(node, manifest)
     created = record_published(node, manifest)
+    sync_index(node, manifest.recipient_parties[0])
     return PublishResult(manifest.exchange_id, manifest.bucket, manifest.prefix, manifest.rows,
                          manifest.revision, manifest.sequence, created, manifest.validation,
                          manifest.disclosure)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import logging
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -26,6 +27,8 @@ from exchange.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # imported at run time only: DAG files import this module while parsing
     from exchange.node import Node
+
+log = logging.getLogger(__name__)
 
 OUTBOX = "outbox"
 
@@ -131,9 +134,15 @@ def suppressed_count(disclosure: dict) -> int:
 
 def discover_inbound(client, partner: str) -> list[str]:
     """Prefixes of complete exchanges from ``partner`` this node has not decided on yet."""
+    from exchange.freshness_check import watch_partner
     from exchange.inbound import discover
 
-    return discover(node_for(client), partner.upper())
+    node = node_for(client)
+    alarms = watch_partner(node, partner.upper())
+    if alarms:
+        log.warning("%d alarm(s) about %s's bucket (index or audit checkpoint); see the audit log and report",
+                    len(alarms), partner.upper())
+    return discover(node, partner.upper())
 
 
 @terminal_as_flag

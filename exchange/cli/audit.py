@@ -53,7 +53,8 @@ def _checkpoint(settings: Settings, path: Path, public_key: Path | None) -> dict
               help="Audit log to check [default: $GCMX_HOME/audit/$GCMX_PARTY.audit.jsonl].")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Signed checkpoint FILE.json (FILE.json.minisig beside it); also catches a cut "
-                   "tail or a rewritten chain.")
+                   "tail or a rewritten chain [default: the latest local checkpoint of this log, "
+                   "$GCMX_HOME/audit/checkpoints/latest.json, when there is one].")
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The party's minisign .pub [default: from the keyring or identity folder].")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
@@ -65,12 +66,16 @@ def verify(log_path: Path | None, checkpoint: Path | None, public_key: Path | No
         raise NotFound(f"audit log {path} does not exist",
                        hint="check --log, GCMX_HOME and GCMX_PARTY; a new node has no log before "
                             "its first event")
+    if checkpoint is None and log_path is None:
+        latest = AuditLog.for_home(settings.home, settings.require_party()).checkpoints_dir / "latest.json"
+        checkpoint = latest if latest.is_file() else None
     signed = _checkpoint(settings, checkpoint, public_key) if checkpoint else None
     verdict = verify_log(path, signed)
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), indent=2))
     elif verdict.ok:
-        against = f", matches signed checkpoint seq {verdict.checkpoint_seq}" if signed else ""
+        against = (f", matches signed checkpoint seq {verdict.checkpoint_seq} ({checkpoint})" if signed
+                   else ", no signed checkpoint to check against")
         click.secho(f"audit log {path}: intact, {verdict.entries} entries, head seq {verdict.head_seq} "
                     f"sha256 {verdict.head}{against}", fg="green")
     else:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from exchange.alarms import alarms_since, audit_seq
 from exchange.node import Node
 
 
@@ -49,33 +50,52 @@ def publish(file: Path, contract_id: str, period: str, party: str | None) -> Non
 def pull(partner: str, party: str | None) -> None:
     """Fetch, verify, decrypt, re-validate and land every new exchange from PARTNER.
 
-    Each exchange is answered with a signed receipt (accepted or rejected).
-    Exit code 1 if any exchange was rejected.
+    Each exchange is answered with a signed receipt (accepted or rejected). The partner's
+    index of exchanges and audit checkpoint are checked too. Exit code 1 if any exchange was
+    rejected or the run raised an alarm (a receipt slot taken, an exchange withheld, deleted
+    or replaced, a partner checkpoint going backwards or forking).
     """
     from exchange.inbound import pull as run_pull
 
+    node = _node(party)
+    before = audit_seq(node)
     with tqdm(unit="B", unit_scale=True, desc="download+decrypt", leave=False) as bar:
-        results = run_pull(_node(party), partner.upper(), progress=bar.update)
+        results = run_pull(node, partner.upper(), progress=bar.update)
     if not results:
         click.echo(f"nothing new from {partner.upper()}")
     for r in results:
         detail = f"{r.rows:,} rows → {r.path}" if r.status == "landed" else r.reason
         click.echo(f"{r.status:8} {r.dataset} {r.period} {r.exchange_id}  {detail}")
-    raise SystemExit(1 if any(r.status == "rejected" for r in results) else 0)
+    alarms = _show_alarms(node, before)
+    raise SystemExit(1 if alarms or any(r.status == "rejected" for r in results) else 0)
+
+
+def _show_alarms(node: Node, before: int) -> list[dict]:
+    alarms = alarms_since(node, before)
+    for alarm in alarms:
+        click.secho(f"ALARM    {alarm.get('kind')}  {alarm.get('reason')}", fg="red", err=True)
+    return alarms
 
 
 @click.command()
 @click.option("--from", "partner", required=True, help="partner whose receipts to collect, e.g. THA")
 @party_option
 def receipts(partner: str, party: str | None) -> None:
-    """Collect and verify receipts from PARTNER; an exchange is delivered only with one."""
+    """Collect and verify receipts from PARTNER; an exchange is delivered only with one.
+
+    Exit code 1 if a receipt failed verification or the run raised an alarm.
+    """
     from exchange.receipts import collect_receipts
 
-    found = collect_receipts(_node(party), partner.upper())
+    node = _node(party)
+    before = audit_seq(node)
+    found = collect_receipts(node, partner.upper())
     if not found:
         click.echo(f"no new receipts from {partner.upper()}")
     for r in found:
         click.echo(f"{r.status:8} {r.exchange_id}  {r.reason}")
+    alarms = _show_alarms(node, before)
+    raise SystemExit(1 if alarms or any(r.status == "invalid" for r in found) else 0)
 
 
 @click.command("verify")

@@ -39,6 +39,9 @@ SHOWN = (
     "sender",
     "checkpoint_seq",
     "head",
+    "kind",
+    "partner",
+    "party_witnessed",
 )
 
 

@@ -233,6 +233,21 @@ def _events_by_exchange(entries: Iterable[dict]) -> dict[str, list[dict]]:
     return grouped
 
 
+def alarms(entries: Iterable[dict]) -> list[dict]:
+    """Every ``alarm`` audit entry (see :mod:`exchange.alarms`): tampering seen in a bucket."""
+    return [
+        {
+            "time": e["time"],
+            "kind": e["details"].get("kind") or "?",
+            "partner": e["details"].get("partner"),
+            "exchange_id": e["details"].get("exchange_id"),
+            "reason": e["details"].get("reason"),
+        }
+        for e in entries
+        if e["event"] == "alarm"
+    ]
+
+
 def gather(home: Path, party: str, key_dirs: Iterable[Path] = ()) -> dict[str, Any]:
     """Everything the report shows for ``party`` whose node lives in ``home``.
 
@@ -274,5 +289,6 @@ def gather(home: Path, party: str, key_dirs: Iterable[Path] = ()) -> dict[str, A
         "generated": utc_now(),
         "exchanges": exchanges,
         "blocked": blocked,
+        "alarms": alarms(audit["entries"]),
         "audit": audit,
     }

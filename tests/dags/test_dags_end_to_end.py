@@ -78,7 +78,8 @@ def test_inbound_lands_the_exchange_and_answers(dag_exchange, delivered):
     assert len(manifests) == 1
     manifest = json.loads(manifests[0].read_text())
     assert pq.read_table(manifests[0].parent / "data.parquet").num_rows == manifest["rows"] > 0
-    assert f"receipts/{manifest['exchange_id']}.json" in bucket_keys(dag_exchange, "tha-to-khm")
+    receipt = f"receipts/children_on_the_move/{PERIOD}/{manifest['exchange_id']}.json"
+    assert receipt in bucket_keys(dag_exchange, "tha-to-khm")
 
 
 def test_receipts_and_audit_close_the_loop(dag_exchange, delivered):

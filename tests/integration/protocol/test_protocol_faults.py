@@ -9,6 +9,7 @@ import pytest
 from exchange.errors import AccessDenied, StoreUnavailable
 from exchange.inbound import ExchangeRejected, discover, receive
 from exchange.outbound import publish
+from exchange.receipts import receipt_key
 from exchange.store import Store
 from tests.conftest import start_seaweed
 from tests.integration.protocol_support import dataset, make_nodes
@@ -50,7 +51,7 @@ def assert_rejected(nodes, seaweed, result, words):
     assert not (tha.home / "landing" / result.prefix).exists()
     events = [json.loads(line) for line in (tha.home / "audit" / "THA.audit.jsonl").read_text().splitlines()]
     assert any(e["event"] == "reject" and e.get("exchange_id") == result.exchange_id for e in events)
-    receipt = json.loads(khm.store.get_bytes("tha-to-khm", f"receipts/{result.exchange_id}.json", 1 << 20))
+    receipt = json.loads(khm.store.get_bytes("tha-to-khm", receipt_key(*result.prefix.split("/")), 1 << 20))
     assert receipt["status"] == "rejected" and words in receipt["reason"]
 
 
@@ -192,7 +193,7 @@ def test_receipt_that_could_not_be_sent_goes_out_on_the_next_pull(tmp_path):
         assert discover(tha, "KHM") == [result.prefix]
         assert receive(tha, "KHM", result.prefix).status == "skipped"
         assert discover(tha, "KHM") == []
-        assert json.loads(khm.store.get_bytes("tha-to-khm", f"receipts/{result.exchange_id}.json", 1 << 20))["status"] \
-            == "accepted"
+        receipt = khm.store.get_bytes("tha-to-khm", receipt_key(*result.prefix.split("/")), 1 << 20)
+        assert json.loads(receipt)["status"] == "accepted"
     finally:
         server.stop()
