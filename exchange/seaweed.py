@@ -124,7 +124,10 @@ class SeaweedServer:
         data.mkdir(exist_ok=True)
         args = [weed_binary(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                 f"-s3.config={config}", "-webdav=false", "-admin.ui=false",
-                "-master.volumeSizeLimitMB=64"]
+                "-master.volumeSizeLimitMB=64",
+                # the Iceberg and Lance catalogs listen on fixed ports by default (8181, 9101),
+                # so two servers on one machine would clash; the exchange needs neither
+                "-s3.port.iceberg=0", "-s3.port.lance=0"]
         args += [f"-{flag}={port}" for flag, port in self.ports.items()]
         log = open(self.directory / "weed.log", "ab")  # noqa: SIM115 - owned by the process
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,

@@ -28,6 +28,7 @@ from exchange.limits import MANIFEST_MAX
 from exchange.manifest import DATA, Manifest, recipient_key_id, utc_now
 from exchange.node import Node
 from exchange.outbound import ContractBreach, publish
+from exchange.receipts import receipt_key
 from exchange.settings import load_settings
 from exchange.store import MANIFEST, SIGNATURE, Store
 from tests.integration.protocol_support import dataset
@@ -279,5 +280,6 @@ def test_partner_with_valid_keys_sends_rows_of_another_period_and_is_rejected(no
     reason = json.loads((tha.home / "quarantine" / result.exchange_id / "reason.json").read_text())["reason"]
     assert "declared 2024-09" in reason
     assert events(tha, "reject", exchange_id=result.exchange_id)
-    receipt = json.loads(khm.store.get_bytes("tha-to-khm", f"receipts/{result.exchange_id}.json", 1 << 20))
+    key = receipt_key("children_on_the_move", "2024-09", result.exchange_id)
+    receipt = json.loads(khm.store.get_bytes("tha-to-khm", key, 1 << 20))
     assert receipt["status"] == "rejected" and "declared 2024-09" in receipt["reason"]
