@@ -141,7 +141,7 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
         audit.append("key_use", purpose="decrypt", exchange_id=eid)
         _check_hash(manifest, "ciphertext", cipher.hash.hexdigest(), bucket)
         _check_hash(manifest, "plaintext", plain.hash.hexdigest(), bucket)
-        report = validate(data, contract)
+        report = validate(data, contract, form="exchanged")  # every contract column must be present
         summary = report.summary()
         write_json_atomic(staging / "validation.json", report.to_dict())
         if not report.success:

@@ -98,7 +98,7 @@ def quarantine(node: Node, name: str, reason: str, files: dict[str, Path] | None
 def check_source(node: Node, source: Path, contract_id: str, period: str) -> dict:
     """Validate ``source`` against its contract; quarantine it and raise ContractBreach if it fails."""
     contract = outbound_contract(node, contract_id, period)
-    report = validate(source, contract)
+    report = validate(source, contract, form="raw")  # the sender's input, before protection
     if not report.success:
         name = f"{contract.id}-{period}-{file_sha256(source)[:12]}"
         folder = quarantine(node, name, "failed validation", {"input.parquet": source},
