@@ -185,3 +185,15 @@ if __name__ == "__main__":  # regenerate ECMA_ACCEPTS with V8
     for pattern, row in zip(ECMA_ACCEPTS, verdicts, strict=True):
         print(f"    {pattern!r}: {''.join('+' if ok else '.' for ok in row)!r},")
     print("}")
+
+
+@pytest.mark.parametrize(
+    "period", ["2026-10\n", "\u0662\u0660\u0662\u0666-10", "\uff12\uff10\uff12\uff16-10", " 2026-10"], ids=repr
+)
+def test_a_declared_period_follows_the_same_rules(period: str):
+    from exchange.contracts import load_contract, parse_period
+
+    contract = load_contract("workers_deployed.khm-tha")
+    assert parse_period(contract, "2026-10").text == "2026-10"
+    with pytest.raises(ContractError, match="is not a monthly period"):
+        parse_period(contract, period)
