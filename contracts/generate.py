@@ -4,6 +4,11 @@ Run ``.venv/bin/python contracts/generate.py`` after changing a dataset below. T
 files it writes are committed and may be edited by hand afterwards; `gcmx contract
 check` then proves each suite still agrees with its contract. Editing a dataset here
 and regenerating changes the contract hash: bump the version and re-sign.
+
+``contracts/generate.py --suites-only`` leaves the contracts alone and rewrites only the
+part of each suite derived from its committed (possibly hand-edited) contract, keeping
+the hand-written expectations. Patterns reach the suites translated from ECMA-262 to a
+Python regex of the same meaning (exchange/patterns.py).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from exchange.contracts import columns_from_document  # noqa: E402
+from exchange.contracts import CONTRACT_SUFFIX, columns_from_document, read_suite  # noqa: E402
 from exchange.suite_check import suite_document  # noqa: E402
 
 VERSION = "1.0.0"
@@ -374,7 +379,28 @@ def document(dataset, sender, recipient, title, classification, office, columns,
     }
 
 
+def write_suite(doc, extras) -> Path:
+    """Write the GX suite of contract document ``doc``: derived expectations plus ``extras``."""
+    suite = suite_document(doc["id"], doc["version"], columns_from_document(doc), extras)
+    path = ROOT / "expectations" / f"{doc['id']}-{doc['version']}.json"
+    path.write_text(json.dumps(suite, indent=2) + "\n")
+    return path
+
+
+def regenerate_suites() -> None:
+    """Re-derive every committed contract's suite; hand-written expectations are kept."""
+    for path in sorted((ROOT / "contracts").glob(f"*{CONTRACT_SUFFIX}")):
+        doc = yaml.safe_load(path.read_text())
+        suite_path = ROOT / "expectations" / f"{doc['id']}-{doc['version']}.json"
+        kept = read_suite(suite_path, path)["expectations"] if suite_path.exists() else []
+        extras = [e for e in kept if (e.get("meta") or {}).get("source") != "contract"]
+        print(f"wrote {write_suite(doc, extras).relative_to(ROOT)}")
+
+
 def main() -> None:
+    if "--suites-only" in sys.argv[1:]:
+        regenerate_suites()
+        return
     specs = []
     for dataset, sender, recipient, title, classification, office, columns, dims, minimum in datasets():
         count = next(c["name"] for c in columns if c["logicalType"] == "integer")
@@ -428,10 +454,7 @@ def main() -> None:
         (ROOT / "contracts" / f"{doc['id']}.odcs.yaml").write_text(
             header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)
         )
-        suite = suite_document(doc["id"], doc["version"], columns_from_document(doc), extras)
-        (ROOT / "expectations" / f"{doc['id']}-{doc['version']}.json").write_text(
-            json.dumps(suite, indent=2) + "\n"
-        )
+        write_suite(doc, extras)
         print(f"wrote {doc['id']}")
 
 

@@ -29,8 +29,8 @@ CONTRACT_SUFFIX = ".odcs.yaml"
 CLASSIFICATIONS = ("children", "personal", "aggregate")
 RESTRICTED_CLASSIFICATIONS = ("children", "personal")
 PERIODS = {
-    "monthly": re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"),
-    "quarterly": re.compile(r"^(\d{4})-Q([1-4])$"),
+    "monthly": re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\Z"),  # ASCII digits, nothing after (no "\n")
+    "quarterly": re.compile(r"^([0-9]{4})-Q([1-4])\Z"),
 }
 CHILD_AGE_CODES = frozenset({"Y0T4", "Y5T9", "Y10T14", "Y15T17", "Y0T9", "Y10T17", "Y0T17"})
 REQUIRED_TERMS = (

@@ -119,7 +119,7 @@ def check_declared_terms(node: Node, source: Path, contract: Contract, period: s
 
 
 def _validated(node: Node, source: Path, contract: Contract, period: str) -> dict:
-    report = validate(source, contract)
+    report = validate(source, contract, form="raw")  # the sender's input, before protection
     if not report.success:
         folder = quarantine(node, _quarantine_name(source, contract, period), "failed validation",
                             {"input.parquet": source}, {"validation.json": report.to_dict()})

@@ -3,9 +3,17 @@
 The file is read with pyarrow and handed to GX as pandas with nullable extension
 dtypes: strings stay Arrow-backed (``StringDtype("pyarrow")``: ``isin`` and regexes run
 in Arrow compute, nothing becomes Python objects), integers and booleans become masked
-arrays (zero-copy data plus a validity mask), dates ``datetime64[ms]``. Columns the contract marks
-``addedByProtection`` (OBS_STATUS, CONF_STATUS) are added as all-null when absent, so
-one suite checks both a raw file at the sender and protected data at the recipient.
+arrays (zero-copy data plus a validity mask), dates ``datetime64[ms]``.
+
+A file is checked in one of two forms (``form=``):
+
+* ``"exchanged"`` (the default): what is published and what the recipient receives. It
+  must carry every column of the contract.
+* ``"raw"``: the sender's input before disclosure control. Only here may the columns the
+  contract marks ``addedByProtection`` (OBS_STATUS, CONF_STATUS) be absent; they are then
+  added as all-null, so the one suite checks the rest of the raw file.
+
+Contract patterns are ECMA-262 and reach GX already translated (exchange/patterns.py).
 
 Reports never carry record values when the contract's classification is ``children``
 or ``personal``: GX runs with ``partial_unexpected_count: 0`` and the report keeps only
@@ -48,6 +56,8 @@ ARROW_TYPES = {
     "timestamp": pa.timestamp("us"),
 }
 PARTIAL_VALUES = 10
+RAW, EXCHANGED = "raw", "exchanged"
+FORMS = (RAW, EXCHANGED)
 
 
 @dataclass
@@ -81,6 +91,7 @@ class ValidationReport:
     row_count: int
     outcomes: list[ExpectationOutcome]
     added_columns: list[str] = field(default_factory=list)
+    form: str = EXCHANGED
 
     @property
     def success(self) -> bool:
@@ -167,11 +178,12 @@ def _to_pandas(values: pa.ChunkedArray) -> Any:
     )
 
 
-def prepare(table: pa.Table, contract: Contract) -> tuple[Any, list[str]]:
-    """Arrow table → GX-friendly pandas frame, adding absent optional columns as nulls."""
+def prepare(table: pa.Table, contract: Contract, form: str = EXCHANGED) -> tuple[Any, list[str]]:
+    """Arrow table → GX-friendly pandas frame; in the raw form, columns protection adds
+    are added as nulls when absent (the exchanged form must carry them itself)."""
     added = []
     for column in contract.columns.values():
-        if not column.required and column.name not in table.column_names:
+        if form == RAW and not column.required and column.name not in table.column_names:
             table = table.append_column(column.name, pa.nulls(table.num_rows, ARROW_TYPES[column.type]))
             added.append(column.name)
     import pandas as pd
@@ -246,16 +258,20 @@ def _outcome(result: Any, restricted: bool) -> ExpectationOutcome:
     return outcome
 
 
-def validate(parquet_path: Path, contract: Contract) -> ValidationReport:
+def validate(parquet_path: Path, contract: Contract, form: str = EXCHANGED) -> ValidationReport:
     """Run the contract's suite on a Parquet file; failures are in the report, not raised.
 
-    Raises ContractError only when validation cannot run: unreadable file, or a suite
-    that does not agree with the contract (wrong version, drift).
+    ``form`` is ``"exchanged"`` (published or received data: every contract column must be
+    present) or ``"raw"`` (the sender's input before protection, which may lack the
+    columns protection adds). Raises ContractError only when validation cannot run:
+    unknown form, unreadable file, or a suite that does not agree with the contract.
     """
+    if form not in FORMS:
+        raise ContractError(f"validation form {form!r} is not one of {FORMS}", hint="pass raw or exchanged")
     check_suite(contract)
     table = read_table(parquet_path, contract)
     rows = table.num_rows
-    frame, added = prepare(table, contract)
+    frame, added = prepare(table, contract, form)
     del table
     count = 0 if contract.restricted else PARTIAL_VALUES
     result_format = {"result_format": "BASIC", "partial_unexpected_count": count}
@@ -272,4 +288,5 @@ def validate(parquet_path: Path, contract: Contract) -> ValidationReport:
         row_count=rows,
         outcomes=outcomes,
         added_columns=added,
+        form=form,
     )

@@ -3,7 +3,9 @@
 The suite is the executable side of a contract. From the contract we *derive* the
 expectations it implies (column exists, type, nullability, codelist, range, pattern,
 uniqueness, exact column set, non-empty table); the suite must hold exactly these for
-every governed expectation type. Other, hand-written expectations (including governed
+every governed expectation type. A pattern is ECMA-262 (ODCS); its expectation holds the
+Python regex with the same meaning (exchange/patterns.py), so a suite still carrying the
+contract's pattern verbatim is out of date. Other, hand-written expectations (including governed
 types restricted by a ``row_condition``) (cross-column rules,
 period bounds) are kept, provided they only name columns the contract has.
 """
@@ -16,6 +18,7 @@ from typing import Any
 
 from exchange.contracts import Column, Contract, read_suite
 from exchange.errors import ContractError
+from exchange.patterns import ecma_to_python
 
 # Type names GX 1.x accepts for the pandas dtypes the validator feeds it: arrow-backed
 # StringDtype; numpy int/float when a numeric column has no nulls, else Int64Dtype & co.
@@ -43,11 +46,27 @@ GOVERNED = (
     "expect_column_values_to_be_unique",
 )
 COLUMN_KEYS = ("column", "column_A", "column_B")
+STALE_REGEX = (
+    "; the suite is out of date: it evaluates the contract's ECMA-262 pattern with Python's "
+    "regex rules ($ before a trailing newline, Unicode \\d), regenerate it"
+)
 COLUMN_LIST_KEYS = ("column_list", "column_set")
 
 
-def _expectation(kind: str, **kwargs: Any) -> dict[str, Any]:
-    return {"type": kind, "kwargs": kwargs, "meta": {"source": "contract"}}
+def _expectation(kind: str, meta: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    return {"type": kind, "kwargs": kwargs, "meta": {"source": "contract", **(meta or {})}}
+
+
+def pattern_expectation(column: Column) -> dict[str, Any]:
+    """The regex expectation of a column's ECMA-262 pattern, translated so that GX's Python
+    regex accepts exactly what the pattern accepts (exchange/patterns.py)."""
+    try:
+        regex = ecma_to_python(column.pattern)
+    except ContractError as exc:
+        raise ContractError(f"column {column.name}: {exc.message}", hint=exc.hint) from None
+    return _expectation(
+        "expect_column_values_to_match_regex", {"ecmaPattern": column.pattern}, column=column.name, regex=regex
+    )
 
 
 def column_expectations(column: Column) -> list[dict[str, Any]]:
@@ -80,7 +99,7 @@ def column_expectations(column: Column) -> list[dict[str, Any]]:
             )
         )
     if column.pattern is not None:
-        found.append(_expectation("expect_column_values_to_match_regex", column=name, regex=column.pattern))
+        found.append(pattern_expectation(column))
     if column.unique:
         found.append(_expectation("expect_column_values_to_be_unique", column=name))
     return found
@@ -155,6 +174,12 @@ def _describe_difference(expected: dict[str, Any], actual: dict[str, Any]) -> st
     return "; ".join(parts)
 
 
+def _untranslated(contract: Contract, expectation: dict[str, Any]) -> bool:
+    """True when a suite's regex is its column's ECMA pattern copied verbatim."""
+    column = contract.columns.get((expectation.get("kwargs") or {}).get("column"))
+    return column is not None and expectation["kwargs"].get("regex") == column.pattern
+
+
 def suite_problems(contract: Contract, suite: dict[str, Any]) -> list[str]:
     """Every disagreement between a contract and a suite document, as readable lines."""
     problems = []
@@ -187,7 +212,8 @@ def suite_problems(contract: Contract, suite: dict[str, Any]) -> list[str]:
             problems.append(f"{where}suite has {len(found)} copies of {kind}")
         difference = _describe_difference(_kwargs(expected), _kwargs(found[0]))
         if difference:
-            problems.append(f"{where}{kind} differs ({difference})")
+            stale = kind == "expect_column_values_to_match_regex" and _untranslated(contract, found[0])
+            problems.append(f"{where}{kind} differs ({difference})" + (STALE_REGEX if stale else ""))
     for (kind, column), _ in actual.items():
         if column in contract.columns or column is None:
             problems.append(

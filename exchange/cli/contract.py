@@ -211,26 +211,38 @@ def status(contract_ids: tuple[str, ...], agreements_dir: Path | None, contracts
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--contract", "contract_id", required=True, help="Contract id, e.g. workers_deployed.khm-tha.")
 @click.option(
+    "--raw",
+    is_flag=True,
+    help="FILE is the sender's input before protection: the columns protection adds "
+    "(addedByProtection, e.g. OBS_STATUS, CONF_STATUS) may be absent. Without it FILE is "
+    "checked as exchanged (published or received) and must carry every contract column.",
+)
+@click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the full JSON validation report here.",
 )
 @CONTRACTS_DIR
-def validate(file: Path, contract_id: str, report: Path | None, contracts_dir: Path | None) -> None:
+def validate(file: Path, contract_id: str, raw: bool, report: Path | None, contracts_dir: Path | None) -> None:
     """Check a Parquet FILE against its contract's expectation suite (Great Expectations).
 
-    Prints which expectations failed and on how many rows; never prints record values
-    of children's or personal data. Exits 1 when the data breaks the contract.
+    By default FILE is checked in its exchanged form, as published and as the recipient
+    receives it: every column of the contract must be present. Pass --raw to check the
+    sender's input before `gcmx protect` / publish (what the outbound validation does).
+    Patterns are evaluated with their ODCS (ECMA-262) meaning. Prints which expectations
+    failed and on how many rows; never prints record values of children's or personal
+    data. Exits 1 when the data breaks the contract.
     """
     from exchange.contracts import load_contract
+    from exchange.quality import EXCHANGED, RAW
     from exchange.quality import validate as run
 
     contract = load_contract(contract_id, contracts_dir)
-    result = run(file, contract)
+    result = run(file, contract, form=RAW if raw else EXCHANGED)
     if report:
         report.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     click.echo(
-        f"{file}: {result.row_count} rows, contract {contract.id} v{contract.version}, "
+        f"{file}: {result.row_count} rows, {result.form} form, contract {contract.id} v{contract.version}, "
         f"{len(result.outcomes)} expectations, {len(result.failed)} failed"
     )
     for outcome in result.failed:

@@ -94,3 +94,56 @@ def test_hand_written_extras_are_kept(contracts_dir: Path):
         ),
     )
     check_suite(load_contract(CONTRACT, contracts_dir))
+
+
+def test_a_suite_evaluating_the_ecma_pattern_with_python_rules_is_out_of_date(contracts_dir: Path):
+    contract = load_contract(CONTRACT, contracts_dir)
+    ecma = contract.columns["period"].pattern
+    _edit_suite(
+        contracts_dir,
+        lambda s: _find(s, "expect_column_values_to_match_regex", "period")["kwargs"].update(regex=ecma),
+    )
+    message = _drift(contracts_dir)
+    assert "column 'period': expect_column_values_to_match_regex differs (regex: contract says" in message
+    assert "the suite is out of date" in message
+
+
+def test_the_suites_hold_the_translated_patterns():
+    from exchange.contracts import all_contracts
+    from exchange.patterns import ecma_to_python
+
+    for contract in all_contracts():
+        suite = json.loads(contract.suite_path.read_text())
+        for name, column in contract.columns.items():
+            if column.pattern:
+                found = _find(suite, "expect_column_values_to_match_regex", name)
+                assert found["kwargs"]["regex"] == ecma_to_python(column.pattern) != column.pattern
+                assert found["meta"]["ecmaPattern"] == column.pattern
+
+
+def test_a_contract_pattern_without_an_exact_python_meaning_is_refused(contracts_dir: Path):
+    path = contracts_dir / f"{CONTRACT}.odcs.yaml"
+    path.write_text(path.read_text().replace("pattern: ^\\d{4}-(?:0[1-9]|1[0-2])$", "pattern: (?i)^\\d{4}$"))
+    assert "column period: pattern '(?i)^\\\\d{4}$'" in _drift(contracts_dir)
+
+
+def test_generator_rederives_stale_suites_and_keeps_hand_written_rules(contracts_dir: Path, monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("contract_generator", PROJECT_ROOT / "contracts" / "generate.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    ecma = load_contract(CONTRACT, contracts_dir).columns["period"].pattern
+    _edit_suite(
+        contracts_dir,
+        lambda s: _find(s, "expect_column_values_to_match_regex", "period")["kwargs"].update(regex=ecma),
+    )
+    assert "the suite is out of date" in _drift(contracts_dir)
+    contract_text = (contracts_dir / f"{CONTRACT}.odcs.yaml").read_text()
+    monkeypatch.setattr(generator, "ROOT", contracts_dir.parent)
+    monkeypatch.setattr("sys.argv", ["generate.py", "--suites-only"])
+    generator.main()
+    check_suite(load_contract(CONTRACT, contracts_dir))
+    suite = json.loads((contracts_dir.parent / "expectations" / f"{CONTRACT}-1.0.0.json").read_text())
+    assert {e["meta"].get("notes") for e in suite["expectations"]} >= {"one row per cell", "a file covers one period"}
+    assert (contracts_dir / f"{CONTRACT}.odcs.yaml").read_text() == contract_text
