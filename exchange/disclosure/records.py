@@ -1,0 +1,192 @@
+"""Record-level protection: scoped pseudonyms, k-anonymity with l-diversity over the
+release period and the earlier releases, shuffled output.
+
+* **Time is a quasi-identifier.** ``period`` and every date or timestamp column are
+  always part of the equivalence classes, whether or not the contract lists them: the
+  recipient knows each record's release period, and a two-month file that is
+  5-anonymous overall can have classes of one within a month. They are never
+  generalised or suppressed (the contract says a period is never null); each period
+  must be protectable on its own.
+* **Pseudonyms are scoped** (see :mod:`exchange.disclosure.pseudonym`): with
+  ``linkage: none`` per contract and release period, so the same person cannot be
+  followed from one release to the next; with ``acrossReleases`` / ``withRecipient``
+  per contract, stable.
+* **The union of releases stays k-anonymous.** With stable pseudonyms the recipient
+  can join a person's records of all releases; a person's *history* (the published
+  classes of their earlier records) is then part of their class. The caller passes
+  what was already sent (:class:`Release` ``earlier``); this module reads no files. A
+  person whose history is shared by fewer than k records of this release cannot be
+  hidden by suppressing this release's values: the link is broken (a release-scoped
+  pseudonym) and counted in the report.
+* **Output order carries nothing:** rows are shuffled with a permutation seeded from
+  the pseudonym key and the release (reproducible by the sender only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from exchange.disclosure.kanon import k_anonymise
+from exchange.disclosure.pseudonym import pseudonymise
+from exchange.disclosure.report import DisclosureReport
+from exchange.disclosure.rules import DisclosureRules
+from exchange.errors import DisclosureError
+
+PERIOD_COLUMN = "period"
+_SHUFFLE_CONTEXT = b"gcmx/shuffle/v1/"
+
+
+@dataclass(frozen=True)
+class Release:
+    """Which release is being protected and what the sender already sent.
+
+    ``earlier``: the published pseudonym and quasi-identifier columns (and ``period``)
+    of the contract's earlier releases, exactly as sent; rows of this release's periods
+    are ignored (a revision replaces them)."""
+
+    contract_id: str
+    period: str | None = None
+    earlier: pa.Table | None = None
+
+
+def time_columns(table: pa.Table, rules: DisclosureRules) -> tuple[str, ...]:
+    """``period`` and date/timestamp columns: always part of the classes, never changed."""
+    skip = set(rules.pseudonymise) | set(rules.sensitive_attributes)
+    return tuple(f.name for f in table.schema if f.name not in skip and (
+        f.name == PERIOD_COLUMN or pa.types.is_date(f.type) or pa.types.is_timestamp(f.type)))
+
+
+def release_label(table: pa.Table, release: Release | None) -> str | None:
+    """The release's period text: given, or the file's distinct periods joined by '+'."""
+    if release is not None and release.period:
+        return release.period
+    if PERIOD_COLUMN in table.column_names and table.num_rows:
+        periods = pc.unique(pc.cast(table.column(PERIOD_COLUMN), pa.string())).to_pylist()
+        return "+".join(sorted(str(p) for p in periods))
+    return None
+
+
+def _scope(rules: DisclosureRules, release: Release | None, label: str | None) -> str | None:
+    contract = release.contract_id if release else None
+    if rules.links_releases:
+        return contract
+    return "/".join(p for p in (contract, label) if p) or None
+
+
+def _ids(values: pa.ChunkedArray) -> np.ndarray:
+    """Integer id of each row's value (nulls share one id)."""
+    encoded = pc.dictionary_encode(values.combine_chunks())
+    return encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(
+        zero_copy_only=False).astype(np.int64)
+
+
+def _dense(ids: np.ndarray) -> np.ndarray:
+    """Renumber ids 0..m-1."""
+    return np.unique(ids, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def _history(table: pa.Table, rules: DisclosureRules, release: Release | None,
+             qis: tuple[str, ...]) -> np.ndarray | None:
+    """Per record: an id of the person's published earlier classes (0: no earlier record)."""
+    if not (rules.links_releases and release and release.earlier is not None
+            and rules.pseudonymise and release.earlier.num_rows):
+        return None
+    person = rules.pseudonymise[0]
+    earlier = release.earlier
+    if PERIOD_COLUMN in earlier.column_names and PERIOD_COLUMN in table.column_names:
+        current = pc.unique(pc.cast(table.column(PERIOD_COLUMN), pa.string()))
+        earlier = earlier.filter(pc.invert(pc.is_in(
+            pc.cast(earlier.column(PERIOD_COLUMN), pa.string()), value_set=current)))
+    columns = [c for c in (PERIOD_COLUMN, *qis) if c in earlier.column_names]
+    keys = [str(r) for r in zip(*(earlier.column(c).to_pylist() for c in columns), strict=True)]
+    signature: dict[str, list[str]] = {}
+    for pid, key in zip(earlier.column(person).to_pylist(), keys, strict=True):
+        signature.setdefault(pid, []).append(key)
+    ids: dict[str, int] = {}
+    out = np.zeros(table.num_rows, dtype=np.int64)
+    for i, pid in enumerate(table.column(person).to_pylist()):
+        if pid in signature:
+            out[i] = ids.setdefault("|".join(sorted(signature[pid])), len(ids) + 1)
+    return out
+
+
+def _break_thin_links(table, rules, key, scope, label, fixed, history, k) -> tuple:
+    """Records whose (period, history) group is smaller than k get a release-scoped
+    pseudonym and no history: suppression of this release could never hide them."""
+    combined = fixed * (int(history.max()) + 1) + history
+    sizes = np.bincount(combined)[combined]
+    thin = (history > 0) & (sizes < k)
+    if not thin.any():
+        return table, history, 0
+    person = rules.pseudonymise[0]
+    fresh = pseudonymise(table.column(person), key, f"{scope}/{label}/unlinked/{person}")
+    values = pc.if_else(pa.array(thin), fresh, table.column(person))
+    table = table.set_column(table.column_names.index(person), person, values)
+    return table, np.where(thin, 0, history), int(thin.sum())
+
+
+def _permutation(n: int, key: bytes | None, scope: str | None) -> np.ndarray:
+    seed = (hmac.digest(key, _SHUFFLE_CONTEXT + (scope or "").encode(), hashlib.sha256)
+            if key else secrets.token_bytes(32))
+    return np.random.default_rng(int.from_bytes(seed, "big")).permutation(n)
+
+
+def protect_records(table: pa.Table, rules: DisclosureRules, key: bytes | None,
+                    report: DisclosureReport, release: Release | None
+                    ) -> tuple[pa.Table, DisclosureReport]:
+    """Pseudonymise, k-anonymise with l-diversity over period and history, shuffle."""
+    label = release_label(table, release)
+    scope = _scope(rules, release, label)
+    if rules.pseudonymise:
+        if key is None:
+            raise DisclosureError(
+                f"disclosure.pseudonymise names {', '.join(rules.pseudonymise)} but no "
+                "pseudonym key was given",
+                hint="the sender's own key is {identity}/pseudonym/{PARTY}.key; with "
+                     "linkage: withRecipient the bilateral key {identity}/linkage/{A}-{B}.key "
+                     "(gcmx protect --identity DIR or --linkage-key-file PATH)")
+        for name in rules.pseudonymise:
+            if name not in table.column_names:
+                raise DisclosureError(f"dataset has no column {name} (named by "
+                                      "disclosure.pseudonymise)", hint="fix the contract "
+                                      "or the dataset")
+            where = "/".join(p for p in (scope, name) if p)
+            table = table.set_column(table.column_names.index(name), pa.field(name, pa.string()),
+                                     pseudonymise(table.column(name), key, where))
+        report.columns_pseudonymised = list(rules.pseudonymise)
+    report.records_total = table.num_rows
+    times = time_columns(table, rules)
+    qis = tuple(c for c in rules.quasi_identifiers if c not in times)
+    fixed = np.zeros(table.num_rows, dtype=np.int64)
+    for name in times:
+        fixed = fixed * (table.num_rows + 1) + _ids(table.column(name))
+    fixed = _dense(fixed)
+    broken = 0
+    history = _history(table, rules, release, qis)
+    if history is not None:
+        table, history, broken = _break_thin_links(table, rules, key, scope, label, fixed,
+                                                   history, rules.k)
+        fixed = _dense(fixed * (int(history.max()) + 1) + history)
+    privacy = {"timeColumns": list(times), "linkage": rules.linkage,
+               "pseudonymScope": "release" if not rules.links_releases else "contract",
+               "linksBroken": broken, "earlierReleases": history is not None}
+    if qis or times:
+        table, outcome = k_anonymise(table, rules, fixed=fixed, quasi_identifiers=qis)
+        report.records_generalised = outcome.generalised
+        report.records_suppressed = outcome.suppressed_records
+        report.values_suppressed = outcome.suppressed_values
+        report.k_reached = outcome.k_reached
+        report.information_loss = outcome.loss
+        report.generalisation_levels = outcome.levels
+        if rules.sensitive_attributes:
+            privacy.update(sensitiveAttributes=list(rules.sensitive_attributes),
+                           lDiversity=rules.l_diversity, lReached=outcome.l_reached)
+    report.privacy = privacy
+    return table.take(pa.array(_permutation(table.num_rows, key, scope))), report
