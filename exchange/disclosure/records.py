@@ -15,9 +15,11 @@ release period and the earlier releases, shuffled output.
   can join a person's records of all releases; a person's *history* (the published
   classes of their earlier records) is then part of their class. The caller passes
   what was already sent (:class:`Release` ``earlier``); this module reads no files. A
-  person whose history is shared by fewer than k records of this release cannot be
-  hidden by suppressing this release's values: the link is broken (a release-scoped
-  pseudonym) and counted in the report.
+  history group whose returning records, or whose earlier persons not returning, would
+  number between 1 and k-1 cannot be hidden by suppressing this release's values: its
+  links are broken (release-scoped pseudonyms: the records look like new persons) and
+  counted in the report. With one record per person and release (``unique``), every
+  person's joined trajectory over all releases is then shared by k persons or more.
 * **Output order carries nothing:** rows are shuffled with a permutation seeded from
   the pseudonym key and the release (reproducible by the sender only).
 """
@@ -93,8 +95,9 @@ def _dense(ids: np.ndarray) -> np.ndarray:
 
 
 def _history(table: pa.Table, rules: DisclosureRules, release: Release | None,
-             qis: tuple[str, ...]) -> np.ndarray | None:
-    """Per record: an id of the person's published earlier classes (0: no earlier record)."""
+             qis: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per record: an id of the person's published earlier classes (0: no earlier record),
+    and per id the number of earlier persons with that history."""
     if not (rules.links_releases and release and release.earlier is not None
             and rules.pseudonymise and release.earlier.num_rows):
         return None
@@ -106,23 +109,29 @@ def _history(table: pa.Table, rules: DisclosureRules, release: Release | None,
             pc.cast(earlier.column(PERIOD_COLUMN), pa.string()), value_set=current)))
     columns = [c for c in (PERIOD_COLUMN, *qis) if c in earlier.column_names]
     keys = [str(r) for r in zip(*(earlier.column(c).to_pylist() for c in columns), strict=True)]
-    signature: dict[str, list[str]] = {}
+    classes: dict[str, list[str]] = {}
     for pid, key in zip(earlier.column(person).to_pylist(), keys, strict=True):
-        signature.setdefault(pid, []).append(key)
+        classes.setdefault(pid, []).append(key)
     ids: dict[str, int] = {}
-    out = np.zeros(table.num_rows, dtype=np.int64)
-    for i, pid in enumerate(table.column(person).to_pylist()):
-        if pid in signature:
-            out[i] = ids.setdefault("|".join(sorted(signature[pid])), len(ids) + 1)
-    return out
+    signature = {pid: ids.setdefault("|".join(sorted(c)), len(ids) + 1)
+                 for pid, c in classes.items()}
+    persons = np.bincount(np.fromiter(signature.values(), np.int64, len(signature)),
+                          minlength=len(ids) + 1)
+    out = np.array([signature.get(pid, 0) for pid in table.column(person).to_pylist()],
+                   dtype=np.int64)
+    return out, persons
 
 
-def _break_thin_links(table, rules, key, scope, label, fixed, history, k) -> tuple:
-    """Records whose (period, history) group is smaller than k get a release-scoped
-    pseudonym and no history: suppression of this release could never hide them."""
+def _break_thin_links(table, rules, key, scope, label, fixed, history, persons, k) -> tuple:
+    """Keep a history group's links only if both its returning records and the earlier
+    persons not returning number 0 or at least k (in every period partition); otherwise
+    its records get a release-scoped pseudonym and no history."""
     combined = fixed * (int(history.max()) + 1) + history
     sizes = np.bincount(combined)[combined]
-    thin = (history > 0) & (sizes < k)
+    returning = np.bincount(history, minlength=len(persons))
+    staying = persons - returning
+    thin_group = (returning < k) | ((staying > 0) & (staying < k))
+    thin = (history > 0) & (thin_group[history] | (sizes < k))
     if not thin.any():
         return table, history, 0
     person = rules.pseudonymise[0]
@@ -169,10 +178,12 @@ def protect_records(table: pa.Table, rules: DisclosureRules, key: bytes | None,
         fixed = fixed * (table.num_rows + 1) + _ids(table.column(name))
     fixed = _dense(fixed)
     broken = 0
-    history = _history(table, rules, release, qis)
-    if history is not None:
+    found = _history(table, rules, release, qis)
+    history = None
+    if found is not None:
+        history, persons = found
         table, history, broken = _break_thin_links(table, rules, key, scope, label, fixed,
-                                                   history, rules.k)
+                                                   history, persons, rules.k)
         fixed = _dense(fixed * (int(history.max()) + 1) + history)
     privacy = {"timeColumns": list(times), "linkage": rules.linkage,
                "pseudonymScope": "release" if not rules.links_releases else "contract",
