@@ -140,10 +140,12 @@ def read_dataset(path: Path) -> pa.Table:
 
 
 def protect_for_contract(table: pa.Table, contract, key: bytes | None,
-                         released_dir: Path | None, *, audit: bool | None = None
-                         ) -> tuple[pa.Table, DisclosureReport]:
-    """Check the input against the contract, protect it, record the release if linked."""
-    check_publishable(table, contract)
+                         released_dir: Path | None, *, audit: bool | None = None,
+                         checked: bool = False) -> tuple[pa.Table, DisclosureReport]:
+    """Check the input against the contract (unless already ``checked``), protect it, and
+    record the release when the contract links releases."""
+    if not checked:
+        check_publishable(table, contract)
     rules = as_rules(contract.disclosure)
     linked = rules.method == "records" and rules.links_releases and released_dir is not None
     release = Release(contract.id, earlier=earlier_releases(released_dir, contract.id)

@@ -60,6 +60,7 @@ def protect_command(file: Path, contract_id: str, out: Path, report_path: Path |
     """
     from exchange.contracts import load_contract
     from exchange.disclosure.rules import as_rules
+    from exchange.disclosure.scope import check_publishable
     from exchange.protection import (
         RELEASED_FOLDER,
         protect_for_contract,
@@ -72,6 +73,7 @@ def protect_command(file: Path, contract_id: str, out: Path, report_path: Path |
         raise NotFound(f"dataset {file} does not exist", hint="give the Parquet file to protect")
     contract = load_contract(contract_id)
     table = read_dataset(file)
+    check_publishable(table, contract)
     rules = as_rules(contract.disclosure)
     key = None
     if rules.method == "records" and rules.pseudonymise:
@@ -84,7 +86,7 @@ def protect_command(file: Path, contract_id: str, out: Path, report_path: Path |
         if report_path is not None:
             scratch.append(_scratch(report_path, "report file"))
         protected, report = protect_for_contract(table, contract, key, released_dir,
-                                                 audit=audit)
+                                                 audit=audit, checked=True)
         text = json.dumps({"contract": contract.id, **report.to_dict()}, indent=2)
         pq.write_table(protected, scratch[0])
         if report_path is not None:
