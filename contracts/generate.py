@@ -298,7 +298,7 @@ def returnees():
     }
     disclosure = {
         "method": "records",
-        "quasiIdentifiers": ["period", "sex", "age_band", "province"],
+        "quasiIdentifiers": ["sex", "age_band", "province"],  # + period, always (records.py)
         "k": 5,
         "hierarchies": hierarchies,
         "pseudonymise": ["person_id"],

@@ -188,9 +188,18 @@ class DisclosureRules:
                     "k": self.k, "pseudonymise": list(self.pseudonymise),
                     "hierarchies": {c: [dict(lv) for lv in levels]
                                     for c, levels in self.hierarchies.items()},
-                    "sensitiveAttributes": list(self.sensitive_attributes),
-                    "lDiversity": self.l_diversity, "linkage": self.linkage}
+                    **self._records_privacy_dict()}
         return {"method": "none"}
+
+    def _records_privacy_dict(self) -> dict[str, Any]:
+        """sensitiveAttributes / lDiversity / linkage, left out when not set."""
+        out: dict[str, Any] = {}
+        if self.sensitive_attributes:
+            out.update(sensitiveAttributes=list(self.sensitive_attributes),
+                       lDiversity=self.l_diversity)
+        if self.linkage != "none":
+            out["linkage"] = self.linkage
+        return out
 
 
 def _records_privacy(d: Mapping[str, Any], qis: tuple[str, ...],

@@ -173,3 +173,23 @@ def test_frame_helper_counts_nulls_as_a_value():
     table = pa.table({"a": ["x", None, None], "s": [1, 2, 1]})
     assert peer_k_l(table, ["a"], ["s"]) == (1, 1)
     assert isinstance(table.to_pandas(), pd.DataFrame)
+
+
+def test_privacy_rules_parse_and_are_checked():
+    from exchange.disclosure.rules import DisclosureRules
+
+    rules = DisclosureRules.from_dict({**RULES, "linkage": "acrossReleases"})
+    assert rules.sensitive_attributes == ("return_reason",) and rules.l_diversity == 2
+    assert rules.links_releases and rules.to_dict()["linkage"] == "acrossReleases"
+    assert DisclosureRules.from_dict(rules.to_dict()) == rules
+    default = DisclosureRules.from_dict({k: v for k, v in RULES.items() if k != "lDiversity"})
+    assert default.l_diversity == 2 and not default.links_releases
+    for bad, message in [({"linkage": "always"}, "disclosure.linkage"),
+                         ({"sensitiveAttributes": ["sex"]}, "sensitiveAttributes"),
+                         ({"sensitiveAttributes": [], "lDiversity": 2}, "sensitiveAttributes"),
+                         ({"lDiversity": 0}, "lDiversity")]:
+        with pytest.raises(DisclosureError, match=message):
+            DisclosureRules.from_dict({**RULES, **bad})
+    with pytest.raises(DisclosureError, match="belongs to method records"):
+        DisclosureRules.from_dict({"method": "aggregate", "countColumn": "n",
+                                   "dimensions": ["sex"], "sensitiveAttributes": ["x"]})
