@@ -110,7 +110,10 @@ def _encode(columns: list[_Column], combo: tuple[int, ...], privacy: _Privacy
     if privacy.fixed is not None:
         parts.append(privacy.fixed)
         radix.append(int(privacy.fixed.max(initial=0)) + 2)
-    return np.stack(parts, axis=1), np.array(radix)
+    codes = np.empty((len(parts[0]), len(parts)), dtype=np.int64, order="F")
+    for j, part in enumerate(parts):  # column by column: contiguous writes
+        codes[:, j] = part
+    return codes, np.array(radix)
 
 
 def _class_ids(codes: np.ndarray, radix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,8 +130,12 @@ def _diversity(key: np.ndarray, classes: int, privacy: _Privacy) -> np.ndarray:
     """Per record: the fewest distinct values any sensitive attribute takes in its class."""
     least = np.full(len(key), np.iinfo(np.int64).max)
     for values, distinct in privacy.sensitive:
-        pairs = np.unique(key.astype(np.int64) * distinct + values)
-        per_class = np.bincount(pairs // distinct, minlength=classes)
+        pairs = key.astype(np.int64) * distinct + values
+        if classes * distinct < 2**24:  # a presence table is cheaper than sorting
+            seen = np.bincount(pairs, minlength=classes * distinct).reshape(classes, distinct)
+            per_class = (seen > 0).sum(axis=1)
+        else:
+            per_class = np.bincount(np.unique(pairs) // distinct, minlength=classes)
         least = np.minimum(least, per_class[key])
     return least
 

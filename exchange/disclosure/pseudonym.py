@@ -14,8 +14,9 @@ another's. :func:`pseudonym_scope` builds the scope the contract's
 the same key can reproduce it (test vectors in tests/unit/test_disclosure_records.py).
 
 Speed: one keyed BLAKE2b state is prepared per scope and copied per value; the
-identifiers are read straight from the Arrow buffers and, above ``PARALLEL_FROM``
-values, split across two processes (fork) writing into shared memory.
+identifiers are read from Arrow as bytes in chunks and, above
+``PARALLEL_FROM`` values, split across two processes (fork) writing their digests into
+one shared buffer, hex-encoded at once.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from exchange.errors import DisclosureError
 MINIMUM_KEY_BYTES = 32
 DIGEST_BYTES = 32
 PARALLEL_FROM = 200_000
+_CHUNK = 65_536
 _CONTEXT = b"gcmx/pseudonym/v2/"
 
 
@@ -58,40 +60,44 @@ def _subkey(key: bytes, scope: str) -> bytes:
     return hmac.digest(bytes(key), _CONTEXT + scope.encode(), hashlib.sha256)
 
 
-def _hash_range(state, data: bytes, offsets: list[int]) -> bytes:
-    """Concatenated digests of ``data[offsets[i]:offsets[i+1]]``."""
-    copy, view = state.copy, memoryview(data)
-    parts = []
-    append = parts.append
-    for start, end in zip(offsets, offsets[1:], strict=False):
-        h = copy()
-        h.update(view[start:end])
-        append(h.digest())
-    return b"".join(parts)
+def _hash_into(out, state, values: pa.Array, lo: int, hi: int) -> None:
+    """Write the digests of ``values[lo:hi]`` (binary, no nulls) into ``out``, by chunks."""
+    copy = state.copy
+    for start in range(lo, hi, _CHUNK):
+        stop = min(start + _CHUNK, hi)
+        parts = []
+        append = parts.append
+        for value in values.slice(start, stop - start).to_pylist():
+            h = copy()
+            h.update(value)
+            append(h.digest())
+        out[start * DIGEST_BYTES:stop * DIGEST_BYTES] = b"".join(parts)
 
 
-def _digests(subkey: bytes, data: bytes, offsets: np.ndarray) -> bytes:
-    """All digests, in two processes when there are many values."""
+def _digests(subkey: bytes, values: pa.Array):
+    """All digests (a buffer), in two processes when there are many values."""
     state = hashlib.blake2b(key=subkey, digest_size=DIGEST_BYTES)
-    n = len(offsets) - 1
+    n = len(values)
     if n < PARALLEL_FROM or not hasattr(os, "fork"):
-        return _hash_range(state, data, offsets.tolist())
+        out = bytearray(n * DIGEST_BYTES)
+        _hash_into(out, state, values, 0, n)
+        return out
     half = n // 2
-    shared = mmap.mmap(-1, (n - half) * DIGEST_BYTES)  # MAP_SHARED: the child writes here
+    out = mmap.mmap(-1, n * DIGEST_BYTES)  # MAP_SHARED: the child's half lands here too
     pid = os.fork()
     if pid == 0:  # child: the second half, then leave without running any cleanup
         code = 1
         try:
-            shared[:] = _hash_range(state, data, offsets[half:].tolist())
+            _hash_into(out, state, values, half, n)
             code = 0
         finally:
             os._exit(code)
-    first = _hash_range(state, data, offsets[:half + 1].tolist())
+    _hash_into(out, state, values, 0, half)
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise DisclosureError("pseudonymisation worker failed",
                               hint="retry; if it fails again, report it")
-    return first + shared[:]
+    return out
 
 
 def pseudonymise(values: pa.Array | pa.ChunkedArray, key: bytes, scope: str) -> pa.Array:
@@ -105,9 +111,7 @@ def pseudonymise(values: pa.Array | pa.ChunkedArray, key: bytes, scope: str) -> 
         raise DisclosureError(f"column {scope}: identifiers must be text or integers, "
                               f"found {values.type}", hint="cast the identifier to string")
     n = len(values)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset:values.offset + n + 1]
-    data = values.buffers()[2].to_pybytes() if n and values.buffers()[2] is not None else b""
-    text = binascii.hexlify(_digests(subkey, data, offsets))
+    text = binascii.hexlify(_digests(subkey, pc.fill_null(pc.cast(values, pa.binary()), b"")))
     out_offsets = np.arange(n + 1, dtype=np.int32) * (2 * DIGEST_BYTES)
     result = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(out_offsets),
                                                     pa.py_buffer(text)])
