@@ -158,7 +158,7 @@ def protect_for_contract(table: pa.Table, contract, key: bytes | None,
 
 def protect_on_node(node, source: Path, contract) -> tuple[pa.Table, dict]:
     """The sender node's protection of ``source`` (outbound's protect_source)."""
-    key = pseudonym_key(contract, node.settings.identity_dir)
+    key = node.pseudonym_key(contract)
     protected, report = protect_for_contract(read_dataset(source), contract, key,
                                              node.folder("outbound") / RELEASED_FOLDER)
     return protected, report.to_dict()
