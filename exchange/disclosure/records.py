@@ -76,10 +76,18 @@ def release_label(table: pa.Table, release: Release | None) -> str | None:
 
 
 def _scope(rules: DisclosureRules, release: Release | None, label: str | None) -> str | None:
-    contract = release.contract_id if release else None
+    """``contract/period`` (per release), ``contract`` (linked), or None without a release
+    (library use: the bare column scope)."""
+    if release is None:
+        return None
     if rules.links_releases:
-        return contract
-    return "/".join(p for p in (contract, label) if p) or None
+        return release.contract_id
+    if not label:
+        raise DisclosureError(
+            f"contract {release.contract_id}: pseudonyms are per release but the file has "
+            f"no {PERIOD_COLUMN} column and no release period was given",
+            hint="add the period column, or pass Release(period=...)")
+    return f"{release.contract_id}/{label}"
 
 
 def _ids(values: pa.ChunkedArray) -> np.ndarray:
