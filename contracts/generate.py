@@ -266,7 +266,8 @@ def returnees():
     age_values = ages + sorted(set(AGE_LEVELS[0].values()) | set(AGE_LEVELS[1].values()))
     columns = [
         column("period", pattern=MONTH_PATTERN, desc="Month of return, YYYY-MM"),
-        column("person_id", unique=True, desc="Person identifier; keyed BLAKE2b pseudonym (gcmx/pseudonym/v2) after protection"),
+        column("person_id", unique=True,
+               desc="Person identifier; keyed BLAKE2b pseudonym (gcmx/pseudonym/v2) after protection"),
         column(
             "sex", codelist="CL_SEX", values=["F", "M", "_U"], nullable=True, desc="Sex (null if suppressed)"
         ),
