@@ -10,8 +10,8 @@ text. Keyed BLAKE2b is a pseudo-random function: without the subkey a pseudonym 
 be neither reversed nor recomputed, and pseudonyms of one scope never match
 another's. :func:`pseudonym_scope` builds the scope the contract's
 ``disclosure.linkage`` asks for (per release, across releases, or with the recipient);
-:func:`pseudonymise` needs no more than the key and the scope, so a partner holding
-the same key can reproduce it (test vectors in tests/unit/test_disclosure_records.py).
+:func:`pseudonymise` needs no more than the key and the scope, so a party holding
+the key can reproduce it (test vectors in tests/unit/test_disclosure_records.py).
 
 Speed: one keyed BLAKE2b state is prepared per scope and copied per value; the
 identifiers are read from Arrow as bytes in chunks and, above
@@ -40,15 +40,13 @@ _CHUNK = 65_536
 _CONTEXT = b"gcmx/pseudonym/v2/"
 
 
-def pseudonym_scope(column: str, contract_id: str | None = None, release: str | None = None,
-                    ) -> str:
-    """The scope text: ``contract/release/column``, ``contract/column`` or ``column``.
+def pseudonym_scope(column: str, prefix: str | None = None) -> str:
+    """The scope of a column's pseudonyms: ``prefix/column``, or ``column`` alone.
 
-    With a ``release`` the pseudonyms of two releases never match (no linkage across
-    releases); without one they are stable across the contract's releases; with no
-    contract either, they are the bare column domain (birth reconciliation, where both
-    parties pseudonymise under the bilateral key)."""
-    return "/".join(p for p in (contract_id, release, column) if p)
+    :mod:`exchange.disclosure.records` uses ``contract/period`` as prefix (per release,
+    no linkage across releases) or ``contract`` (stable across the contract's releases);
+    birth reconciliation uses the bare column, both parties holding the bilateral key."""
+    return f"{prefix}/{column}" if prefix else column
 
 
 def _subkey(key: bytes, scope: str) -> bytes:
@@ -118,21 +116,6 @@ def pseudonymise(values: pa.Array | pa.ChunkedArray, key: bytes, scope: str) -> 
     if values.null_count:
         result = pc.if_else(values.is_null(), pa.nulls(n, pa.string()), result)
     return result
-
-
-def pseudonymise_columns(table: pa.Table, columns: tuple[str, ...], key: bytes,
-                         scope: str | None = None) -> pa.Table:
-    """Replace each named identifier column in place (scope: ``scope/column``)."""
-    for name in columns:
-        if name not in table.column_names:
-            raise DisclosureError(f"dataset has no column {name} "
-                                  "(named by disclosure.pseudonymise)",
-                                  hint="fix the contract or the dataset")
-        index = table.column_names.index(name)
-        where = pseudonym_scope(name, scope)
-        table = table.set_column(index, pa.field(name, pa.string()),
-                                 pseudonymise(table.column(name), key, where))
-    return table
 
 
 def looks_pseudonymised(values: pa.Array | pa.ChunkedArray) -> bool:

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exchange.disclosure.kanon import k_anonymise
-from exchange.disclosure.pseudonym import pseudonymise
+from exchange.disclosure.pseudonym import pseudonym_scope, pseudonymise
 from exchange.disclosure.report import DisclosureReport
 from exchange.disclosure.rules import DisclosureRules
 from exchange.errors import DisclosureError
@@ -143,7 +143,8 @@ def _break_thin_links(table, rules, key, scope, label, fixed, history, persons, 
     if not thin.any():
         return table, history, 0
     person = rules.pseudonymise[0]
-    fresh = pseudonymise(table.column(person), key, f"{scope}/{label}/unlinked/{person}")
+    fresh = pseudonymise(table.column(person), key,
+                         pseudonym_scope(person, f"{scope}/{label}/unlinked"))
     values = pc.if_else(pa.array(thin), fresh, table.column(person))
     table = table.set_column(table.column_names.index(person), person, values)
     return table, np.where(thin, 0, history), int(thin.sum())
@@ -174,9 +175,9 @@ def protect_records(table: pa.Table, rules: DisclosureRules, key: bytes | None,
                 raise DisclosureError(f"dataset has no column {name} (named by "
                                       "disclosure.pseudonymise)", hint="fix the contract "
                                       "or the dataset")
-            where = "/".join(p for p in (scope, name) if p)
             table = table.set_column(table.column_names.index(name), pa.field(name, pa.string()),
-                                     pseudonymise(table.column(name), key, where))
+                                     pseudonymise(table.column(name), key,
+                                                  pseudonym_scope(name, scope)))
         report.columns_pseudonymised = list(rules.pseudonymise)
     report.records_total = table.num_rows
     times = time_columns(table, rules)
