@@ -217,6 +217,15 @@ def _sensitive(table: pa.Table, names: tuple[str, ...]) -> list[tuple[np.ndarray
     return out
 
 
+def least_diversity(table: pa.Table, sensitive: tuple[str, ...], groups: np.ndarray
+                    ) -> np.ndarray:
+    """Per record: the fewest distinct values a sensitive attribute takes in its group."""
+    if not sensitive:
+        return np.full(len(groups), np.iinfo(np.int64).max)
+    privacy = _Privacy(1, 1, _sensitive(table, sensitive), None)
+    return _diversity(groups, int(groups.max(initial=0)) + 1, privacy)
+
+
 def _check_partitions(privacy: _Privacy, n: int) -> None:
     """Every fixed partition must be able to pass on its own (fully suppressed)."""
     fixed = privacy.fixed if privacy.fixed is not None else np.zeros(n, dtype=np.int64)

@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exchange.disclosure.kanon import k_anonymise
+from exchange.disclosure.kanon import k_anonymise, least_diversity
 from exchange.disclosure.pseudonym import pseudonym_scope, pseudonymise
 from exchange.disclosure.report import DisclosureReport
 from exchange.disclosure.rules import DisclosureRules
@@ -130,16 +130,40 @@ def _history(table: pa.Table, rules: DisclosureRules, release: Release | None,
     return out, persons
 
 
-def _break_thin_links(table, rules, key, scope, label, fixed, history, persons, k) -> tuple:
-    """Keep a history group's links only if both its returning records and the earlier
-    persons not returning number 0 or at least k (in every period partition); otherwise
-    its records get a release-scoped pseudonym and no history."""
-    combined = fixed * (int(history.max()) + 1) + history
+def _thin_groups(table, rules, fixed, history, persons) -> np.ndarray:
+    """Records of history groups whose links cannot stay: returning records or earlier
+    persons not returning between 1 and k-1, or a period's records of the group fewer
+    than k or less than l-diverse."""
+    k = rules.k
+    combined = _dense(fixed * (int(history.max()) + 1) + history)
     sizes = np.bincount(combined)[combined]
+    diverse = least_diversity(table, rules.sensitive_attributes, combined) >= rules.l_diversity
     returning = np.bincount(history, minlength=len(persons))
     staying = persons - returning
     thin_group = (returning < k) | ((staying > 0) & (staying < k))
-    thin = (history > 0) & (thin_group[history] | (sizes < k))
+    return (history > 0) & (thin_group[history] | (sizes < k) | ~diverse)
+
+
+def _unlinked_can_pass(table, rules, fixed, unlinked) -> bool:
+    """The records without history pass on their own in every period (or there are none)."""
+    groups = _dense(fixed * 2 + unlinked)
+    sizes = np.bincount(groups)[groups]
+    diverse = least_diversity(table, rules.sensitive_attributes, groups) >= rules.l_diversity
+    return bool(((sizes >= rules.k) & diverse)[unlinked].all())
+
+
+def _break_thin_links(table, rules, key, scope, label, fixed, history, persons) -> tuple:
+    """Break the links of thin history groups (:func:`_thin_groups`), then of the smallest
+    remaining groups while the records without history could not pass on their own.
+    Broken records get a release-scoped pseudonym: they look like new persons."""
+    thin = _thin_groups(table, rules, fixed, history, persons)
+    while not _unlinked_can_pass(table, rules, fixed, (history == 0) | thin):
+        linked = history[(history > 0) & ~thin]
+        if not linked.size:
+            break  # nothing left to move: k_anonymise refuses the release
+        counts = np.bincount(linked)
+        counts[counts == 0] = np.iinfo(np.int64).max
+        thin |= history == int(np.argmin(counts))
     if not thin.any():
         return table, history, 0
     person = rules.pseudonymise[0]
@@ -192,7 +216,7 @@ def protect_records(table: pa.Table, rules: DisclosureRules, key: bytes | None,
     if found is not None:
         history, persons = found
         table, history, broken = _break_thin_links(table, rules, key, scope, label, fixed,
-                                                   history, persons, rules.k)
+                                                   history, persons)
         fixed = _dense(fixed * (int(history.max()) + 1) + history)
     privacy = {"timeColumns": list(times), "linkage": rules.linkage,
                "pseudonymScope": "release" if not rules.links_releases else "contract",
