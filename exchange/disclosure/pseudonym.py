@@ -14,7 +14,8 @@ another's. :func:`pseudonym_scope` builds the scope the contract's
 the key can reproduce it (test vectors in tests/unit/test_disclosure_records.py).
 
 Speed: one keyed BLAKE2b state is prepared per scope and copied per value; the
-identifiers are read from Arrow as bytes in chunks and, above
+identifiers are read from the Arrow buffers (copied to Python bytes before any fork, so
+the child never touches Arrow) in chunks and, above
 ``PARALLEL_FROM`` values, split across two processes (fork) writing their digests into
 one shared buffer, hex-encoded at once.
 """
@@ -58,16 +59,19 @@ def _subkey(key: bytes, scope: str) -> bytes:
     return hmac.digest(bytes(key), _CONTEXT + scope.encode(), hashlib.sha256)
 
 
-def _hash_into(out, state, values: pa.Array, lo: int, hi: int) -> None:
-    """Write the digests of ``values[lo:hi]`` (binary, no nulls) into ``out``, by chunks."""
-    copy = state.copy
+def _hash_into(out, state, data: bytes, offsets: np.ndarray, lo: int, hi: int) -> None:
+    """Write the digests of values ``lo..hi-1`` (``data[offsets[i]:offsets[i+1]]``) into
+    ``out``, by chunks. Pure Python and numpy: safe in a child forked from a process
+    whose other threads may hold Arrow's allocator."""
+    copy, view = state.copy, memoryview(data)
     for start in range(lo, hi, _CHUNK):
         stop = min(start + _CHUNK, hi)
+        bounds = offsets[start:stop + 1].tolist()
         parts = []
         append = parts.append
-        for value in values.slice(start, stop - start).to_pylist():
+        for a, b in zip(bounds, bounds[1:], strict=False):
             h = copy()
-            h.update(value)
+            h.update(view[a:b])
             append(h.digest())
         out[start * DIGEST_BYTES:stop * DIGEST_BYTES] = b"".join(parts)
 
@@ -76,9 +80,12 @@ def _digests(subkey: bytes, values: pa.Array):
     """All digests (a buffer), in two processes when there are many values."""
     state = hashlib.blake2b(key=subkey, digest_size=DIGEST_BYTES)
     n = len(values)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[
+        values.offset:values.offset + n + 1].copy()
+    data = values.buffers()[2].to_pybytes() if n and values.buffers()[2] is not None else b""
     if n < PARALLEL_FROM or not hasattr(os, "fork"):
         out = bytearray(n * DIGEST_BYTES)
-        _hash_into(out, state, values, 0, n)
+        _hash_into(out, state, data, offsets, 0, n)
         return out
     half = n // 2
     out = mmap.mmap(-1, n * DIGEST_BYTES)  # MAP_SHARED: the child's half lands here too
@@ -86,11 +93,11 @@ def _digests(subkey: bytes, values: pa.Array):
     if pid == 0:  # child: the second half, then leave without running any cleanup
         code = 1
         try:
-            _hash_into(out, state, values, half, n)
+            _hash_into(out, state, data, offsets, half, n)
             code = 0
         finally:
             os._exit(code)
-    _hash_into(out, state, values, 0, half)
+    _hash_into(out, state, data, offsets, 0, half)
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise DisclosureError("pseudonymisation worker failed",
