@@ -219,7 +219,8 @@ def protect_records(table: pa.Table, rules: DisclosureRules, key: bytes | None,
                                                    history, persons)
         fixed = _dense(fixed * (int(history.max()) + 1) + history)
     privacy = {"timeColumns": list(times), "linkage": rules.linkage,
-               "pseudonymScope": "release" if not rules.links_releases else "contract",
+               "pseudonymScope": "column" if scope is None
+               else "contract" if rules.links_releases else "release",
                "linksBroken": broken, "earlierReleases": history is not None}
     if qis or times:
         table, outcome = k_anonymise(table, rules, fixed=fixed, quasi_identifiers=qis)
