@@ -267,7 +267,7 @@ def returnees():
     columns = [
         column("period", pattern=MONTH_PATTERN, desc="Month of return, YYYY-MM"),
         column("person_id", unique=True,
-               desc="Person identifier; keyed BLAKE2b pseudonym (gcmx/pseudonym/v2) after protection"),
+               desc="Person identifier; AES-CMAC pseudonym (gcmx/pseudonym/v3) after protection"),
         column(
             "sex", codelist="CL_SEX", values=["F", "M", "_U"], nullable=True, desc="Sex (null if suppressed)"
         ),

@@ -5,7 +5,7 @@
   pseudonyms for microdata (``records``) — and return the table with its
   :class:`DisclosureReport` (counts only).
 * ``audit_table``: the attacker's linear-programming check of a protected table.
-* ``pseudonymise``: keyed BLAKE2b pseudonyms in a scope (contract, release, column).
+* ``pseudonymise``: AES-CMAC pseudonyms in a scope (contract, release, column).
 * ``reconcile_births``: matched / unmatched births on pseudonyms, protected.
 """
 
