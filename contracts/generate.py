@@ -271,7 +271,8 @@ def returnees():
     age_values = ages + sorted(set(AGE_LEVELS[0].values()) | set(AGE_LEVELS[1].values()))
     columns = [
         column("period", pattern=MONTH_PATTERN, desc="Month of return, YYYY-MM"),
-        column("person_id", unique=True, desc="Person identifier; HMAC-SHA256 pseudonym after protection"),
+        column("person_id", unique=True,
+               desc="Person identifier; AES-CMAC pseudonym (gcmx/pseudonym/v3) after protection"),
         column(
             "sex", codelist="CL_SEX", values=["F", "M", "_U"], nullable=True, desc="Sex (null if suppressed)"
         ),
@@ -303,10 +304,15 @@ def returnees():
     }
     disclosure = {
         "method": "records",
-        "quasiIdentifiers": ["sex", "age_band", "province"],
+        "quasiIdentifiers": ["sex", "age_band", "province"],  # + period, always (records.py)
         "k": 5,
         "hierarchies": hierarchies,
         "pseudonymise": ["person_id"],
+        # unaccompanied_minor is False for every adult by definition (see minor_rule): as a
+        # 2-diverse attribute it would blank every adult class (README, records disclosure)
+        "sensitiveAttributes": ["return_reason"],
+        "lDiversity": 2,
+        "linkage": "none",
     }
     minor_rule = {
         "type": "expect_column_values_to_be_in_set",

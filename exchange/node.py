@@ -5,7 +5,8 @@ Local layout under ``GCMX_HOME`` (all inside the party's own country)::
     keys/         this party's secret keys (GCMX_IDENTITY overrides)
     keyring/      partners' public keys (GCMX_KEYRING overrides)
     agreements/   contract signatures ({contract}@{version}.{PARTY}.minisig)
-    outbound/     {exchange_id}/ manifest.json, validation.json, receipt.json once delivered
+    outbound/     {exchange_id}/ manifest.json, validation.json, receipt.json once delivered;
+                  _released/{contract}.parquet: what linked releases already sent
     landing/      {dataset}/{period}/{exchange_id}/ data.parquet, manifest.json, validation.json
     inbound/      {exchange_id}.json: what this node decided about each inbound exchange
     quarantine/   {name}/ reason.json and the rejected input
@@ -77,6 +78,9 @@ class Node:
         """A party's public keys from the keyring (this node keeps its own there too)."""
         return keys.load_public_keys(party, self.settings.keyring_dir)
 
-    def linkage_key(self, partner: str) -> bytes:
-        """The bilateral pseudonymisation key shared with ``partner``."""
-        return keys.load_linkage_key(self.party, partner, self.settings.identity_dir)
+    def pseudonym_key(self, contract) -> bytes | None:
+        """The key the contract's pseudonyms take: this party's own pseudonym key, or the
+        bilateral linkage key when the contract says ``linkage: withRecipient``."""
+        from exchange.protection import pseudonym_key
+
+        return pseudonym_key(contract, self.settings.identity_dir)

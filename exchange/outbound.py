@@ -28,11 +28,11 @@ from exchange.agreement import require_in_force
 from exchange.audit import AuditLog
 from exchange.contracts import Contract, load_contract, parse_period
 from exchange.declared import DeclarationMismatch, check_declared
-from exchange.disclosure import protect
 from exchange.errors import ConfigError, ContractError, DisclosureError
 from exchange.freshness import sync_index
 from exchange.manifest import DATA, Manifest, exchange_id, recipient_key_id, utc_now
 from exchange.node import Node, write_json_atomic
+from exchange.protection import protect_on_node
 from exchange.quality import validate
 from exchange.seaweed import bucket_name
 from exchange.sent import RECORD, put_signed, record_folder, record_published, trusted_manifests, write_record
@@ -147,10 +147,7 @@ def _failed_text(summary: dict) -> str:
 
 def protect_source(node: Node, source: Path, contract: Contract) -> tuple:
     """The dataset as it may leave the country: disclosure rules applied (table, report)."""
-    rules = contract.disclosure
-    key = node.linkage_key(contract.recipients[0]) if rules.get("pseudonymise") else None
-    protected, report = protect(pq.read_table(source), rules, linkage_key=key)
-    return protected, report.to_dict()
+    return protect_on_node(node, source, contract)  # contract-only input, keys, releases
 
 
 def _quarantine_unprotectable(node: Node, source: Path, contract: Contract, period: str,
@@ -198,7 +195,7 @@ def ready_to_send(node: Node, contract_id: str, period: str) -> tuple[Contract, 
     age_recipient = node.public_keys(recipient).age_recipient
     parse_recipient(age_recipient)
     if contract.disclosure.get("pseudonymise"):
-        node.linkage_key(recipient)
+        node.pseudonym_key(contract)
     return contract, age_recipient
 
 

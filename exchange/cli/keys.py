@@ -1,4 +1,5 @@
-"""`gcmx keys`: make a party's key files, show its public keys, make a bilateral linkage key."""
+"""`gcmx keys`: make a party's key files, show its public keys, make the bilateral linkage
+key and the party's own pseudonym key."""
 
 from __future__ import annotations
 
@@ -87,6 +88,28 @@ def linkage(party: str | None, partner: str, directory: Path | None) -> None:
     """
     path = generate_linkage_key(_party(party), partner, directory or load_settings().identity_dir)
     click.echo(f"linkage key written to {path}; hand a copy to the partner over a secure channel")
+
+
+@keys_group.command("pseudonym")
+@click.option("--party", help=_PARTY_HELP)
+@click.option("--dir", "directory", type=_DIR, help="Identity directory (default: GCMX_IDENTITY).")
+def pseudonym(party: str | None, directory: Path | None) -> None:
+    """Make this party's own pseudonym key (pseudonym/PARTY.key, 0600), kept from partners.
+
+    Pseudonyms of record-level data are keyed with it unless the contract says
+    linkage: withRecipient. `gcmx protect` makes it on first use; back it up with the
+    identity. Never overwritten.
+    """
+    from exchange.protection import pseudonym_key_path, sender_pseudonym_key
+
+    code = _party(party)
+    directory = directory or load_settings().identity_dir
+    path = pseudonym_key_path(code, directory)
+    if path.exists():
+        raise ConfigError(f"pseudonym key {path} already exists",
+                          hint="keep it: a new key starts new pseudonyms")
+    sender_pseudonym_key(code, directory)
+    click.echo(f"pseudonym key written to {path}; keep it here and in the identity backup")
 
 
 def _print_public(public: PublicKeys) -> None:

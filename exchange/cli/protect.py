@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import click
 import pyarrow.parquet as pq
 
-from exchange.errors import ConfigError, DisclosureError, NotFound
+from exchange.errors import ConfigError, NotFound
 
 
-def _linkage_key(contract, key_file: Path | None, identity: Path | None) -> bytes:
-    """The bilateral key: from --linkage-key-file, else {identity}/linkage/{A}-{B}.key."""
-    from exchange.keys import load_linkage_key
-
-    if key_file is not None:
-        text = key_file.read_text(encoding="utf-8").strip()
-        try:
-            return bytes.fromhex(text)
-        except ValueError:
-            raise ConfigError(f"linkage key file {key_file} does not hold hex",
-                              hint="give the file made by gcmx keys linkage") from None
-    if len(contract.recipients) != 1:
-        raise DisclosureError(
-            f"contract {contract.id} has {len(contract.recipients)} recipients; the "
-            "linkage key is bilateral", hint="name the key with --linkage-key-file PATH")
-    if identity is None:
-        from exchange.settings import load_settings
-
-        identity = load_settings().identity_dir
-    return load_linkage_key(contract.sender, contract.recipients[0], identity)
+def _scratch(path: Path, what: str) -> Path:
+    """A temporary file beside ``path``: proves it can be written before any work."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        os.close(fd)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the {what} {path}: {exc.strerror or exc}",
+                          hint=f"choose a {what} path in a writable directory") from None
+    return Path(tmp)
 
 
 @click.command("protect")
@@ -43,39 +35,67 @@ def _linkage_key(contract, key_file: Path | None, identity: Path | None) -> byte
               help="Also write the disclosure report (JSON, counts only) here.")
 @click.option("--linkage-key-file", type=click.Path(path_type=Path, dir_okay=False,
                                                      exists=True),
-              help="Bilateral linkage key (hex) for pseudonyms; default: "
-                   "{GCMX_IDENTITY}/linkage/{SENDER}-{RECIPIENT}.key.")
+              help="Bilateral linkage key (hex), for contracts with linkage: withRecipient; "
+                   "default: {GCMX_IDENTITY}/linkage/{SENDER}-{RECIPIENT}.key.")
 @click.option("--identity", type=click.Path(path_type=Path, file_okay=False),
-              help="Identity directory holding linkage/ (default: GCMX_IDENTITY).")
+              help="Identity directory holding pseudonym/ and linkage/ (default: "
+                   "GCMX_IDENTITY).")
+@click.option("--released", "released_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder keeping what was already released, for contracts whose "
+                   "pseudonyms link releases (default: {GCMX_HOME}/outbound/_released).")
 @click.option("--audit/--no-audit", default=None,
-              help="Attack the protected table with linear programming "
-                   "(default: tables up to 2000 cells).")
+              help="Attack a protected frequency table with linear programming "
+                   "(the default is the library's).")
 def protect_command(file: Path, contract_id: str, out: Path, report_path: Path | None,
                     linkage_key_file: Path | None, identity: Path | None,
-                    audit: bool | None) -> None:
+                    released_dir: Path | None, audit: bool | None) -> None:
     """Protect FILE under the contract's disclosure rules and write it to --out.
 
+    The file must hold only what the contract describes (its columns, its codes, at
+    least one row, no null or duplicate identifiers); otherwise nothing is written.
     Frequency tables get primary and secondary cell suppression (nulls with SDMX
-    OBS_STATUS / CONF_STATUS flags); record-level data gets keyed pseudonyms and
-    k-anonymity. Prints the disclosure report: counts only, never values.
+    OBS_STATUS / CONF_STATUS flags); record-level data gets keyed pseudonyms,
+    k-anonymity with l-diversity, and shuffled rows. Prints the disclosure report:
+    counts only, never values.
     """
     from exchange.contracts import load_contract
-    from exchange.disclosure import protect
+    from exchange.disclosure.rules import as_rules
+    from exchange.disclosure.scope import check_publishable
+    from exchange.protection import (
+        RELEASED_FOLDER,
+        protect_for_contract,
+        pseudonym_key,
+        read_dataset,
+    )
+    from exchange.settings import load_settings
 
     if not file.is_file():
         raise NotFound(f"dataset {file} does not exist", hint="give the Parquet file to protect")
     contract = load_contract(contract_id)
-    rules = contract.disclosure
+    table = read_dataset(file)
+    check_publishable(table, contract)
+    rules = as_rules(contract.disclosure)
     key = None
-    if rules.get("method") == "records" and rules.get("pseudonymise"):
-        key = _linkage_key(contract, linkage_key_file, identity)
-    table = pq.read_table(file)
-    protected, report = protect(table, rules, key, audit=audit)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(protected, out)
-    text = json.dumps({"contract": contract.id, **report.to_dict()}, indent=2)
-    if report_path is not None:
-        report_path.write_text(text + "\n", encoding="utf-8")
+    if rules.method == "records" and rules.pseudonymise:
+        key = pseudonym_key(contract, identity or load_settings().identity_dir,
+                            linkage_key_file)
+    if rules.method == "records" and rules.links_releases and released_dir is None:
+        released_dir = load_settings().home / "outbound" / RELEASED_FOLDER
+    scratch = [_scratch(out, "output file")]
+    try:
+        if report_path is not None:
+            scratch.append(_scratch(report_path, "report file"))
+        protected, report = protect_for_contract(table, contract, key, released_dir,
+                                                 audit=audit, checked=True)
+        text = json.dumps({"contract": contract.id, **report.to_dict()}, indent=2)
+        pq.write_table(protected, scratch[0])
+        if report_path is not None:
+            scratch[1].write_text(text + "\n", encoding="utf-8")
+            os.replace(scratch[1], report_path)
+        os.replace(scratch[0], out)
+    finally:
+        for path in scratch:
+            path.unlink(missing_ok=True)
     click.echo(text)
 
 

@@ -5,7 +5,7 @@
   pseudonyms for microdata (``records``) — and return the table with its
   :class:`DisclosureReport` (counts only).
 * ``audit_table``: the attacker's linear-programming check of a protected table.
-* ``pseudonymise``: HMAC-SHA256 pseudonyms under the bilateral linkage key.
+* ``pseudonymise``: AES-CMAC pseudonyms in a scope (contract, release, column).
 * ``reconcile_births``: matched / unmatched births on pseudonyms, protected.
 """
 
@@ -19,21 +19,21 @@ import pyarrow as pa
 from exchange.disclosure.aggregate import protect_aggregate
 from exchange.disclosure.audit import AuditCell, AuditResult, audit_table
 from exchange.disclosure.births import reconcile_births
-from exchange.disclosure.kanon import k_anonymise
-from exchange.disclosure.pseudonym import pseudonymise, pseudonymise_columns
+from exchange.disclosure.pseudonym import pseudonym_scope, pseudonymise
+from exchange.disclosure.records import Release, protect_records
 from exchange.disclosure.report import DisclosureReport
 from exchange.disclosure.rules import DisclosureRules, as_rules
 from exchange.errors import DisclosureError
 
 LP_AUDIT_MAX_CELLS = 50_000  # every table of our contracts; ~10-20 s at 33k cells
 
-__all__ = ["AuditCell", "AuditResult", "DisclosureReport", "DisclosureRules", "audit_table",
-           "protect", "pseudonymise", "reconcile_births"]
+__all__ = ["AuditCell", "AuditResult", "DisclosureReport", "DisclosureRules", "Release",
+           "audit_table", "protect", "pseudonym_scope", "pseudonymise", "reconcile_births"]
 
 
 def protect(table: pa.Table, rules: DisclosureRules | Mapping[str, Any],
-            linkage_key: bytes | None = None, *, audit: bool | None = None
-            ) -> tuple[pa.Table, DisclosureReport]:
+            linkage_key: bytes | None = None, *, audit: bool | None = None,
+            release: Release | None = None) -> tuple[pa.Table, DisclosureReport]:
     """Apply the contract's disclosure rules; return the safe table and its report.
 
     ``aggregate``: primary and secondary suppression. Every suppressed cell carries a
@@ -43,8 +43,11 @@ def protect(table: pa.Table, rules: DisclosureRules | Mapping[str, Any],
     protection interval; ``None`` (default) audits tables of up to
     ``LP_AUDIT_MAX_CELLS`` cells (the audit then takes seconds, not minutes). The report
     names the proof used.
-    ``records``: pseudonymise the identifier columns (needs ``linkage_key``), then
-    k-anonymise the quasi-identifiers. ``none``: the table passes unchanged.
+    ``records``: pseudonymise the identifier columns (``linkage_key``: the pseudonym
+    key the contract's ``linkage`` calls for), k-anonymise the quasi-identifiers with
+    l-diversity of the sensitive attributes, the release period always in the classes
+    and, with stable pseudonyms, ``release.earlier`` (what was already sent) too;
+    rows are shuffled (see :mod:`exchange.disclosure.records`). ``none``: unchanged.
     """
     rules = as_rules(rules)
     report = DisclosureReport(method=rules.method, rules=rules.to_dict())
@@ -52,25 +55,7 @@ def protect(table: pa.Table, rules: DisclosureRules | Mapping[str, Any],
         return table, report
     if rules.method == "aggregate":
         return _protect_aggregate(table, rules, report, audit)
-    if rules.pseudonymise:
-        if linkage_key is None:
-            raise DisclosureError(
-                f"disclosure.pseudonymise names {', '.join(rules.pseudonymise)} but no "
-                "linkage key was given",
-                hint="the bilateral key is read from {identity}/linkage/{A}-{B}.key "
-                     "(gcmx protect --linkage-key-file PATH, or GCMX_IDENTITY)")
-        table = pseudonymise_columns(table, rules.pseudonymise, linkage_key)
-        report.columns_pseudonymised = list(rules.pseudonymise)
-    report.records_total = table.num_rows
-    if rules.quasi_identifiers:
-        table, outcome = k_anonymise(table, rules)
-        report.records_generalised = outcome.generalised
-        report.records_suppressed = outcome.suppressed_records
-        report.values_suppressed = outcome.suppressed_values
-        report.k_reached = outcome.k_reached
-        report.information_loss = outcome.loss
-        report.generalisation_levels = outcome.levels
-    return table, report
+    return protect_records(table, rules, linkage_key, report, release)
 
 
 def _protect_aggregate(table: pa.Table, rules: DisclosureRules, report: DisclosureReport,

@@ -2,8 +2,9 @@
 
 The destination holds the births it registered of children of Cambodian nationals;
 Cambodia holds its civil registry. Both identify a child by the same identifier
-(e.g. the birth certificate number), pseudonymised under the bilateral linkage key,
-so the two lists can be matched on pseudonyms alone. The result counts, by sex and
+(e.g. the birth certificate number), pseudonymised under the bilateral linkage key
+with the column name as scope (stable across releases: the ``withRecipient`` case of
+``disclosure.linkage``), so the two lists can be matched on pseudonyms alone. The result counts, by sex and
 age group, the children registered abroad that the civil registry holds (MATCHED)
 and does not hold (UNMATCHED), with margins, and is itself protected like any
 frequency table (minimum cell size, secondary suppression).

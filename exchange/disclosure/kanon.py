@@ -11,6 +11,12 @@ finished with local suppression, and the lowest total loss wins. Local suppressi
 nulls, for the records still in classes smaller than k, the quasi-identifier whose
 suppression leaves the fewest such records, until none are left. A null is its own
 value when classes are counted, so the published table is k-anonymous as it reads.
+
+l-diversity (distinct): a class also fails while a sensitive attribute takes fewer than
+l distinct values in it; failing classes are generalised and suppressed exactly like
+classes smaller than k. A fixed partition (release period, earlier-release history) is
+part of every class and never changed; one that cannot pass even fully suppressed
+makes the release impossible (DisclosureError).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class KAnonOutcome:
     k_reached: int
     loss: float
     levels: dict[str, int]
+    l_reached: int | None = None
 
 
 @dataclass
@@ -82,80 +89,184 @@ def _column(table: pa.Table, name: str, hierarchy) -> _Column:
     return _Column(name, indices.astype(np.int64), levels, labels, losses, frequency)
 
 
-def _encode(columns: list[_Column], combo: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (records x quasi-identifiers) at the given levels, and each column's radix."""
-    codes = np.stack([c.codes(lv) for c, lv in zip(columns, combo, strict=True)], axis=1)
-    radix = np.array([len(c.labels[lv]) + 2 for c, lv in zip(columns, combo, strict=True)])
-    return codes, radix
+@dataclass
+class _Privacy:
+    """The class conditions: size >= k and, per sensitive attribute, >= l distinct values.
+
+    ``fixed`` (optional) is a per-record partition id (release period, earlier-release
+    history) that is part of every class and is never generalised or suppressed."""
+
+    k: int
+    diversity: int
+    sensitive: list[tuple[np.ndarray, int]]   # (codes, distinct count incl. null slot)
+    fixed: np.ndarray | None
 
 
-def _class_sizes(codes: np.ndarray, radix: np.ndarray) -> np.ndarray:
-    """Size of each record's equivalence class (equal codes on every column)."""
+def _encode(columns: list[_Column], combo: tuple[int, ...], privacy: _Privacy
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (records x quasi-identifiers, then the fixed partition) and each column's radix."""
+    parts = [c.codes(lv) for c, lv in zip(columns, combo, strict=True)]
+    radix = [len(c.labels[lv]) + 2 for c, lv in zip(columns, combo, strict=True)]
+    if privacy.fixed is not None:
+        parts.append(privacy.fixed)
+        radix.append(int(privacy.fixed.max(initial=0)) + 2)
+    codes = np.empty((len(parts[0]), len(parts)), dtype=np.int64, order="F")
+    for j, part in enumerate(parts):  # column by column: contiguous writes
+        codes[:, j] = part
+    return codes, np.array(radix)
+
+
+def _class_ids(codes: np.ndarray, radix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each record's equivalence class id (equal codes on every column) and class sizes."""
     space = int(np.prod(radix.astype(float)))
     if space < 2**26:
         key = codes @ np.cumprod(np.append(1, radix[:-1]))
-        return np.bincount(key, minlength=space)[key]
+        return key, np.bincount(key, minlength=space)
     _, inverse, counts = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
-    return counts[inverse.reshape(-1)]
+    return inverse.reshape(-1), counts
 
 
-def _suppress_locally(codes: np.ndarray, radix: np.ndarray, k: int) -> np.ndarray:
-    """Null (code radix-1) quasi-identifiers of small-class records until all classes >= k."""
+def _diversity(key: np.ndarray, classes: int, privacy: _Privacy) -> np.ndarray:
+    """Per record: the fewest distinct values any sensitive attribute takes in its class."""
+    least = np.full(len(key), np.iinfo(np.int64).max)
+    for values, distinct in privacy.sensitive:
+        pairs = key.astype(np.int64) * distinct + values
+        if classes * distinct < 2**24:  # a presence table is cheaper than sorting
+            seen = np.bincount(pairs, minlength=classes * distinct).reshape(classes, distinct)
+            per_class = (seen > 0).sum(axis=1)
+        else:
+            per_class = np.bincount(np.unique(pairs) // distinct, minlength=classes)
+        least = np.minimum(least, per_class[key])
+    return least
+
+
+def _violating(codes: np.ndarray, radix: np.ndarray, privacy: _Privacy) -> np.ndarray:
+    """Records in a class smaller than k or less than l-diverse."""
+    key, counts = _class_ids(codes, radix)
+    bad = counts[key] < privacy.k
+    if privacy.diversity > 1 and privacy.sensitive:
+        bad |= _diversity(key, len(counts), privacy) < privacy.diversity
+    return bad
+
+
+def _suppress_locally(codes: np.ndarray, radix: np.ndarray, q: int, privacy: _Privacy
+                      ) -> np.ndarray:
+    """Null (code radix-1) quasi-identifiers of failing records until every class passes."""
     suppressed = radix - 1
-    sizes = _class_sizes(codes, radix)
-    while (violating := np.flatnonzero(sizes < k)).size:
-        open_columns = [j for j in range(codes.shape[1])
-                        if (codes[violating, j] != suppressed[j]).any()]
+    bad = _violating(codes, radix, privacy)
+    while (violating := np.flatnonzero(bad)).size:
+        open_columns = [j for j in range(q) if (codes[violating, j] != suppressed[j]).any()]
         if not open_columns:
-            _pad_fully_suppressed(codes, sizes, suppressed, k)
+            _pad_fully_suppressed(codes, radix, q, bad, privacy)
         else:
             best = None
             for j in open_columns:
                 trial = codes.copy()
                 trial[violating, j] = suppressed[j]
-                left = int((_class_sizes(trial, radix) < k).sum())
+                left = int(_violating(trial, radix, privacy).sum())
                 if best is None or left < best[0]:
                     best = (left, j)
             codes[violating, best[1]] = suppressed[best[1]]
-        sizes = _class_sizes(codes, radix)
+        bad = _violating(codes, radix, privacy)
     return codes
 
 
-def _pad_fully_suppressed(codes, sizes, suppressed, k) -> None:
-    """The all-null class is smaller than k: take records from the largest class into it."""
-    blank = (codes == suppressed).all(axis=1)
-    need = k - int(blank.sum())
-    others = np.flatnonzero(~blank)
-    if others.size < need:
-        codes[:] = suppressed
-        return
-    largest = others[sizes[others] == sizes[others].max()]
-    first = codes[largest[0]]
-    members = others[(codes[others] == first).all(axis=1)]
-    take = members[-need:] if members.size - need >= k else members
-    codes[take] = suppressed
+def _pad_fully_suppressed(codes, radix, q, bad, privacy: _Privacy) -> None:
+    """A fully suppressed class fails: move into it the largest class of its partition
+    (or, when that class can spare them, just enough of its records)."""
+    suppressed = radix[:q] - 1
+    blank = (codes[:, :q] == suppressed).all(axis=1)
+    failing = np.flatnonzero(blank & bad)
+    fixed = codes[:, q:]
+    part = (fixed == fixed[failing[0]]).all(axis=1)
+    others = np.flatnonzero(part & ~blank)
+    if others.size == 0:
+        raise _unattainable(privacy)
+    key, counts = _class_ids(codes, radix)
+    sizes = counts[key[others]]
+    largest = others[sizes == sizes.max()]
+    members = others[key[others] == key[largest[0]]]
+    need = privacy.k - int((blank & part).sum())
+    take = members
+    if privacy.diversity == 1 and 0 < need and members.size - need >= privacy.k:
+        take = members[-need:]
+    codes[np.ix_(take, np.arange(q))] = suppressed
 
 
-def k_anonymise(table: pa.Table, rules: DisclosureRules) -> tuple[pa.Table, KAnonOutcome]:
-    """Generalise and locally suppress quasi-identifiers until every class has >= k records."""
+def _unattainable(privacy: _Privacy) -> DisclosureError:
+    what = (f"{privacy.k}-anonymous and {privacy.diversity}-diverse" if privacy.diversity > 1
+            else f"{privacy.k}-anonymous")
+    return DisclosureError(
+        f"no release of this dataset can be {what}: a release period (or the records "
+        "sharing an earlier release's class) has too few records or too few distinct "
+        "values of a sensitive attribute (disclosure.sensitiveAttributes)",
+        hint="send this period together with the next one, or aggregate instead")
+
+
+def _sensitive(table: pa.Table, names: tuple[str, ...]) -> list[tuple[np.ndarray, int]]:
+    out = []
+    for name in names:
+        if name not in table.column_names:
+            raise DisclosureError(f"dataset has no column {name} "
+                                  "(named by disclosure.sensitiveAttributes)",
+                                  hint="fix the contract or the dataset")
+        encoded = pc.dictionary_encode(table.column(name)).combine_chunks()
+        slot = len(encoded.dictionary)
+        out.append((encoded.indices.fill_null(slot).to_numpy(zero_copy_only=False)
+                    .astype(np.int64), slot + 1))
+    return out
+
+
+def least_diversity(table: pa.Table, sensitive: tuple[str, ...], groups: np.ndarray
+                    ) -> np.ndarray:
+    """Per record: the fewest distinct values a sensitive attribute takes in its group."""
+    if not sensitive:
+        return np.full(len(groups), np.iinfo(np.int64).max)
+    privacy = _Privacy(1, 1, _sensitive(table, sensitive), None)
+    return _diversity(groups, int(groups.max(initial=0)) + 1, privacy)
+
+
+def _check_partitions(privacy: _Privacy, n: int) -> None:
+    """Every fixed partition must be able to pass on its own (fully suppressed)."""
+    fixed = privacy.fixed if privacy.fixed is not None else np.zeros(n, dtype=np.int64)
+    if (np.bincount(fixed)[fixed] < privacy.k).any():
+        raise _unattainable(privacy)
+    if privacy.diversity > 1 and privacy.sensitive and (
+            _diversity(fixed, int(fixed.max()) + 1, privacy) < privacy.diversity).any():
+        raise _unattainable(privacy)
+
+
+def k_anonymise(table: pa.Table, rules: DisclosureRules, *, fixed: np.ndarray | None = None,
+                quasi_identifiers: tuple[str, ...] | None = None
+                ) -> tuple[pa.Table, KAnonOutcome]:
+    """Generalise and locally suppress quasi-identifiers until every class has >= k records
+    and >= l distinct values of each sensitive attribute.
+
+    ``fixed``: per-record partition ids that are part of every class but never changed
+    (the release period, the class a person had in earlier releases)."""
     n, k = table.num_rows, rules.k
     if 0 < n < k:
         raise DisclosureError(f"dataset has {n} record(s), fewer than disclosure.k = {k}",
                               hint="no release can be k-anonymous; aggregate instead")
-    columns = [_column(table, c, rules.hierarchies.get(c)) for c in rules.quasi_identifiers]
+    privacy = _Privacy(k, rules.l_diversity, _sensitive(table, rules.sensitive_attributes),
+                       None if fixed is None else np.asarray(fixed, dtype=np.int64))
+    if n:
+        _check_partitions(privacy, n)
+    names = quasi_identifiers if quasi_identifiers is not None else rules.quasi_identifiers
+    columns = [_column(table, c, rules.hierarchies.get(c)) for c in names]
     q = len(columns)
     scored = []
     for combo in itertools.product(*(range(len(c.levels)) for c in columns)):
-        codes, radix = _encode(columns, combo)
+        codes, radix = _encode(columns, combo, privacy)
         gen = sum(float(c.frequency @ c.loss[lv]) for c, lv in zip(columns, combo, strict=True))
-        small = int((_class_sizes(codes, radix) < k).sum()) if n else 0
+        small = int(_violating(codes, radix, privacy).sum()) if n else 0
         scored.append(((gen + small) / max(n * q, 1), sum(combo), combo, gen))
     scored.sort()
     best = None
     for _, _, combo, gen in scored[:_FINALISTS]:
-        codes, radix = _encode(columns, combo)
-        final = _suppress_locally(codes, radix, k) if n else codes
-        blanks = final == radix - 1
+        codes, radix = _encode(columns, combo, privacy)
+        final = _suppress_locally(codes, radix, q, privacy) if n else codes
+        blanks = final[:, :q] == radix[:q] - 1
         loss = (gen - _generalisation_undone(columns, combo, blanks) + blanks.sum()) / max(n * q, 1)
         if best is None or loss < best[0] - 1e-12:
             best = (loss, combo, final, radix, blanks)
@@ -166,12 +277,14 @@ def k_anonymise(table: pa.Table, rules: DisclosureRules) -> tuple[pa.Table, KAno
         changed = (column.loss[level][column.indices] > 0) & ~blanks[:, j]
         generalised |= changed
         out = _write_column(out, column, level, final[:, j], blanks[:, j])
-    sizes = _class_sizes(final, radix)
+    key, counts = _class_ids(final, radix)
+    diverse = _diversity(key, len(counts), privacy) if n and privacy.sensitive else None
     return out, KAnonOutcome(
         records=n, generalised=int(generalised.sum()),
         suppressed_records=int(blanks.any(axis=1).sum()), suppressed_values=int(blanks.sum()),
-        k_reached=int(sizes.min()) if n else 0, loss=float(loss),
-        levels={c.name: lv for c, lv in zip(columns, combo, strict=True)})
+        k_reached=int(counts[key].min()) if n else 0, loss=float(loss),
+        levels={c.name: lv for c, lv in zip(columns, combo, strict=True)},
+        l_reached=int(diverse.min()) if diverse is not None else None)
 
 
 def _generalisation_undone(columns, combo, blanks) -> float:

@@ -28,6 +28,7 @@ class DisclosureReport:
     generalisation_levels: dict[str, int] = field(default_factory=dict)
     columns_pseudonymised: list[str] = field(default_factory=list)
     audit: dict[str, Any] | None = None
+    privacy: dict[str, Any] | None = None  # records: time columns, linkage, l-diversity
 
     @property
     def ok(self) -> bool:
@@ -52,6 +53,8 @@ class DisclosureReport:
             out["generalisationLevels"] = dict(self.generalisation_levels)
         if self.columns_pseudonymised:
             out["columnsPseudonymised"] = list(self.columns_pseudonymised)
+        if self.privacy is not None:
+            out["privacy"] = dict(self.privacy)
         if self.audit is not None:
             out["audit"] = {k: (None if isinstance(v, float) and math.isinf(v) else v)
                             for k, v in self.audit.items()}

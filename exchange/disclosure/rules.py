@@ -5,6 +5,14 @@ The contract carries them under ``customProperties.disclosure``::
     method: aggregate | records | none
     countColumn, dimensions, totalCode, minimumCellSize, protectionInterval   # aggregate
     quasiIdentifiers, k, hierarchies, pseudonymise                            # records
+    sensitiveAttributes, lDiversity, linkage                                  # records
+
+Records: ``sensitiveAttributes`` must each take at least ``lDiversity`` (default 2)
+distinct values in every equivalence class; ``linkage`` says whether pseudonyms may
+link a person across releases: ``none`` (default; per-release pseudonyms under the
+sender's own key), ``acrossReleases`` (stable pseudonyms under the sender's own key;
+k-anonymity then holds for the union of releases) or ``withRecipient`` (stable
+pseudonyms under the bilateral linkage key, for reconciliation by the recipient).
 
 Every problem raises :class:`~exchange.errors.DisclosureError` naming the contract
 field (``disclosure.<name>``) and what to write instead.
@@ -21,7 +29,9 @@ from exchange.errors import DisclosureError
 METHODS = ("aggregate", "records", "none")
 _AGGREGATE_KEYS = {"countColumn", "dimensions", "totalCode", "minimumCellSize",
                    "protectionInterval"}
-_RECORD_KEYS = {"quasiIdentifiers", "k", "hierarchies", "pseudonymise"}
+_RECORD_KEYS = {"quasiIdentifiers", "k", "hierarchies", "pseudonymise", "sensitiveAttributes",
+                "lDiversity", "linkage"}
+LINKAGES = ("none", "acrossReleases", "withRecipient")
 _KNOWN_KEYS = {"method"} | _AGGREGATE_KEYS | _RECORD_KEYS
 
 Hierarchy = tuple[Mapping[str, str], ...]
@@ -94,6 +104,14 @@ class DisclosureRules:
     k: int = 5
     hierarchies: Mapping[str, Hierarchy] = field(default_factory=dict)
     pseudonymise: tuple[str, ...] = ()
+    sensitive_attributes: tuple[str, ...] = ()
+    l_diversity: int = 1
+    linkage: str = "none"
+
+    @property
+    def links_releases(self) -> bool:
+        """Pseudonyms stay the same from one release to the next."""
+        return self.linkage != "none"
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DisclosureRules:
@@ -155,7 +173,8 @@ class DisclosureRules:
             raise _fail("pseudonymise", f"also names quasi-identifier {overlap[0]}",
                         "a column is either an identifier or a quasi-identifier")
         return cls(method="records", quasi_identifiers=qis, k=_positive_int(d, "k", 5),
-                   hierarchies=_hierarchies(d, qis), pseudonymise=pseudo)
+                   hierarchies=_hierarchies(d, qis), pseudonymise=pseudo,
+                   **_records_privacy(d, qis, pseudo))
 
     def to_dict(self) -> dict[str, Any]:
         """The rules in the contract's own spelling (JSON-able)."""
@@ -168,8 +187,39 @@ class DisclosureRules:
             return {"method": "records", "quasiIdentifiers": list(self.quasi_identifiers),
                     "k": self.k, "pseudonymise": list(self.pseudonymise),
                     "hierarchies": {c: [dict(lv) for lv in levels]
-                                    for c, levels in self.hierarchies.items()}}
+                                    for c, levels in self.hierarchies.items()},
+                    **self._records_privacy_dict()}
         return {"method": "none"}
+
+    def _records_privacy_dict(self) -> dict[str, Any]:
+        """sensitiveAttributes / lDiversity / linkage, left out when not set."""
+        out: dict[str, Any] = {}
+        if self.sensitive_attributes:
+            out.update(sensitiveAttributes=list(self.sensitive_attributes),
+                       lDiversity=self.l_diversity)
+        if self.linkage != "none":
+            out["linkage"] = self.linkage
+        return out
+
+
+def _records_privacy(d: Mapping[str, Any], qis: tuple[str, ...],
+                     pseudo: tuple[str, ...]) -> dict[str, Any]:
+    """sensitiveAttributes, lDiversity and linkage of a records contract."""
+    sensitive = _names(d, "sensitiveAttributes", required=False)
+    taken = sorted(set(sensitive) & (set(qis) | set(pseudo)))
+    if taken:
+        raise _fail("sensitiveAttributes", f"also names {taken[0]}, a quasi-identifier "
+                    "or identifier", "a sensitive attribute is what k-anonymity hides, "
+                    "not what it groups by")
+    if "lDiversity" in d and not sensitive:
+        raise _fail("lDiversity", "given without disclosure.sensitiveAttributes",
+                    "name the sensitive attributes, e.g. [return_reason]")
+    diversity = _positive_int(d, "lDiversity", 2) if sensitive else 1
+    linkage = d.get("linkage", "none")
+    if linkage not in LINKAGES:
+        raise _fail("linkage", f"must be one of {', '.join(LINKAGES)}",
+                    "none unless the recipient must follow a person across releases")
+    return {"sensitive_attributes": sensitive, "l_diversity": diversity, "linkage": linkage}
 
 
 def as_rules(rules: DisclosureRules | Mapping[str, Any]) -> DisclosureRules:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import replace
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
 from exchange.cli import main
 from exchange.contracts import all_contracts, load_contract
-from exchange.disclosure import audit_table, protect
-from exchange.keys import generate_linkage_key
+from exchange.disclosure import audit_table, protect, pseudonymise
+from exchange.errors import ConfigError
+from exchange.keys import generate_linkage_key, load_linkage_key
+from exchange.protection import pseudonym_key, pseudonym_key_path, sender_pseudonym_key
 from exchange.synthetic import generate, write_dataset
 
 
@@ -37,7 +41,7 @@ def test_every_contract_protects_its_synthetic_data(contract):
         assert summary["kReached"] >= contract.disclosure["k"]
 
 
-def test_cli_protects_records_with_the_identity_linkage_key(tmp_path):
+def test_cli_protects_records_with_the_senders_own_key(tmp_path):
     contract = load_contract("returnees.tha-khm")
     raw = write_dataset(contract, tmp_path / "raw.parquet", _period(contract), rows=300)
     generate_linkage_key(contract.sender, contract.recipients[0], tmp_path / "id")
@@ -49,12 +53,23 @@ def test_cli_protects_records_with_the_identity_linkage_key(tmp_path):
     printed = json.loads(result.output)
     assert printed == json.loads(report.read_text())
     assert printed["kReached"] >= contract.disclosure["k"]
+    assert printed["privacy"]["lReached"] >= 2 and printed["privacy"]["timeColumns"] == ["period"]
     raw_ids = pq.read_table(raw).column(contract.disclosure["pseudonymise"][0]).to_pylist()
     data = out.read_bytes()
     assert not [i for i in raw_ids if str(i).encode() in data]
+    # linkage: none -> the sender's own key (made on first use, 0600), not the bilateral one
+    own = pseudonym_key_path(contract.sender, tmp_path / "id")
+    assert own.is_file() and own.stat().st_mode & 0o077 == 0
+    published = set(pq.read_table(out).column("person_id").to_pylist())
+    bilateral = load_linkage_key(contract.sender, contract.recipients[0], tmp_path / "id")
+    for scope in ("person_id", f"{contract.id}/person_id", f"{contract.id}/2025-03/person_id"):
+        assert not published & set(pseudonymise(pa.array(raw_ids), bilateral, scope).to_pylist())
+    mine = pseudonymise(pa.array(raw_ids), sender_pseudonym_key(contract.sender, tmp_path / "id"),
+                        f"{contract.id}/2025-03/person_id")
+    assert published == set(mine.to_pylist())
 
 
-def test_cli_protects_a_frequency_table_and_explains_a_missing_key(tmp_path):
+def test_cli_protects_a_frequency_table(tmp_path):
     contract = load_contract("children_on_the_move.khm-tha")
     raw = write_dataset(contract, tmp_path / "raw.parquet", _period(contract))
     out = tmp_path / "safe.parquet"
@@ -64,9 +79,22 @@ def test_cli_protects_a_frequency_table_and_explains_a_missing_key(tmp_path):
     assert json.loads(result.output)["cellsPrimarySuppressed"] >= 0
     assert "CONF_STATUS" in pq.read_table(out).column_names
 
-    records = load_contract("returnees.tha-khm")
-    raw = write_dataset(records, tmp_path / "rec.parquet", _period(records), rows=50)
-    result = CliRunner().invoke(main, ["protect", str(raw), "--contract", records.id,
-                                       "--out", str(out), "--identity", str(tmp_path)])
-    assert result.exit_code == 2
-    assert "linkage key" in result.output
+
+def test_linkage_with_the_recipient_needs_the_bilateral_key(tmp_path):
+    contract = load_contract("returnees.tha-khm")
+    shared = replace(contract, disclosure={**contract.disclosure, "linkage": "withRecipient"})
+    with pytest.raises(ConfigError, match="linkage key"):
+        pseudonym_key(shared, tmp_path)
+    generate_linkage_key(contract.sender, contract.recipients[0], tmp_path)
+    assert pseudonym_key(shared, tmp_path) == load_linkage_key(
+        contract.sender, contract.recipients[0], tmp_path)
+    assert pseudonym_key(contract, tmp_path) == sender_pseudonym_key(contract.sender, tmp_path)
+
+
+def test_keys_pseudonym_makes_the_key_once(tmp_path):
+    args = ["keys", "pseudonym", "--party", "THA", "--dir", str(tmp_path)]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert pseudonym_key_path("THA", tmp_path).is_file()
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 2 and "already exists" in again.output
