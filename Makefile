@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DCVENV := .venv-datacontract
 DATACONTRACT := datacontract-cli[duckdb]==1.2.8
+PEERVENV := .venv-pycanon
+PYCANON := pycanon==1.3.6
 APT_TOOLS := age minisign chromium
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -26,7 +28,12 @@ $(DCVENV)/.installed:
 	$(DCVENV)/bin/python -m pip install -q '$(DATACONTRACT)'
 	touch $@
 
-install: $(STAMP) $(DCVENV)/.installed tools  ## create .venv (and datacontract-cli's own venv for interop tests), pinned
+$(PEERVENV)/.installed:
+	test -x $(PEERVENV)/bin/python || $(PYTHON) -m venv $(PEERVENV)
+	$(PEERVENV)/bin/python -m pip install -q '$(PYCANON)' pyarrow
+	touch $@
+
+install: $(STAMP) $(DCVENV)/.installed $(PEERVENV)/.installed tools  ## create .venv (and the peers' own venvs for interop tests: datacontract-cli, pycanon), pinned
 
 tools:  ## install Debian's age, minisign and chromium when missing
 	@missing=""; \
@@ -55,4 +62,4 @@ lint: install  ## ruff
 	$(VENV)/bin/ruff check exchange dags tests bench
 
 clean:  ## remove the virtualenv and build output
-	rm -rf $(VENV) $(DCVENV) build .pytest_cache
+	rm -rf $(VENV) $(DCVENV) $(PEERVENV) build .pytest_cache

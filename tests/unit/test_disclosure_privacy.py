@@ -161,17 +161,6 @@ def test_our_measure_agrees_with_a_peer(seed):
     assert (report.k_reached, report.privacy["lReached"]) == (k, ell)
 
 
-def test_our_measure_agrees_with_pycanon():
-    anonymity = pytest.importorskip("pycanon.anonymity")
-    table = returnees(800, 3)
-    out, report = protect(table, RULES, KEY)
-    frame = out.to_pandas().astype(object).fillna("*")
-    qis = ["period", *QIS]
-    assert anonymity.k_anonymity(frame, qis) == report.k_reached
-    assert anonymity.l_diversity(frame, qis, ["return_reason"]) == report.privacy["lReached"]
-    assert report.k_reached >= 5 and report.privacy["lReached"] >= 2
-
-
 def test_frame_helper_counts_nulls_as_a_value():
     table = pa.table({"a": ["x", None, None], "s": [1, 2, 1]})
     assert peer_k_l(table, ["a"], ["s"]) == (1, 1)
