@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exchange.errors import ProtocolError
-from exchange.wire import ExchangeRef, exchange_prefix, parse_exchange_key, parse_exchange_prefix, scan
+from exchange.wire import (
+    ExchangeRef,
+    exchange_prefix,
+    is_reserved,
+    parse_exchange_key,
+    parse_exchange_prefix,
+    scan,
+)
 
 EID = "0123456789abcdef" * 2
 
@@ -68,3 +77,29 @@ def test_scan_sorts_out_complete_exchanges_unfinished_ones_reserved_areas_and_od
     found = scan(keys, "khm-to-tha")
     assert found.refs == [ExchangeRef("khm-to-tha", "ds", "2026-10", EID)]
     assert found.ignored == [f"ds/2026-10/{'é' * 130}/manifest.json", "stray.txt"]
+
+
+GENUINE = f"children_on_the_move/2026-10/{EID}/manifest.json"
+
+
+def _mutations():
+    """A genuine key with characters replaced, inserted or deleted."""
+    position = st.integers(0, len(GENUINE) - 1)
+    text = st.text(min_size=1, max_size=3)
+    return st.one_of(
+        st.tuples(position, text).map(lambda p: GENUINE[:p[0]] + p[1] + GENUINE[p[0] + 1:]),
+        st.tuples(position, text).map(lambda p: GENUINE[:p[0]] + p[1] + GENUINE[p[0]:]),
+        position.map(lambda p: GENUINE[:p] + GENUINE[p + 1:]),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=300), _mutations()))
+def test_any_key_parses_to_a_ref_that_formats_back_or_to_none(key):
+    ref = parse_exchange_key(key)
+    if ref is not None:
+        assert key == f"{exchange_prefix(ref.dataset, ref.period, ref.exchange_id)}/{key.rsplit('/', 1)[1]}"
+        assert key.isascii() and "\n" not in key
+    found = scan([key, GENUINE, GENUINE.replace("manifest.json", "manifest.json.minisig")])
+    assert len(found.refs) == 1
+    assert (key in found.ignored) == (ref is None and not is_reserved(key))
