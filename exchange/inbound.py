@@ -258,12 +258,16 @@ def _publish_order(node: Node, partner: str, prefixes: list[str]) -> list[str]:
     rollback. Only a manifest whose signature verifies is read (bounded reads); any other
     sorts first and is judged, like every exchange, in ``receive``."""
     bucket = bucket_name(partner, node.party)
+    try:
+        key = node.public_keys(partner).minisign
+    except GcmxError:
+        return prefixes  # receive says what is missing
 
     def sequence(prefix: str) -> int:
         try:
             body = node.store.get_bytes(bucket, f"{prefix}/{MANIFEST}", MANIFEST_MAX)
             signature = node.store.get_bytes(bucket, f"{prefix}/{SIGNATURE}", SIGNATURE_MAX)
-            node.public_keys(partner).minisign.verify(body, signature)
+            key.verify(body, signature)
             value = json.loads(body)["sequence"]
             return value if isinstance(value, int) else 0
         except (GcmxError, ValueError, KeyError, TypeError, RecursionError):
