@@ -34,6 +34,7 @@ _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAc
            "InvalidToken", "ExpiredToken", "403"}
 _MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "404", "NotFound"}
 
+
 def client_config() -> Config:
     """botocore settings that suit AWS S3 and S3-compatible stores alike."""
     return Config(
