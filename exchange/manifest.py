@@ -90,8 +90,8 @@ class Manifest:
         """Parse a manifest; ProtocolError naming ``where`` and the field when malformed."""
         try:
             raw = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ProtocolError(f"{where}: manifest is not valid JSON ({exc.msg})",
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise ProtocolError(f"{where}: manifest is not valid JSON ({getattr(exc, 'msg', 'nested too deep')})",
                                 hint="the object is corrupted or not a gcmx manifest") from None
         if not isinstance(raw, dict) or raw.get("format") != FORMAT:
             raise ProtocolError(f"{where}: not a {FORMAT} manifest",
@@ -103,6 +103,39 @@ class Manifest:
             raise ProtocolError(f"{where}: manifest fields missing {missing} / unknown {unknown}",
                                 hint="the manifest was altered or written by an incompatible sender")
         return cls(**raw)
+
+    @classmethod
+    def from_signed_bytes(cls, data: bytes, where: str) -> Manifest:
+        """Parse a manifest whose signature verified, checking every field's type too, so that
+        nothing downstream meets a string where it expects a count (ProtocolError naming them)."""
+        manifest = cls.from_bytes(data, where)
+        raw = vars(manifest)
+        wrong = sorted(n for n, kind in _FIELD_TYPES.items() if not _is(raw[n], kind))
+        wrong += [f"{n}.{k}" for n, keys in _NESTED.items() if isinstance(raw[n], dict)
+                  for k, kind in keys.items() if not _is(raw[n].get(k), kind)]
+        recipients = raw["recipients"] if isinstance(raw["recipients"], list) else []
+        if not recipients or not all(isinstance(r, dict) and _is(r.get("party"), str)
+                                     and _is(r.get("key_id"), str) for r in recipients):
+            wrong.append("recipients")
+        if wrong:
+            raise ProtocolError(f"{where}: manifest fields of the wrong type: {sorted(set(wrong))}",
+                                hint="the manifest was altered or written by an incompatible sender")
+        return manifest
+
+
+_FIELD_TYPES = {"exchange_id": str, "bucket": str, "sender": str, "recipients": list, "dataset": str,
+                "period": str, "revision": int, "sequence": int, "created": str, "contract": dict,
+                "rows": int, "plaintext": dict, "ciphertext": dict, "validation": dict,
+                "disclosure": dict, "sender_key_id": str, "format": str}
+_NESTED = {"contract": {"id": str, "version": str, "hash": str},
+           "plaintext": {"sha256": str, "size": int}, "ciphertext": {"sha256": str, "size": int}}
+
+
+def _is(value, kind: type) -> bool:
+    """``isinstance`` where a bool is not an int and a count is never negative."""
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, kind)
 
 
 def receipt(exchange: str, dataset: str, period: str, sender: str, receiver: str, accepted: bool,

@@ -7,8 +7,8 @@ Local layout under ``GCMX_HOME`` (all inside the party's own country)::
     agreements/   contract signatures ({contract}@{version}.{PARTY}.minisig)
     outbound/     {exchange_id}/ manifest.json, validation.json, receipt.json once delivered;
                   _released/{contract}.parquet: what linked releases already sent
-    landing/      {dataset}/{period}/{exchange_id}/ data.parquet, manifest.json, validation.json
-    inbound/      {exchange_id}.json: what this node decided about each inbound exchange
+    landing/      {sender}/{dataset}/{period}/{exchange_id}/ data.parquet, manifest.json, validation.json
+    inbound/      {sender}/{dataset}/{period}/{exchange_id}.json: the decision on each inbound exchange
     quarantine/   {name}/ reason.json and the rejected input
     audit/        {PARTY}.audit.jsonl and checkpoints/
 """

@@ -14,10 +14,8 @@ racer is the writer's own retry, which the HEAD check catches.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import BinaryIO
 
 import boto3
@@ -27,15 +25,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from exchange.errors import AccessDenied, GcmxError, NotFound, ObjectTooLarge, StoreUnavailable, TerminalError
 from exchange.settings import Settings
 from exchange.transfer import MultipartWriter, Progress, RangedReader, Transferred
+from exchange.wire import MANIFEST as MANIFEST  # re-exported: the object names of an exchange
+from exchange.wire import SIGNATURE as SIGNATURE
+from exchange.wire import ExchangeRef, Scan, scan
 
 PART_SIZE = 8 * 1024 * 1024
-MANIFEST = "manifest.json"
-SIGNATURE = "manifest.json.minisig"
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
            "InvalidToken", "ExpiredToken", "403"}
 _MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "404", "NotFound"}
-_EXCHANGE_KEY = re.compile(r"^(?P<prefix>(?P<dataset>[^/]+)/(?P<period>[^/]+)/(?P<exchange_id>[^/]+))/")
-
 
 
 def client_config() -> Config:
@@ -70,20 +67,6 @@ def translate(exc: Exception, action: str, bucket: str, key: str = "") -> GcmxEr
         return StoreUnavailable(f"{action} {where}: store unreachable ({type(exc).__name__})",
                                 hint="check GCMX_S3_ENDPOINT and that the S3 server is up; retry")
     raise exc
-
-
-@dataclass(frozen=True)
-class ExchangeRef:
-    """One complete exchange in a bucket: its prefix has a manifest and a signature."""
-
-    bucket: str
-    dataset: str
-    period: str
-    exchange_id: str
-
-    @property
-    def prefix(self) -> str:
-        return f"{self.dataset}/{self.period}/{self.exchange_id}"
 
 
 class Store:
@@ -217,20 +200,15 @@ class Store:
         except (ClientError, BotoCoreError, OSError) as exc:
             raise translate(exc, "list", bucket, prefix) from None
 
+    def scan_exchanges(self, bucket: str, prefix: str = "") -> Scan:
+        """Complete exchanges under ``prefix`` and the keys that fit no wire layout
+        (:mod:`exchange.wire`); odd keys are for the caller to note, never to use."""
+        return scan(self.list_keys(bucket, prefix), bucket)
+
     def list_exchanges(self, bucket: str, prefix: str = "") -> list[ExchangeRef]:
         """Complete exchanges under ``prefix``: those whose manifest and signature both exist.
 
         A prefix with data but no signed manifest is an unfinished publish and does not exist
-        for a reader.
+        for a reader; keys that do not fit the wire layout are left out.
         """
-        seen: dict[str, set[str]] = {}
-        for key in self.list_keys(bucket, prefix):
-            match = _EXCHANGE_KEY.match(key)
-            if match:
-                seen.setdefault(match["prefix"], set()).add(key[len(match["prefix"]) + 1:])
-        refs = []
-        for exchange_prefix, names in sorted(seen.items()):
-            if {MANIFEST, SIGNATURE} <= names:
-                dataset, period, exchange_id = exchange_prefix.split("/")
-                refs.append(ExchangeRef(bucket, dataset, period, exchange_id))
-        return refs
+        return self.scan_exchanges(bucket, prefix).refs

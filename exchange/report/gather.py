@@ -1,7 +1,8 @@
 """Read one party's home folder into plain dicts: every exchange, every blocked input, the audit.
 
 Sources (layout of :mod:`exchange.node`): ``outbound/{id}/manifest.json`` and
-``receipt.json``; ``inbound/{id}.json`` decisions; ``landing/{dataset}/{period}/{id}/``
+``receipt.json``; ``inbound/{sender}/{dataset}/{period}/{id}.json`` decisions;
+``landing/{sender}/{dataset}/{period}/{id}/``
 ``manifest.json`` and ``validation.json``; ``quarantine/{name}/reason.json``,
 ``validation.json`` and ``manifest.json``; the audit log. Data files (``*.parquet``) are
 never opened: the report holds counts, ids and hashes, never a record value.
@@ -161,7 +162,7 @@ def _inbound_partner(manifest: dict, events: list[dict]) -> str | None:
 
 def inbound_exchange(home: Path, party: str, eid: str, decision: dict, events: list[dict]) -> dict:
     """One exchange a partner sent to this party: landed, or rejected and quarantined."""
-    landed = next(iter(sorted((home / "landing").glob(f"*/*/{eid}"))), None)
+    landed = next(iter(sorted((home / "landing").glob(f"*/*/*/{eid}"))), None)
     quarantined = home / "quarantine" / eid
     folder = landed if landed and (landed / "manifest.json").is_file() else quarantined
     manifest = read_json(folder / "manifest.json")
@@ -264,8 +265,11 @@ def gather(home: Path, party: str, key_dirs: Iterable[Path] = ()) -> dict[str, A
         for folder in sorted((home / "outbound").glob("*"))
         if folder.is_dir()
     ]
-    decisions = {p.stem: read_json(p) for p in sorted((home / "inbound").glob("*.json"))}
-    for landed in (home / "landing").glob("*/*/*/manifest.json"):
+    decisions: dict[str, dict] = {}
+    for path in sorted((home / "inbound").rglob("*.json")):  # a landed exchange wins over a planted copy
+        if decisions.get(path.stem, {}).get("status") != "landed":
+            decisions[path.stem] = read_json(path)
+    for landed in (home / "landing").glob("*/*/*/*/manifest.json"):
         decisions.setdefault(landed.parent.name, {"status": "landed"})
     exchanges += [
         inbound_exchange(home, party, eid, decision, events.get(eid, []))

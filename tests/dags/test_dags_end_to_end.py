@@ -74,7 +74,7 @@ def test_watch_sees_the_new_exchange(delivered):
 def test_inbound_lands_the_exchange_and_answers(dag_exchange, delivered):
     assert delivered["inbound"]["tasks"] == {"discover": "success", "receive[0]": "success"}
     tha = dag_exchange.airflow["THA"].gcmx_home
-    manifests = list((tha / "landing" / "children_on_the_move" / PERIOD).glob("*/manifest.json"))
+    manifests = list((tha / "landing" / "KHM" / "children_on_the_move" / PERIOD).glob("*/manifest.json"))
     assert len(manifests) == 1
     manifest = json.loads(manifests[0].read_text())
     assert pq.read_table(manifests[0].parent / "data.parquet").num_rows == manifest["rows"] > 0

@@ -14,8 +14,9 @@ from exchange.synthetic import write_dataset
 
 
 def make_nodes(server: SeaweedServer, base: Path, parties=("KHM", "THA"), classic=False) -> dict[str, Node]:
-    """Provision ``parties`` under ``base`` and return a Node per party on ``server``."""
-    homes = provision(base, parties, [tuple(parties[:2])], classic=classic)
+    """Provision ``parties`` under ``base`` (the first paired with each other one) and return a
+    Node per party on ``server``."""
+    homes = provision(base, parties, [(parties[0], other) for other in parties[1:]], classic=classic)
     return {p: Node(load_settings(party=p, home=homes[p]), Store(server.client(p))) for p in parties}
 
 

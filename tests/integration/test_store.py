@@ -130,15 +130,19 @@ def test_missing_object_is_not_found(stores):
 
 
 def test_listing_shows_only_signed_exchanges(stores):
-    dataset = unique("ds")
+    dataset, aaa, bbb = unique("ds").replace("-", "_"), "a" * 32, "b" * 32
     store = stores["KHM"]
-    store.put_bytes("khm-to-tha", f"{dataset}/2026-01/aaa/data.parquet.age", b"x")
-    store.put_bytes("khm-to-tha", f"{dataset}/2026-01/aaa/manifest.json", b"{}")
-    store.put_bytes("khm-to-tha", f"{dataset}/2026-01/bbb/data.parquet.age", b"x")
-    store.put_bytes("khm-to-tha", f"{dataset}/2026-01/bbb/manifest.json", b"{}")
-    store.put_bytes("khm-to-tha", f"{dataset}/2026-01/bbb/manifest.json.minisig", b"sig")
+    store.put_bytes("khm-to-tha", f"{dataset}/2026-01/{aaa}/data.parquet.age", b"x")
+    store.put_bytes("khm-to-tha", f"{dataset}/2026-01/{aaa}/manifest.json", b"{}")
+    store.put_bytes("khm-to-tha", f"{dataset}/2026-01/{bbb}/data.parquet.age", b"x")
+    store.put_bytes("khm-to-tha", f"{dataset}/2026-01/{bbb}/manifest.json", b"{}")
+    store.put_bytes("khm-to-tha", f"{dataset}/2026-01/{bbb}/manifest.json.minisig", b"sig")
+    store.put_bytes("khm-to-tha", f"{dataset}/2026-01/ccc/manifest.json", b"{}")
+    store.put_bytes("khm-to-tha", f"{dataset}/2026-01/ccc/manifest.json.minisig", b"sig")
     refs = stores["THA"].list_exchanges("khm-to-tha", f"{dataset}/")
-    assert [(r.dataset, r.period, r.exchange_id) for r in refs] == [(dataset, "2026-01", "bbb")]
+    assert [(r.dataset, r.period, r.exchange_id) for r in refs] == [(dataset, "2026-01", bbb)]
+    assert stores["THA"].scan_exchanges("khm-to-tha", f"{dataset}/").ignored == [
+        f"{dataset}/2026-01/ccc/manifest.json", f"{dataset}/2026-01/ccc/manifest.json.minisig"]
 
 
 class KillingSource(io.RawIOBase):

@@ -249,7 +249,7 @@ def _inbound(
         version="1.0.0",
     )
     log.append("key_use", purpose="decrypt", exchange_id=eid)
-    folder = home / ("landing" if landed else "quarantine") / (manifest.prefix if landed else eid)
+    folder = home / "landing" / PARTNER / manifest.prefix if landed else home / "quarantine" / eid
     folder.mkdir(parents=True)
     (folder / "manifest.json").write_bytes(body)
     pq.write_table(children_table(), folder / "data.parquet")
@@ -267,7 +267,8 @@ def _inbound(
             path=str(folder),
         )
         write_json_atomic(
-            home / "inbound" / f"{eid}.json", {"status": "landed", "time": "x", "path": str(folder)}
+            home / "inbound" / PARTNER / f"{manifest.prefix}.json",
+            {"status": "landed", "time": "x", "path": str(folder)},
         )
     else:
         write_json_atomic(folder / "reason.json", {"reason": reason, "time": "2026-10-02T08:00:00Z"})
@@ -280,7 +281,7 @@ def _inbound(
             folder=str(folder),
         )
         write_json_atomic(
-            home / "inbound" / f"{eid}.json",
+            home / "inbound" / PARTNER / f"{manifest.prefix}.json",
             {"status": "rejected", "reason": reason, "time": "x", "quarantine": str(folder)},
         )
     log.append(
@@ -397,7 +398,8 @@ def build_home(base: Path) -> dict:
         "reject", exchange_id=unsigned, dataset="child_birth_registrations", period="2026-09", reason=reason
     )
     write_json_atomic(
-        home / "inbound" / f"{unsigned}.json", {"status": "rejected", "reason": reason, "time": "x"}
+        home / "inbound" / PARTNER / "child_birth_registrations" / "2026-09" / f"{unsigned}.json",
+        {"status": "rejected", "reason": reason, "time": "x"},
     )
     log.append("receipt", direction="sent", exchange_id=unsigned, status="rejected", to=PARTNER)
     ids["unsigned"] = unsigned

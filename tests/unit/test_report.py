@@ -127,7 +127,7 @@ def test_no_record_value_of_childrens_data(built, report):
         assert value not in html
     for value in SECRET_COUNTS:
         assert str(value) not in html and f"{value:,}" not in html
-    landed = next(built["home"].glob("landing/*/*/*/data.parquet"))
+    landed = next(built["home"].glob("landing/*/*/*/*/data.parquet"))
     assert landed.stat().st_size > 0  # the values were there to leak
 
 

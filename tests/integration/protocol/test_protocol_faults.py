@@ -1,4 +1,8 @@
-"""Faults and bad input against a real SeaweedFS: each ends typed, quarantined, audited, answered."""
+"""Faults and bad input against a real SeaweedFS: each ends typed, quarantined, audited, answered.
+
+Every fault is injected at an exact point (a wrapped store method kills the real server
+before its call), never by racing a kill against a transfer.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +45,10 @@ def flip(offset):
     return change
 
 
+def landing(node, sender, result):
+    return node.home / "landing" / sender / result.prefix
+
+
 def assert_rejected(nodes, seaweed, result, words):
     tha, khm = nodes["THA"], nodes["KHM"]
     with pytest.raises(ExchangeRejected) as err:
@@ -48,7 +56,7 @@ def assert_rejected(nodes, seaweed, result, words):
     assert words in str(err.value), str(err.value)
     folder = tha.home / "quarantine" / result.exchange_id
     assert words in json.loads((folder / "reason.json").read_text())["reason"]
-    assert not (tha.home / "landing" / result.prefix).exists()
+    assert not landing(tha, "KHM", result).exists()
     events = [json.loads(line) for line in (tha.home / "audit" / "THA.audit.jsonl").read_text().splitlines()]
     assert any(e["event"] == "reject" and e.get("exchange_id") == result.exchange_id for e in events)
     receipt = json.loads(khm.store.get_bytes("tha-to-khm", receipt_key(*result.prefix.split("/")), 1 << 20))
@@ -138,16 +146,28 @@ def test_partner_credentials_on_the_wrong_bucket(nodes):
 
 
 class KillOnDownload(Store):
-    """A real store that kills the real server once the data download has started."""
+    """A real store that kills the real server just before the data download starts
+    (after the manifest and signature were fetched and verified)."""
 
     def __init__(self, client, server):
         super().__init__(client)
         self.server = server
 
     def open_ranged(self, bucket, key):
-        reader = super().open_ranged(bucket, key)
         self.server.kill()
-        return reader
+        return super().open_ranged(bucket, key)
+
+
+class KillOnFirstPart:
+    """A publish progress callback that kills the server once the data is uploaded,
+    so that writing the manifest is the first call to fail."""
+
+    def __init__(self, server):
+        self.server, self.calls = server, 0
+
+    def __call__(self, size):
+        self.calls += 1
+        self.server.kill()
 
 
 def test_server_killed_mid_publish_and_mid_pull(tmp_path):
@@ -157,14 +177,16 @@ def test_server_killed_mid_publish_and_mid_pull(tmp_path):
         khm, tha = nodes["KHM"], nodes["THA"]
         src = dataset(CONTRACT, tmp_path, period="2026-04")
         with pytest.raises(StoreUnavailable):
-            publish(khm, src, CONTRACT, "2026-04", progress=lambda n: server.kill())
+            publish(khm, src, CONTRACT, "2026-04", progress=(kill := KillOnFirstPart(server)))
+        assert kill.calls == 1
         server.start()
         assert discover(tha, "KHM") == []
         result = publish(khm, src, CONTRACT, "2026-04")
         tha.store = KillOnDownload(server.client("THA"), server)
         with pytest.raises(StoreUnavailable):
             receive(tha, "KHM", result.prefix)
-        assert not (tha.home / "landing" / result.prefix).exists()
+        assert not landing(tha, "KHM", result).exists()
+        assert not list((tha.home / "landing" / ".staging").iterdir())
         server.start()
         tha.store = Store(server.client("THA"))
         assert receive(tha, "KHM", result.prefix).status == "landed"
@@ -187,7 +209,7 @@ def test_receipt_that_could_not_be_sent_goes_out_on_the_next_pull(tmp_path):
         tha.store = KillBeforeReceipt(server.client("THA"))
         with pytest.raises(StoreUnavailable):
             receive(tha, "KHM", result.prefix)
-        assert (tha.home / "landing" / result.prefix / "data.parquet").exists()
+        assert (landing(tha, "KHM", result) / "data.parquet").exists()
         server.start()
         tha.store = Store(server.client("THA"))
         assert discover(tha, "KHM") == [result.prefix]

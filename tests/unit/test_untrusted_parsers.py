@@ -1,0 +1,79 @@
+"""Property tests: random and mutated manifests and Parquet files meet only typed errors."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exchange.errors import ProtocolError
+from exchange.manifest import Manifest
+from exchange.parquet_guard import check_parquet
+
+GENUINE = {
+    "exchange_id": "0" * 32, "bucket": "khm-to-tha", "sender": "KHM",
+    "recipients": [{"party": "THA", "key_id": "1" * 16, "type": "x25519"}],
+    "dataset": "ds", "period": "2026-10", "revision": 1, "sequence": 1, "created": "2026-11-01T00:00:00Z",
+    "contract": {"id": "ds.khm-tha", "version": "1.0.0", "hash": "2" * 64}, "rows": 3,
+    "plaintext": {"sha256": "3" * 64, "size": 10}, "ciphertext": {"sha256": "4" * 64, "size": 20},
+    "validation": {}, "disclosure": {}, "sender_key_id": "5" * 16, "format": "gcmx-manifest/1",
+}
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                 max_size=4), max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(GENUINE)), JSON)
+def test_a_manifest_with_any_field_value_parses_or_raises_protocol_error(field, value):
+    body = json.dumps({**GENUINE, field: value}).encode()
+    try:
+        manifest = Manifest.from_signed_bytes(body, "test")
+    except ProtocolError:
+        return
+    assert isinstance(manifest.rows, int) and isinstance(manifest.plaintext["sha256"], str)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_random_bytes_as_manifest_raise_protocol_error_only(data):
+    try:
+        Manifest.from_signed_bytes(data, "test")
+    except ProtocolError:
+        pass
+
+
+def _parquet() -> bytes:
+    out = io.BytesIO()
+    pq.write_table(pa.table({"a": ["x", "y", "z"], "b": [1, 2, 3]}), out)
+    return out.getvalue()
+
+
+PARQUET = _parquet()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, len(PARQUET) - 1), st.binary(min_size=1, max_size=8))
+def test_mutated_parquet_passes_or_raises_protocol_error(tmp_path_factory, offset, patch):
+    path = tmp_path_factory.mktemp("pq") / "data.parquet"
+    path.write_bytes(PARQUET[:offset] + patch + PARQUET[offset + len(patch):])
+    try:
+        check_parquet(path, 3, "test")
+    except ProtocolError:
+        pass
+
+
+def test_genuine_parquet_passes_and_wrong_row_count_is_refused(tmp_path):
+    path = tmp_path / "data.parquet"
+    path.write_bytes(PARQUET)
+    check_parquet(path, 3, "test")
+    try:
+        check_parquet(path, 4, "test")
+    except ProtocolError as exc:
+        assert "holds 3 rows, the signed manifest says 4" in str(exc)
+    else:
+        raise AssertionError("row count not checked")
