@@ -29,6 +29,7 @@ KINDS = frozenset({
     "checkpoint-invalid",      # the partner's audit checkpoint does not verify
     "checkpoint-backwards",    # the partner's audit checkpoint is older than one we witnessed
     "checkpoint-fork",         # same seq as a witnessed checkpoint, another head
+    "manifest-untrusted",      # a manifest in our own bucket that we did not write (planted)
 })
 
 

@@ -21,6 +21,7 @@ import json
 import logging
 from pathlib import Path
 
+from exchange.alarms import raise_alarm
 from exchange.audit import AuditLog
 from exchange.errors import NotFound, ProtocolError, SignatureError
 from exchange.limits import MANIFEST_MAX, SIGNATURE_MAX
@@ -62,8 +63,7 @@ def alarm(node: Node, partner: str, where: str, reason: str, audited: set[str] |
     where = repr(where)[1:-1][:300]  # a planted key may hold newlines or control characters
     log.warning("gcmx: ALARM: ignored %s, not written by %s: %s", where, node.party, reason[:400])
     if audited is None or where not in audited:
-        AuditLog.for_home(node.home, node.party).append(
-            "alarm", kind=ALARM_KIND, partner=partner, where=where, reason=reason[:400])
+        raise_alarm(node, ALARM_KIND, partner, reason, where=where)
 
 
 def _alarmed(node: Node) -> set[str]:
