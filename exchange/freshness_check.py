@@ -25,10 +25,12 @@ import re
 from exchange.alarms import raise_alarm
 from exchange.errors import NotFound, ProtocolError, SignatureError
 from exchange.freshness import ENTRY_KEY, GENESIS, PREFIX, IndexEntry, entry_key
+from exchange.inbound_checks import decision_path
 from exchange.limits import MANIFEST_MAX, SIGNATURE_MAX, STATEMENT_MAX
 from exchange.node import Node, write_json_atomic
 from exchange.seaweed import bucket_name
 from exchange.store import MANIFEST
+from exchange.wire import ExchangeRef
 from exchange.witness import witness_partner
 
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}/[0-9a-f]{32}$")
@@ -96,13 +98,13 @@ def _extend(node: Node, partner: str, bucket: str, known: list[IndexEntry], top:
     return list(reversed(new))
 
 
-def _exchange_findings(node: Node, bucket: str, entries: list[IndexEntry], present: set[str]) -> dict:
+def _exchange_findings(node: Node, partner: str, bucket: str, entries: list[IndexEntry], present: set[str]) -> dict:
     found = {}
-    decided = node.folder("inbound")
     for entry in entries:
         where = f"s3://{bucket}/{entry.prefix}"
         if entry.prefix not in present:
-            kind = "exchange-deleted" if (decided / f"{entry.exchange_id}.json").exists() else "exchange-withheld"
+            decided = decision_path(node, partner, ExchangeRef(bucket, entry.dataset, entry.period, entry.exchange_id))
+            kind = "exchange-deleted" if decided.exists() else "exchange-withheld"
             found[(kind, entry.exchange_id)] = (f"{where}: indexed at seq {entry.seq} by the sender, but "
                                                 "its signed manifest is not in the bucket")
             continue
@@ -136,7 +138,7 @@ def check_index(node: Node, partner: str) -> list[dict]:
         except _Finding as found:
             findings[(found.kind, "index")] = found.reason
     present = {ref.prefix for ref in node.store.list_exchanges(bucket) if _PREFIX.fullmatch(ref.prefix)}
-    findings.update(_exchange_findings(node, bucket, known, present))
+    findings.update(_exchange_findings(node, partner, bucket, known, present))
     top, indexed = (known[-1].seq if known else 0), {e.prefix for e in known}
     unindexed = {p: state["unindexed"].get(p, top) for p in sorted(present - indexed)}
     for prefix, first_seen in unindexed.items():

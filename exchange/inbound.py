@@ -34,7 +34,14 @@ from exchange.audit import AuditLog
 from exchange.declared import check_declared
 from exchange.errors import GcmxError, ProtocolError, TerminalError
 from exchange.freshness_check import watch_partner
-from exchange.inbound_checks import check_contract, check_manifest, check_order, landed_before, landing_folder
+from exchange.inbound_checks import (
+    check_contract,
+    check_manifest,
+    check_order,
+    decision_path,
+    landed_before,
+    landing_folder,
+)
 from exchange.limits import MANIFEST_MAX, SIGNATURE_MAX
 from exchange.manifest import DATA, Manifest, receipt, utc_now
 from exchange.node import Node, write_json_atomic
@@ -70,10 +77,6 @@ class Received:
         return asdict(self)
 
 
-def _decision_path(node: Node, sender: str, ref: ExchangeRef) -> Path:
-    return node.folder("inbound") / sender / ref.dataset / ref.period / f"{ref.exchange_id}.json"
-
-
 def discover(node: Node, partner: str) -> list[str]:
     """Prefixes of complete exchanges from ``partner`` still to decide on or to answer."""
     bucket = bucket_name(partner, node.party)
@@ -81,7 +84,7 @@ def discover(node: Node, partner: str) -> list[str]:
     _note_ignored(node, partner, bucket, found.ignored)
 
     def open_case(ref: ExchangeRef) -> bool:
-        decision = _decision_path(node, partner, ref)
+        decision = decision_path(node, partner, ref)
         return not decision.exists() or bool(json.loads(decision.read_text()).get("receipt_pending"))
 
     return [ref.prefix for ref in found.refs if open_case(ref)]
@@ -123,7 +126,7 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
     if ref is None:
         raise ProtocolError(f"s3://{bucket}/{_printable(str(prefix))} is not an exchange prefix",
                             hint="exchanges live at {dataset}/{period}/{exchange_id}; use gcmx pull")
-    decision = _decision_path(node, partner, ref)
+    decision = decision_path(node, partner, ref)
     if decision.exists():
         decided = json.loads(decision.read_text())
         if decided.get("receipt_pending"):
@@ -201,7 +204,7 @@ def _landed(node: Node, partner: str, ref: ExchangeRef, manifest: Manifest, body
     AuditLog.for_home(node.home, node.party).append(
         "land", exchange_id=ref.exchange_id, dataset=ref.dataset, period=ref.period, rows=manifest.rows,
         path=str(final), **({"recovered": True} if recovered else {}))
-    _answer(node, partner, _decision_path(node, partner, ref), {
+    _answer(node, partner, decision_path(node, partner, ref), {
         "status": "landed", "time": utc_now(), "path": str(final),
         "receipt_pending": receipt(ref.exchange_id, ref.dataset, ref.period, partner, node.party, True, "",
                                    summary, hashlib.sha256(body).hexdigest())})
@@ -247,7 +250,7 @@ def _reject(node: Node, partner: str, ref: ExchangeRef, body: bytes, summary: di
     AuditLog.for_home(node.home, node.party).append(
         "reject", exchange_id=ref.exchange_id, dataset=ref.dataset, period=ref.period, reason=reason,
         folder=str(folder))
-    _answer(node, partner, _decision_path(node, partner, ref), {
+    _answer(node, partner, decision_path(node, partner, ref), {
         "status": "rejected", "reason": reason, "time": utc_now(), "quarantine": str(folder),
         "receipt_pending": receipt(ref.exchange_id, ref.dataset, ref.period, partner, node.party, False,
                                    reason, summary, hashlib.sha256(body).hexdigest() if body else "")})

@@ -87,6 +87,11 @@ def check_contract(node: Node, manifest: Manifest, sender: str, where: str) -> C
     return contract
 
 
+def decision_path(node: Node, sender: str, ref: ExchangeRef) -> Path:
+    """``inbound/{sender}/{dataset}/{period}/{exchange_id}.json``: what this node decided."""
+    return node.folder("inbound") / sender / ref.dataset / ref.period / f"{ref.exchange_id}.json"
+
+
 def landing_folder(node: Node, sender: str, ref: ExchangeRef) -> Path:
     """``landing/{sender}/{dataset}/{period}/{exchange_id}``."""
     return node.folder("landing") / sender / ref.dataset / ref.period / ref.exchange_id
