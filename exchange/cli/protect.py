@@ -47,16 +47,13 @@ def _linkage_key(contract, key_file: Path | None, identity: Path | None) -> byte
                    "{GCMX_IDENTITY}/linkage/{SENDER}-{RECIPIENT}.key.")
 @click.option("--identity", type=click.Path(path_type=Path, file_okay=False),
               help="Identity directory holding linkage/ (default: GCMX_IDENTITY).")
-@click.option("--audit/--no-audit", default=None,
-              help="Attack the protected table with linear programming "
-                   "(default: tables up to 2000 cells).")
 def protect_command(file: Path, contract_id: str, out: Path, report_path: Path | None,
-                    linkage_key_file: Path | None, identity: Path | None,
-                    audit: bool | None) -> None:
+                    linkage_key_file: Path | None, identity: Path | None) -> None:
     """Protect FILE under the contract's disclosure rules and write it to --out.
 
     Frequency tables get primary and secondary cell suppression (nulls with SDMX
-    OBS_STATUS / CONF_STATUS flags); record-level data gets keyed pseudonyms and
+    OBS_STATUS / CONF_STATUS flags) proven by the exact LP audit, which always runs;
+    record-level data gets keyed pseudonyms and
     k-anonymity. Prints the disclosure report: counts only, never values.
     """
     from exchange.contracts import load_contract
@@ -70,7 +67,7 @@ def protect_command(file: Path, contract_id: str, out: Path, report_path: Path |
     if rules.get("method") == "records" and rules.get("pseudonymise"):
         key = _linkage_key(contract, linkage_key_file, identity)
     table = pq.read_table(file)
-    protected, report = protect(table, rules, key, audit=audit)
+    protected, report = protect(table, rules, key)
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(protected, out)
     text = json.dumps({"contract": contract.id, **report.to_dict()}, indent=2)
