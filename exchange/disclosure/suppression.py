@@ -87,28 +87,52 @@ def suppress(cube: Cube, minimum: int, lower: int, upper: int,
     coords = np.unravel_index(primaries, cube.shape)
     n_margins = sum((~cube.axes[d].leaf[coords[d]]) for d in axes) if axes else 0
     order = np.lexsort((primaries, value[primaries], -np.asarray(n_margins)))
-    for cell in primaries[order]:
-        x = int(value[cell])
-        need_down = min(lower, x)
-        if up[cell] >= upper and down[cell] >= need_down:
+    demands = [(int(c), min(lower, int(value[c])), upper) for c in primaries[order][::-1]]
+    while demands:
+        cell, need_down, need_up = demands.pop()
+        if up[cell] >= need_up and down[cell] >= need_down:
             continue
-        chosen = _best_hypercubes(cube, int(cell), axes, moves, status, usable,
-                                  need_down, upper)
+        chosen = _best_hypercubes(cube, cell, axes, moves, status, usable, need_down, need_up)
         if chosen is None:  # no hypercube: withhold every usable cell of the cube
             status[usable & (status == FREE)] = SECONDARY
             up[usable], down[usable] = np.inf, np.inf
             break
-        for corners, signs in chosen:
-            status[corners[status[corners] == FREE]] = SECONDARY
-            vals = value[corners]
-            pos_min = vals[signs > 0].min(initial=_BIG)
-            neg_min = vals[signs < 0].min(initial=_BIG)
-            same = np.where(signs > 0, pos_min, neg_min).astype(np.float64)
-            other = np.where(signs > 0, neg_min, pos_min).astype(np.float64)
-            same[same >= _BIG], other[other >= _BIG] = np.inf, np.inf
-            down[corners] = np.maximum(down[corners], same)
-            up[corners] = np.maximum(up[corners], other)
+        hypercubes, down_done = chosen
+        for corners, signs in hypercubes:
+            _certify(corners, signs, value, status, up, down)
+        if not down_done:  # a margin spread over its children: take each child to 0
+            demands.extend((child, int(value[child]), 0)
+                           for child in _children(cube, cell, axes) if value[child] > 0)
     return Suppression(status=status, up=up, down=down)
+
+
+def _certify(corners: np.ndarray, signs: np.ndarray, value: np.ndarray, status: np.ndarray,
+             up: np.ndarray, down: np.ndarray) -> None:
+    """Suppress a hypercube's corners and record how far each can be shifted each way."""
+    status[corners[status[corners] == FREE]] = SECONDARY
+    vals = value[corners]
+    pos_min = vals[signs > 0].min(initial=_BIG)
+    neg_min = vals[signs < 0].min(initial=_BIG)
+    same = np.where(signs > 0, pos_min, neg_min).astype(np.float64)
+    other = np.where(signs > 0, neg_min, pos_min).astype(np.float64)
+    same[same >= _BIG], other[other >= _BIG] = np.inf, np.inf
+    down[corners] = np.maximum(down[corners], same)
+    up[corners] = np.maximum(up[corners], other)
+
+
+def _children(cube: Cube, cell: int, axes: list[int]) -> np.ndarray:
+    """The cells a margin cell sums, along its axis with the fewest nonzero children."""
+    coords = np.unravel_index(cell, cube.shape)
+    best = np.zeros(0, dtype=np.int64)
+    for d in axes:
+        for parent, children in cube.axes[d].relations:
+            if parent != coords[d]:
+                continue
+            cells = cell + (children - parent) * cube.strides[d]
+            cells = cells[cube.value[cells] > 0]
+            if best.size == 0 or cells.size < best.size:
+                best = cells
+    return best
 
 
 @lru_cache(maxsize=512)
@@ -126,13 +150,18 @@ def _ranked(cube: Cube, cell: int, d: int, pos: np.ndarray, sgn: np.ndarray, a: 
     free = (real & (status[neighbours] == FREE)).sum(axis=1)
     small = (real & (cube.value[neighbours] < need)).sum(axis=1)
     total = np.where(real, cube.value[neighbours], 0).sum(axis=1)
-    order = np.lexsort((np.arange(len(pos)), total, real.sum(axis=1), small, free))
+    closure = (sgn >= 0).all(axis=1)  # towards the margins: always feasible upwards
+    order = np.lexsort((np.arange(len(pos)), total, real.sum(axis=1), small, free, ~closure))
     return order[ok[order]]
 
 
 def _best_hypercubes(cube: Cube, cell: int, axes: list[int], moves: dict, status: np.ndarray,
                      usable: np.ndarray, need_down: int, need_up: int):
-    """One hypercube giving both shifts, else one per direction; None when none exists."""
+    """One hypercube giving both shifts, else one per direction; None when none exists.
+
+    Returns ``(hypercubes, down_done)``: ``down_done`` False when only the upward shift
+    was found for a margin cell (its children must then be taken down one by one).
+    """
     if not axes:
         return None
     coords = np.unravel_index(cell, cube.shape)
@@ -186,8 +215,14 @@ def _best_hypercubes(cube: Cube, cell: int, axes: list[int], moves: dict, status
 
     both = best(valid & (up >= need_up) & (down >= need_down))
     if both is not None:
-        return [both]
+        return [both], True
     upward, downward = best(valid & (up >= need_up)), best(valid & (down >= need_down))
-    if upward is None or downward is None:
+    if upward is None:
         return None
-    return [upward, downward]
+    if downward is None:  # a margin cell: its children will carry the way down
+        return ([upward], False) if _is_margin(cube, coords, axes) else None
+    return [upward, downward], True
+
+
+def _is_margin(cube: Cube, coords: tuple, axes: list[int]) -> bool:
+    return any(not cube.axes[d].leaf[coords[d]] for d in axes)
