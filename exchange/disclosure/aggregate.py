@@ -14,8 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from exchange.disclosure.audit import cube_intervals, judge
-from exchange.disclosure.cube import (STATUS_COLUMNS, Cube, check_margins, grouping_columns,
-                                      split_cubes)
+from exchange.disclosure.cube import STATUS_COLUMNS, Cube, check_margins, grouping_columns, split_cubes
 from exchange.disclosure.earlier import pinned_rows
 from exchange.disclosure.rules import DisclosureRules
 from exchange.disclosure.suppression import FREE, PRIMARY, SECONDARY, suppress
