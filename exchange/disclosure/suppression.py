@@ -142,8 +142,12 @@ def _layout(lengths: tuple[int, ...]) -> tuple[np.ndarray, ...]:
 
 
 def _ranked(cube: Cube, cell: int, d: int, pos: np.ndarray, sgn: np.ndarray, a: int,
-            status: np.ndarray, usable: np.ndarray, need: int) -> np.ndarray:
-    """Moves of axis ``d`` whose cells are all usable, most promising first."""
+            status: np.ndarray, usable: np.ndarray, need: int, margins_first: bool) -> np.ndarray:
+    """Moves of axis ``d`` whose cells are all usable, most promising first.
+
+    Cheapest first (fewest new suppressions, fewest cells); ``margins_first`` puts the
+    moves towards the margins (all one sign, unbounded upwards) ahead of the rest.
+    """
     neighbours = cell + (pos - a) * cube.strides[d]
     real = sgn != 0
     ok = np.where(real, usable[neighbours], True).all(axis=1)
@@ -151,7 +155,8 @@ def _ranked(cube: Cube, cell: int, d: int, pos: np.ndarray, sgn: np.ndarray, a: 
     small = (real & (cube.value[neighbours] < need)).sum(axis=1)
     total = np.where(real, cube.value[neighbours], 0).sum(axis=1)
     closure = (sgn >= 0).all(axis=1)  # towards the margins: always feasible upwards
-    order = np.lexsort((np.arange(len(pos)), total, real.sum(axis=1), small, free, ~closure))
+    keys = (np.arange(len(pos)), total, small, ~closure, real.sum(axis=1), free)
+    order = np.lexsort((*keys, ~closure) if margins_first else keys)
     return order[ok[order]]
 
 
@@ -164,11 +169,24 @@ def _best_hypercubes(cube: Cube, cell: int, axes: list[int], moves: dict, status
     """
     if not axes:
         return None
+    partial = None
+    for margins_first in (False, True):
+        found = _search(cube, cell, axes, moves, status, usable, need_down, need_up,
+                        margins_first)
+        if found is not None and found[1]:
+            return found
+        partial = partial or found
+    return partial
+
+
+def _search(cube: Cube, cell: int, axes: list[int], moves: dict, status: np.ndarray,
+            usable: np.ndarray, need_down: int, need_up: int, margins_first: bool):
     coords = np.unravel_index(cell, cube.shape)
     ranked = []
     for d in axes:
         pos, sgn = moves[d][coords[d]]
-        order = _ranked(cube, cell, d, pos, sgn, coords[d], status, usable, need_up)
+        order = _ranked(cube, cell, d, pos, sgn, coords[d], status, usable, need_up,
+                        margins_first)
         if order.size == 0:
             return None
         ranked.append((pos[order], sgn[order]))
