@@ -28,7 +28,6 @@ from exchange.disclosure.rules import DisclosureRules, as_rules
 from exchange.errors import DisclosureError
 
 _TOLERANCE = 1e-6
-_STATS = {"units": 0}  # programs solved for single cells (benchmarks read it)
 _RAY = 1e-5  # a ray component above this is real (interior-point accuracy ~1e-8)
 _DONE = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnbounded,
          highspy.HighsModelStatus.kUnboundedOrInfeasible)
@@ -242,7 +241,6 @@ def _component(a: csr_matrix, b: np.ndarray, ceiling: np.ndarray) -> tuple[np.nd
             break
     lo = np.where(seen_lo <= _TOLERANCE, 0.0, np.nan)
     hi = np.where(unbounded, np.inf, np.where(seen_hi >= ceiling - _TOLERANCE, ceiling, np.nan))
-    _STATS["units"] += int(np.isnan(lo).sum() + np.isnan(hi).sum())
     for j in np.flatnonzero(np.isnan(lo)):
         lo[j] = max(solver.unit(j, 1.0)[0], 0.0)
     for j in np.flatnonzero(np.isnan(hi)):
