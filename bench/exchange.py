@@ -91,7 +91,8 @@ def step_validate(state: dict, which: str) -> None:
 def step_protect(state: dict) -> None:
     import pyarrow.parquet as pq
 
-    from exchange.outbound import ROW_GROUP, file_sha256, outbound_contract, protect_source
+    from exchange.outbound import ROW_GROUP, outbound_contract, protect_source
+    from exchange.streams import file_sha256
 
     node = _node(state, SENDER)
     contract = outbound_contract(node, CONTRACT, PERIOD)
@@ -118,8 +119,7 @@ def step_encrypt_upload(state: dict) -> None:
 
 def step_download_decrypt(state: dict) -> None:
     from exchange import age
-    from exchange.outbound import file_sha256
-    from exchange.streams import HashingReader, HashingWriter
+    from exchange.streams import HashingReader, HashingWriter, file_sha256
 
     node = _node(state, RECIPIENT)
     identities = node.identity.age_identities

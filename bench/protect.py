@@ -1,19 +1,20 @@
-"""Benchmark disclosure control: cell suppression on ~100k cells, k-anonymity with
-l-diversity on 1M records, keyed pseudonyms for 10M identifiers.
+"""Benchmark disclosure control: suppression + exact audit at 33k/100k/200k cells,
+k-anonymity with l-diversity on 1M records, keyed pseudonyms for 10M identifiers.
 
 Run: ``.venv/bin/python bench/protect.py [--scale 0.1] [--case NAME]``. Each case runs
-in its own process (peak RSS from os.wait4, see _util.py). Goal: suppression,
-k-anonymity + l-diversity and 10M pseudonyms each < 10 s at full size. Records cases
-print a ratio against a floor measured in the same run (a pyarrow group-by count of
-the classes; a plain unkeyed SHA-256 loop over the identifiers). The LP audit (an
-attacker's proof, slower by nature) runs on one province and period of the same table
-(~1.8k cells).
+in its own process (peak RSS from os.wait4, see _util.py). Aggregates: ``protect`` on a
+children-like table (province with its regions, CL_AGE with its subtotals, sex, care,
+school, documentation; every margin), i.e. suppression plus the exact LP audit that
+always runs, against two floors measured in the same process: one plain HiGHS solve of
+the same audit LP, and a numpy sum of every margin of the cube. Goal: 200k cells <= 30 s.
+Records cases print a ratio against a floor measured in the same run (a pyarrow
+group-by count of the classes; a plain unkeyed SHA-256 loop over the identifiers);
+goals: k-anonymity + l-diversity and 10M pseudonyms each < 10 s.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import time
 from pathlib import Path
@@ -29,30 +30,6 @@ AGES = ["Y0T4", "Y5T9", "Y10T14", "Y15T17", "Y18T24", "Y25T29", "Y30T34", "Y35T3
         "Y40T44", "Y45T49", "Y50T54", "Y55T64", "Y_GE65"]
 PROVINCES = [f"KH-{i}" for i in range(1, 26)]
 SECTORS = list("ABCDEFGHIJKLMNOPQRSTU")
-
-
-def frequency_table(periods: int, provinces: int, seed: int = 7) -> pa.Table:
-    """A workers_deployed-like table: period x province x age x sex x sector, all margins."""
-    rng = np.random.default_rng(seed)
-    dims = [PROVINCES[:provinces], AGES, SEX, SECTORS]
-    shape = tuple(len(d) for d in dims)
-    columns: dict[str, list] = {"period": [], "province": [], "age_group": [], "sex": [],
-                                "sector": [], "count": []}
-    for p in range(periods):
-        means = rng.lognormal(mean=1.2, sigma=1.3, size=shape)
-        base = rng.poisson(means)
-        full = base
-        for axis in range(len(shape)):  # append the total slot along each axis
-            full = np.concatenate([full, full.sum(axis=axis, keepdims=True)], axis=axis)
-        labels = [d + ["_T"] for d in dims]
-        for index in itertools.product(*(range(len(lab)) for lab in labels)):
-            columns["period"].append(f"2025-{p + 1:02d}")
-            for name, lab, i in zip(("province", "age_group", "sex", "sector"), labels, index,
-                                    strict=True):
-                columns[name].append(lab[i])
-            columns["count"].append(int(full[index]))
-    columns["count"] = pa.array(columns["count"], pa.int64())
-    return pa.table(columns)
 
 
 def identifiers(n: int) -> pa.Array:
@@ -89,32 +66,91 @@ RECORD_RULES = {
     "sensitiveAttributes": ["return_reason"], "lDiversity": 2,
 }
 PSEUDONYMS = 10_000_000
-AGGREGATE_RULES = {"method": "aggregate", "countColumn": "count",
-                   "dimensions": ["province", "age_group", "sex", "sector"],
-                   "minimumCellSize": 5, "protectionInterval": 5}
+REGIONS = {"KH-NW": [1, 2, 15, 17, 22, 24], "KH-NE": [6, 10, 11, 13, 16, 19],
+           "KH-C": [3, 4, 5, 8, 12, 14, 20, 21, 25], "KH-SW": [7, 9, 18, 23]}
+AGE_TREE = {"Y0T9": ["Y0T4", "Y5T9"], "Y10T17": ["Y10T14", "Y15T17"],
+            "Y0T17": ["Y0T9", "Y10T17"]}
+CHILD_DIMS = {"province": None, "age_group": ["Y0T4", "Y5T9", "Y10T14", "Y15T17"],
+              "sex": SEX, "care_situation": ["ACC", "UNACC", "SEP", "LEFT"],
+              "school_enrolment": ["ENR", "NENR", "_U"],
+              "documentation_status": ["DOC", "IRR", "_U"]}
+CHILD_RULES = {"method": "aggregate", "countColumn": "count", "dimensions": list(CHILD_DIMS),
+               "minimumCellSize": 5, "protectionLevels": {"lower": 5, "upper": 5},
+               "subtotals": {"province": {r: [f"KH-{n}" for n in ns]
+                                          for r, ns in REGIONS.items()},
+                             "age_group": AGE_TREE}}
+SIZES = {"cells33k": (1, 13), "cells100k": (2, 21), "cells200k": (4, 21)}  # periods, provinces
 
 
-def _suppression(scale: float) -> dict:
+def _with_margins(base: np.ndarray, leaves: list[list[str]], trees: list[dict]):
+    """Append every hierarchy subtotal and the total along each axis; return cube, labels."""
+    full, labels = base, []
+    for axis, (codes, tree) in enumerate(zip(leaves, trees, strict=True)):
+        where = {c: i for i, c in enumerate(codes)}
+
+        def under(code, tree=tree):
+            return [code] if code not in tree else [x for c in tree[code] for x in under(c)]
+
+        parents = [p for p in tree if any(c in where for c in under(p))]
+        blocks = [np.take(full, [where[c] for c in under(p) if c in where], axis=axis)
+                  .sum(axis=axis, keepdims=True) for p in parents]
+        full = np.concatenate([full, *blocks, full.sum(axis=axis, keepdims=True)], axis=axis)
+        labels.append([*codes, *parents, "_T"])
+    return full, labels
+
+
+def children_table(periods: int, provinces: int, seed: int = 7) -> pa.Table:
+    """Children-like counts with province regions and age subtotals, one cube per period."""
+    rng = np.random.default_rng(seed)
+    leaves = [PROVINCES[:provinces], *[c for c in CHILD_DIMS.values() if c]]
+    trees = [CHILD_RULES["subtotals"]["province"], AGE_TREE, {}, {}, {}, {}]
+    parts = []
+    for p in range(periods):
+        base = rng.poisson(rng.lognormal(mean=1.2, sigma=1.3, size=[len(c) for c in leaves]))
+        full, labels = _with_margins(base, leaves, trees)
+        grids = np.meshgrid(*[np.arange(len(lab)) for lab in labels], indexing="ij")
+        columns = {"period": pa.array([f"2025-{p + 1:02d}"] * full.size)}
+        for name, lab, grid in zip(CHILD_DIMS, labels, grids, strict=True):
+            columns[name] = pa.array(np.asarray(lab, dtype=object)[grid.ravel()])
+        columns["count"] = pa.array(full.ravel(), pa.int64())
+        parts.append(pa.table(columns))
+    return pa.concat_tables(parts)
+
+
+def _protect_and_audit(size: str, scale: float) -> dict:
     from exchange.disclosure import protect
-    table = frequency_table(periods=4, provinces=max(2, round(25 * scale)))
+    from exchange.disclosure.aggregate import SUPPRESSED
+    from exchange.disclosure.audit import _Solver, cube_system
+    from exchange.disclosure.cube import Cube, split_cubes
+    from exchange.disclosure.rules import as_rules
+
+    periods, provinces = SIZES[size]
+    table = children_table(periods, max(2, round(provinces * scale)))
     start = time.perf_counter()
-    _, report = protect(table, AGGREGATE_RULES, audit=False)
+    protected, report = protect(table, CHILD_RULES)
+    seconds = time.perf_counter() - start
+    rules = as_rules(CHILD_RULES)
+    lp_floor = margins_floor = 0.0
+    hidden = np.asarray(protected.column("CONF_STATUS").to_numpy(zero_copy_only=False)
+                        == SUPPRESSED["CONF_STATUS"])
+    for cube in split_cubes(table, rules):
+        seen = Cube(shape=cube.shape, axes=cube.axes, row=cube.row, value=cube.value,
+                    known=~cube.present | ~np.where(cube.present, hidden[cube.row], False))
+        tick = time.perf_counter()
+        for d in range(len(cube.shape)):  # floor 2: numpy sums of every margin
+            cube.value.reshape(cube.shape).sum(axis=d)
+        margins_floor += time.perf_counter() - tick
+        _, a, b = cube_system(seen)
+        tick = time.perf_counter()
+        if a.shape[0]:  # floor 1: one plain HiGHS solve of the same LP
+            _Solver(a, b).solve(np.ones(a.shape[1]))
+        lp_floor += time.perf_counter() - tick
     r = report.to_dict()
-    return {"seconds": time.perf_counter() - start,
-            "label": f"suppression {table.num_rows} cells (4-D + margins)",
-            "detail": f"primary {r['cellsPrimarySuppressed']}, "
-                      f"secondary {r['cellsSecondarySuppressed']}"}
-
-
-def _audit(scale: float) -> dict:
-    from exchange.disclosure import audit_table, protect
-    table = frequency_table(periods=1, provinces=1)  # the LP proof: one small period
-    protected, _ = protect(table, AGGREGATE_RULES, audit=False)
-    start = time.perf_counter()
-    verdict = audit_table(protected, AGGREGATE_RULES, exact=False)
-    return {"seconds": time.perf_counter() - start,
-            "label": f"LP audit (proof) {table.num_rows} cells",
-            "detail": f"{len(verdict.cells)} suppressed cells, ok={verdict.ok}"}
+    return {"seconds": seconds, "label": f"protect+audit {table.num_rows} cells (6-D, hier.)",
+            "floor_lp": lp_floor, "floor_margins": margins_floor,
+            "detail": f"primary {r['cellsPrimarySuppressed']}, secondary "
+                      f"{r['cellsSecondarySuppressed']}, audit ok={r['audit']['ok']}, "
+                      f"min slack {r['audit']['minimumSlack']}"}
 
 
 def _kanon(scale: float) -> dict:
@@ -163,9 +199,10 @@ def _pseudonyms_floor(scale: float) -> dict:
             "detail": "hashlib, one process, no key, no hex"}
 
 
-CASES = {"suppression": _suppression, "kanon": _kanon, "kanon_floor": _kanon_floor,
-         "pseudonyms": _pseudonyms, "pseudonyms_floor": _pseudonyms_floor, "audit": _audit}
-GOALS = {"suppression": 10.0, "kanon": 10.0, "pseudonyms": 10.0}
+CASES = {"kanon": _kanon, "kanon_floor": _kanon_floor, "pseudonyms": _pseudonyms,
+         "pseudonyms_floor": _pseudonyms_floor,
+         **{size: (lambda scale, size=size: _protect_and_audit(size, scale)) for size in SIZES}}
+GOALS = {"kanon": 10.0, "pseudonyms": 10.0, "cells200k": 30.0}
 RATIOS = {"kanon": "kanon_floor", "pseudonyms": "pseudonyms_floor"}  # ours: its floor
 
 
@@ -183,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'case':44} {'seconds':>8} {'peak MiB':>9}  {'goal':>6}  detail")
     slow = False
     measured = {}
+    floors: list[tuple[str, float, float, float]] = []
     for name in args.case or CASES:
         m = run_measured([sys.executable, __file__, "--child", name,
                           "--scale", str(args.scale)])
@@ -198,6 +236,15 @@ def main(argv: list[str] | None = None) -> int:
     for ours, floor in pairs:
         a, b = measured[ours].seconds, measured[floor].seconds
         print(f"{measured[ours].report['label']:44} {a:8.2f} {b:8.2f} {a / b:6.2f}")
+        if "floor_lp" in m.report:
+            floors.append((m.report["label"], m.seconds, m.report["floor_lp"],
+                           m.report["floor_margins"]))
+    if floors:
+        print(f"\n{'aggregate':44} {'ours s':>8} {'1 LP s':>8} {'ratio':>7} {'margins s':>10} "
+              f"{'ratio':>8}")
+        for label, ours, lp, margins in floors:
+            print(f"{label:44} {ours:8.2f} {lp:8.2f} {ours / max(lp, 1e-9):7.1f} "
+                  f"{margins:10.4f} {ours / max(margins, 1e-9):8.0f}")
     return 1 if slow and args.scale >= 1 else 0
 
 

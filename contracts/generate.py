@@ -120,9 +120,10 @@ def aggregate_columns(sender, recipient, dims, count, count_desc):
         column(
             "CONF_STATUS",
             codelist="CL_CONF_STATUS",
-            values=["F", "C", "D"],
+            values=["F", "C"],
             nullable=True,
-            desc="SDMX confidentiality status: F free, C primary, D secondary. Added by disclosure control",
+            desc="SDMX confidentiality status: F free, C confidential (suppressed, primary or "
+            "secondary alike). Added by disclosure control",
         ),
     ]
 
@@ -262,7 +263,7 @@ def aggregate_disclosure(dimensions, count, minimum):
         "dimensions": dimensions,
         "totalCode": "_T",
         "minimumCellSize": minimum,
-        "protectionInterval": 5,
+        "protectionLevels": {"lower": 5, "upper": 5},
     }
 
 

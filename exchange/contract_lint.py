@@ -64,6 +64,35 @@ def _column_problems(contract: Contract, registry: Registry) -> list[str]:
     return problems
 
 
+def aggregate_rule_problems(rules: dict[str, Any]) -> list[str]:
+    """Aggregate disclosure parameters that cannot be met or are no longer supported.
+
+    Each finding names the field, what is wrong and what to write instead.
+    """
+    from exchange.disclosure.rules import LEGACY_INTERVAL_HINT, DisclosureRules
+    from exchange.errors import DisclosureError
+
+    problems = []
+    if "protectionInterval" in rules:
+        problems.append(f"disclosure.protectionInterval is no longer supported: {LEGACY_INTERVAL_HINT}")
+    elif "protectionLevels" not in rules:
+        problems.append(
+            "disclosure.protectionLevels is missing: add protectionLevels: {lower: L, upper: U} "
+            "(whole numbers >= 1), how far the partner's interval for a suppressed cell must "
+            "reach below and above its true value"
+        )
+    else:
+        try:
+            DisclosureRules.from_dict(rules)
+        except DisclosureError as exc:
+            problems.append(f"{exc.message.removeprefix('contract field ')} ({exc.hint})")
+    minimum = rules.get("minimumCellSize")
+    if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 2:
+        problems.append("disclosure.minimumCellSize must be a whole number of at least 2 "
+                        "(cells below it are suppressed)")
+    return problems
+
+
 def _disclosure_problems(contract: Contract) -> list[str]:
     rules, columns = contract.disclosure, contract.columns
     method = rules.get("method")
@@ -80,10 +109,7 @@ def _disclosure_problems(contract: Contract) -> list[str]:
             for s in AGGREGATE_STATUS
             if s not in columns or columns[s].required
         ]
-        for key in ("minimumCellSize", "protectionInterval"):
-            if not isinstance(rules.get(key), int) or rules[key] < 1:
-                problems.append(f"disclosure.{key} must be a positive integer")
-        return problems
+        return problems + aggregate_rule_problems(rules)
     if method == "records":
         problems = [
             f"disclosure.quasiIdentifiers: {q!r} must be a nullable column"

@@ -245,8 +245,59 @@ def columns_from_document(document: dict[str, Any]) -> dict[str, Column]:
     return {prop["name"]: _column(prop) for prop in schema[0].get("properties") or []}
 
 
-def contract_from_document(document: Any, path: Path, suite_path: Path) -> Contract:
-    """Build a Contract from a parsed document: ODCS schema, terms and suite are checked."""
+def codelist_hierarchies(contracts_dir: Path) -> dict[str, dict[str, list[str]]]:
+    """``{code list: {parent: [children]}}`` from ``contracts_dir/codelists.yaml`` (if any)."""
+    path = contracts_dir / "codelists.yaml"
+    if not path.is_file():
+        return {}
+    lists = read_yaml(path) or {}
+    if not isinstance(lists, dict):
+        raise ContractError(f"{path}: not a mapping of code lists", hint="see its header")
+    out = {}
+    for name, body in lists.items():
+        tree = body.get("hierarchy") if isinstance(body, dict) else None
+        if tree is None:
+            continue
+        if not isinstance(tree, dict) or not all(
+            isinstance(children, list) and all(isinstance(c, str) for c in children)
+            for children in tree.values()
+        ):
+            raise ContractError(
+                f"{path}: {name}.hierarchy must map each parent code to a list of child codes",
+                hint="write e.g. hierarchy: {Y0T9: [Y0T4, Y5T9]}",
+            )
+        codes = set(body.get("codes") or {})
+        strangers = sorted({str(c) for p, cs in tree.items() for c in [p, *cs]} - codes)
+        if strangers:
+            raise ContractError(
+                f"{path}: {name}.hierarchy names codes {strangers} that are not in its codes",
+                hint="a hierarchy may only use the list's own codes",
+            )
+        out[name] = {str(p): [str(c) for c in cs] for p, cs in tree.items()}
+    return out
+
+
+def resolve_subtotals(disclosure: dict[str, Any], columns: dict[str, Column],
+                      hierarchies: dict[str, dict[str, list[str]]]) -> dict[str, Any]:
+    """Aggregate rules with ``subtotals``: each dimension's code-list hierarchy (a margin)."""
+    if disclosure.get("method") != "aggregate":
+        return disclosure
+    subtotals = {}
+    for dim in disclosure.get("dimensions") or []:
+        column = columns.get(dim) if isinstance(dim, str) else None
+        tree = hierarchies.get(column.codelist_name) if column and column.codelist_name else None
+        if tree:
+            subtotals[dim] = tree
+    return {**disclosure, "subtotals": subtotals} if subtotals else disclosure
+
+
+def contract_from_document(document: Any, path: Path, suite_path: Path,
+                           hierarchies: dict[str, dict[str, list[str]]] | None = None) -> Contract:
+    """Build a Contract from a parsed document: ODCS schema, terms and suite are checked.
+
+    ``hierarchies`` (code list -> parent -> children, from codelists.yaml) become the
+    aggregate disclosure rules' ``subtotals``.
+    """
     if not isinstance(document, dict):
         raise ContractError(f"{path}: not a YAML mapping", hint="a contract is an ODCS v3 document")
     problems = odcs_errors(document)
@@ -311,7 +362,7 @@ def contract_from_document(document: Any, path: Path, suite_path: Path) -> Contr
         revision_policy=str(terms["revisionPolicy"]),
         retention=str(terms["retention"]),
         legal_basis=str(terms["legalBasis"]),
-        disclosure=dict(terms["disclosure"] or {}),
+        disclosure=resolve_subtotals(dict(terms["disclosure"] or {}), columns, hierarchies or {}),
         columns=columns,
         path=path,
         suite_path=suite_path,
@@ -329,7 +380,7 @@ def load_contract_file(path: Path, expectations_dir: Path | None = None) -> Cont
     suite_path = (
         expectations_dir / f"{document.get('id') if isinstance(document, dict) else path.stem}-{version}.json"
     )
-    return contract_from_document(document, path, suite_path)
+    return contract_from_document(document, path, suite_path, codelist_hierarchies(path.parent))
 
 
 def load_contract(contract_id: str, contracts_dir: Path | None = None) -> Contract:

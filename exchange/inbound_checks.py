@@ -19,8 +19,8 @@ from exchange.contracts import ID_PATTERN, Contract, load_contract, parse_period
 from exchange.errors import ProtocolError
 from exchange.manifest import Manifest, recipient_key_id
 from exchange.node import Node
-from exchange.outbound import file_sha256
 from exchange.seaweed import bucket_name
+from exchange.streams import file_sha256
 from exchange.wire import MANIFEST, ExchangeRef
 
 _COPIED = "the manifest was copied from another exchange or bucket; the genuine one is unaffected"

@@ -9,9 +9,8 @@ from exchange import age
 from exchange.errors import ProtocolError
 from exchange.keys import load_public_keys
 from exchange.manifest import DATA, Manifest
-from exchange.outbound import file_sha256
 from exchange.settings import load_settings
-from exchange.streams import HashingWriter
+from exchange.streams import HashingWriter, file_sha256
 
 
 def verify_folder(folder: Path, sender: str, identity_file: Path | None = None) -> dict:

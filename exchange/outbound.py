@@ -13,7 +13,6 @@ checked, and the rows must hold the period and parties the exchange declares
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,7 +35,7 @@ from exchange.protection import protect_on_node
 from exchange.quality import validate
 from exchange.seaweed import bucket_name
 from exchange.sent import RECORD, put_signed, record_folder, record_published, trusted_manifests, write_record
-from exchange.streams import HashingReader, consume_produced
+from exchange.streams import HashingReader, consume_produced, file_sha256
 
 ROW_GROUP = 256 * 1024
 
@@ -61,15 +60,6 @@ class PublishResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as src:
-        while block := src.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def outbound_contract(node: Node, contract_id: str, period: str) -> Contract:
@@ -146,7 +136,8 @@ def _failed_text(summary: dict) -> str:
 
 
 def protect_source(node: Node, source: Path, contract: Contract) -> tuple:
-    """The dataset as it may leave the country: disclosure rules applied (table, report)."""
+    """The dataset as it may leave the country: disclosure rules applied (table, the
+    sender's full DisclosureReport; the manifest carries only its ``for_partner`` view)."""
     return protect_on_node(node, source, contract)  # contract-only input, keys, releases
 
 
@@ -162,7 +153,7 @@ def preview_protection(node: Node, source: Path, contract_id: str, period: str) 
     A dataset that cannot be protected is quarantined with the reason (DisclosureError)."""
     contract = outbound_contract(node, contract_id, period)
     try:
-        return protect_source(node, source, contract)[1]
+        return protect_source(node, source, contract)[1].to_dict()
     except DisclosureError as exc:
         _quarantine_unprotectable(node, source, contract, period, exc)
         raise
@@ -250,9 +241,10 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
         contract={"id": contract.id, "version": contract.version, "hash": contract.hash},
         rows=protected.num_rows, plaintext=plain,
         ciphertext={"sha256": sent.sha256, "size": sent.size},
-        validation=validation, disclosure=disclosure,
+        validation=validation, disclosure=disclosure.for_partner(),
         sender_key_id=node.identity.signing_key.public_key.key_id)
     write_record(node, manifest)
+    write_json_atomic(record_folder(node, eid) / "disclosure.json", disclosure.to_dict())  # sender's own
     return _finish(node, manifest)
 
 

@@ -36,6 +36,7 @@ from exchange.disclosure.rules import DisclosureRules, as_rules
 from exchange.disclosure.scope import check_publishable
 from exchange.errors import ConfigError, ContractError
 from exchange.keys import load_linkage_key, party_code
+from exchange.streams import file_sha256
 
 PSEUDONYM_KEY_BYTES = 32
 RELEASED_FOLDER = "_released"
@@ -139,26 +140,65 @@ def read_dataset(path: Path) -> pa.Table:
                             hint="export the dataset as Parquet (the contract's format)") from None
 
 
+def _tables_folder(folder: Path, contract_id: str, table: pa.Table) -> Path | None:
+    """``{folder}/{contract}/{period}/``: the frequency tables released for one period
+    (None when the table does not hold exactly one period)."""
+    if PERIOD_COLUMN not in table.column_names:
+        return None
+    periods = pc.unique(pc.cast(table.column(PERIOD_COLUMN), pa.string())).to_pylist()
+    if len(periods) != 1 or not isinstance(periods[0], str) or not periods[0].replace("-", "").isalnum():
+        return None
+    return folder / contract_id / periods[0]
+
+
+def earlier_tables(folder: Path | None, contract_id: str, table: pa.Table, tag: str) -> list[pa.Table]:
+    """The frequency tables of the same contract and period released before (but not the
+    release ``tag`` itself, so re-running a publish sees the same history)."""
+    where = _tables_folder(folder, contract_id, table) if folder is not None else None
+    if where is None or not where.is_dir():
+        return []
+    return [pq.read_table(p) for p in sorted(where.glob("*.parquet")) if p.stem != tag]
+
+
+def record_table(folder: Path, contract_id: str, protected: pa.Table, tag: str) -> None:
+    """Keep the protected frequency table as released (atomically), named by ``tag``."""
+    where = _tables_folder(folder, contract_id, protected)
+    if where is None:
+        return
+    where.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=where, prefix=f".{tag}.")
+    os.close(fd)
+    pq.write_table(protected, tmp)
+    os.replace(tmp, where / f"{tag}.parquet")
+
+
 def protect_for_contract(table: pa.Table, contract, key: bytes | None,
-                         released_dir: Path | None, *, audit: bool | None = None,
-                         checked: bool = False) -> tuple[pa.Table, DisclosureReport]:
+                         released_dir: Path | None, *, checked: bool = False,
+                         tag: str = "") -> tuple[pa.Table, DisclosureReport]:
     """Check the input against the contract (unless already ``checked``), protect it, and
-    record the release when the contract links releases."""
+    record the release: stable-pseudonym records for contracts that link releases; every
+    frequency table (under ``tag``, e.g. the input's hash) so that a revision of the same
+    period is protected together with what the partner already holds."""
     if not checked:
         check_publishable(table, contract)
     rules = as_rules(contract.disclosure)
     linked = rules.method == "records" and rules.links_releases and released_dir is not None
     release = Release(contract.id, earlier=earlier_releases(released_dir, contract.id)
                       if linked else None)
-    protected, report = protect(table, contract.disclosure, key, audit=audit, release=release)
+    tables = rules.method == "aggregate" and released_dir is not None and bool(tag)
+    earlier = earlier_tables(released_dir, contract.id, table, tag) if tables else []
+    protected, report = protect(table, contract.disclosure, key, earlier=earlier, release=release)
     if linked:
         record_release(released_dir, contract.id, protected, rules)
+    if tables:
+        record_table(released_dir, contract.id, protected, tag)
     return protected, report
 
 
-def protect_on_node(node, source: Path, contract) -> tuple[pa.Table, dict]:
+def protect_on_node(node, source: Path, contract) -> tuple[pa.Table, DisclosureReport]:
     """The sender node's protection of ``source`` (outbound's protect_source)."""
     key = node.pseudonym_key(contract)
     protected, report = protect_for_contract(read_dataset(source), contract, key,
-                                             node.folder("outbound") / RELEASED_FOLDER)
-    return protected, report.to_dict()
+                                             node.folder("outbound") / RELEASED_FOLDER,
+                                             tag=file_sha256(source)[:16])
+    return protected, report

@@ -6,6 +6,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import BinaryIO
 
 
@@ -107,3 +108,12 @@ def consume_produced(produce: Callable[[_PipeWriter], None], consume: Callable[[
         thread.join()
     if failure:
         raise failure[0]
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as src:
+        while block := src.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -128,7 +128,7 @@ def record_outbound(client, published: dict) -> dict:
 
 def suppressed_count(disclosure: dict) -> int:
     """Cells (aggregates) or records/values (record level) disclosure control suppressed."""
-    keys = ("cellsPrimarySuppressed", "cellsSecondarySuppressed", "recordsSuppressed")
+    keys = ("cellsSuppressed", "recordsSuppressed")
     return sum(int(disclosure.get(k) or 0) for k in keys)
 
 

@@ -63,8 +63,11 @@ def check(contract_ids: tuple[str, ...], contracts_dir: Path | None) -> None:
     """Prove each contract and its expectation suite agree (all contracts without IDS).
 
     Every column must have its exists, type, nullability and code-list/range
-    expectations; no expectation may name a column the contract lacks. Exits 1 on drift.
+    expectations; no expectation may name a column the contract lacks. Aggregate
+    disclosure parameters must be ones protection can meet (protectionLevels, not the
+    retired protectionInterval). Exits 1 on drift or bad parameters.
     """
+    from exchange.contract_lint import aggregate_rule_problems
     from exchange.contracts import CONTRACT_SUFFIX, load_contract
     from exchange.suite_check import check_suite
 
@@ -80,6 +83,12 @@ def check(contract_ids: tuple[str, ...], contracts_dir: Path | None) -> None:
         except ContractError as exc:
             failed += 1
             click.echo(f"FAIL {contract_id}: {exc.message}")
+            continue
+        problems = (aggregate_rule_problems(contract.disclosure)
+                    if contract.disclosure.get("method") == "aggregate" else [])
+        if problems:
+            failed += 1
+            click.echo(f"FAIL {contract_id}: " + "; ".join(problems))
         else:
             click.echo(f"ok   {contract_id} v{contract.version} hash {contract.hash}")
     if failed:

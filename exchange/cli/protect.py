@@ -43,20 +43,17 @@ def _scratch(path: Path, what: str) -> Path:
 @click.option("--released", "released_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder keeping what was already released, for contracts whose "
                    "pseudonyms link releases (default: {GCMX_HOME}/outbound/_released).")
-@click.option("--audit/--no-audit", default=None,
-              help="Attack a protected frequency table with linear programming "
-                   "(the default is the library's).")
 def protect_command(file: Path, contract_id: str, out: Path, report_path: Path | None,
                     linkage_key_file: Path | None, identity: Path | None,
-                    released_dir: Path | None, audit: bool | None) -> None:
+                    released_dir: Path | None) -> None:
     """Protect FILE under the contract's disclosure rules and write it to --out.
 
     The file must hold only what the contract describes (its columns, its codes, at
     least one row, no null or duplicate identifiers); otherwise nothing is written.
     Frequency tables get primary and secondary cell suppression (nulls with SDMX
-    OBS_STATUS / CONF_STATUS flags); record-level data gets keyed pseudonyms,
-    k-anonymity with l-diversity, and shuffled rows. Prints the disclosure report:
-    counts only, never values.
+    OBS_STATUS / CONF_STATUS flags) proven by the exact LP audit, which always runs;
+    record-level data gets keyed pseudonyms, k-anonymity with l-diversity, and shuffled
+    rows. Prints the disclosure report: counts only, never values.
     """
     from exchange.contracts import load_contract
     from exchange.disclosure.rules import as_rules
@@ -85,8 +82,7 @@ def protect_command(file: Path, contract_id: str, out: Path, report_path: Path |
     try:
         if report_path is not None:
             scratch.append(_scratch(report_path, "report file"))
-        protected, report = protect_for_contract(table, contract, key, released_dir,
-                                                 audit=audit, checked=True)
+        protected, report = protect_for_contract(table, contract, key, released_dir, checked=True)
         text = json.dumps({"contract": contract.id, **report.to_dict()}, indent=2)
         pq.write_table(protected, scratch[0])
         if report_path is not None:

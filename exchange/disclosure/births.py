@@ -81,6 +81,7 @@ def reconcile_births(registered: pa.Table, civil_registry: pa.Table, key: bytes 
     counts = counts.sort_by([(d, "ascending") for d in dims])
     rules = DisclosureRules.from_dict({
         "method": "aggregate", "countColumn": "count", "dimensions": dims,
-        "minimumCellSize": minimum_cell_size, "protectionInterval": protection_interval})
+        "minimumCellSize": minimum_cell_size,
+        "protectionLevels": {"lower": protection_interval, "upper": protection_interval}})
     protected, _ = protect_aggregate(counts, rules)
     return protected

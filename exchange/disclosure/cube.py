@@ -1,16 +1,21 @@
 """A frequency table seen as dense hypercubes, one per group of constant keys.
 
 Each classification column listed in ``disclosure.dimensions`` is an axis; its codes
-take the first positions and the total code (``_T``) the last one, so the margin
-relation along axis ``d`` reads ``cube[..., -1, ...] == cube[..., :-1, ...].sum()``.
-Every other non-status column (e.g. the period) is a grouping key: each group is
-protected as its own table. Rows absent from the table are known zeros.
+take the first positions (sorted) and the total code (``_T``) the last one. Every other
+non-status column (e.g. the period) is a grouping key: each group is one cube,
+protected on its own.
+
+The cube is complete (docs/disclosure.md, rule 1): every combination of the codes that
+occur in it is a cell, and a combination missing from the input is a 0 that is
+published (it is not a row, so it cannot be suppressed). The margins the attacker knows
+(:class:`Axis`): ``_T`` is the sum of the leaf codes; a hierarchy parent (the rules'
+``subtotals``) that occurs is the sum of its children that occur.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -23,43 +28,91 @@ STATUS_COLUMNS = ("OBS_STATUS", "CONF_STATUS")
 
 
 @dataclass
+class Axis:
+    """One dimension in one cube: which codes occur, which are leaves, the margin relations.
+
+    ``relations``: ``(parent position, child positions)``; ``parent``: the position of
+    each position's parent in this cube (the total for a leaf with no parent, -1 for none).
+    """
+
+    codes: list
+    occurs: np.ndarray
+    leaf: np.ndarray
+    parent: np.ndarray
+    relations: list[tuple[int, np.ndarray]]
+
+    def closure(self, leaf: int) -> list[int]:
+        """The leaf and every position whose margin it enters (parents up to the total)."""
+        chain = [leaf]
+        while self.parent[chain[-1]] >= 0:
+            chain.append(int(self.parent[chain[-1]]))
+        return chain
+
+    def leaves_under(self, position: int) -> list[int]:
+        """Leaves whose closure passes through ``position``."""
+        return [int(q) for q in np.flatnonzero(self.leaf) if position in self.closure(int(q))]
+
+
+def build_axis(codes: list, occurs: np.ndarray, total_code: str,
+               tree: Mapping[str, Sequence[str]]) -> Axis:
+    """The margin structure of one dimension given the codes that occur in the cube."""
+    where = {code: i for i, code in enumerate(codes)}
+    occurring = {c for c, o in zip(codes, occurs, strict=True) if o}
+    leaf = np.array([o and c != total_code and c not in tree
+                     for c, o in zip(codes, occurs, strict=True)], dtype=bool)
+    parent = np.full(len(codes), -1, dtype=np.int64)
+    relations = []
+    for p, children in tree.items():
+        if p not in occurring:
+            continue
+        kids = [where[c] for c in children if c in occurring]
+        parent[kids] = where[p]
+        relations.append((where[p], np.array(kids, dtype=np.int64)))
+    total = len(codes) - 1
+    if occurs[total]:
+        relations.append((total, np.flatnonzero(leaf)))
+        tops = occurs & (parent < 0)
+        tops[total] = False
+        parent[tops] = total  # the top of every branch (or a lone leaf) enters the total
+    return Axis(codes=codes, occurs=occurs, leaf=leaf, parent=parent, relations=relations)
+
+
+@dataclass
 class Cube:
-    """One group's cells: ``row`` (table row or -1 when absent) and ``value`` per cell."""
+    """One group's cells: ``row`` (table row or -1 when absent) and ``value`` per cell.
+
+    ``known``: the attacker knows the value (published now, or absent = 0); ``pinned``:
+    published in an earlier release with the same value (known, never worth suppressing).
+    """
 
     shape: tuple[int, ...]
-    has_total: tuple[bool, ...]
+    axes: list[Axis]
     row: np.ndarray
     value: np.ndarray
     known: np.ndarray
+    pinned: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         steps = [1]
         for size in reversed(self.shape[1:]):
             steps.insert(0, steps[0] * size)
         self.strides = tuple(steps)  # flat-index step of one position along each axis
+        if self.pinned is None:
+            self.pinned = np.zeros(self.row.size, dtype=bool)
 
     @property
     def present(self) -> np.ndarray:
         return self.row >= 0
 
-    def relations(self, axis: int) -> tuple[np.ndarray, np.ndarray]:
-        """Flat indices of (totals, children) along ``axis``; children shaped (n, codes).
+    def relations(self, axis: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """Per margin relation of ``axis``: (parent position, parent cells, child cells).
 
-        A relation holds when its total row is present. An absent detail row is a known
-        zero; an absent margin row is unpublished, so a relation over margins that
-        misses one of them is not one the attacker (or the check) can use.
+        Parent cells have shape (n,), child cells (n, children): one equation per row.
         """
         flat = np.arange(self.row.size).reshape(self.shape)
         moved = np.moveaxis(flat, axis, -1).reshape(-1, self.shape[axis])
-        totals, children = moved[:, -1], moved[:, :-1]
-        coords = np.unravel_index(totals, self.shape)
-        over_margins = np.zeros(totals.size, dtype=bool)
-        for d, size in enumerate(self.shape):
-            if d != axis:
-                over_margins |= coords[d] == size - 1
-        complete = (self.row[children] >= 0).all(axis=1)
-        keep = (self.row[totals] >= 0) & (~over_margins | complete)
-        return totals[keep], children[keep]
+        for parent, children in self.axes[axis].relations:
+            yield parent, moved[:, parent], moved[:, children]
 
 
 def grouping_columns(table: pa.Table, rules: DisclosureRules) -> list[str]:
@@ -89,9 +142,22 @@ def _check_columns(table: pa.Table, rules: DisclosureRules) -> None:
                               f"found {count_type}", hint="cast the count column to int64")
 
 
-def split_cubes(table: pa.Table, rules: DisclosureRules, *,
-                allow_unknown: bool = False) -> Iterator[Cube]:
-    """Yield one dense cube per group; ``allow_unknown`` accepts null (suppressed) counts."""
+def group_ids(table: pa.Table, rules: DisclosureRules) -> np.ndarray:
+    """The cube each row belongs to (0..n-1, in order of the sorted group keys)."""
+    keys = grouping_columns(table, rules)
+    if not keys:
+        return np.zeros(table.num_rows, dtype=np.int64)
+    group_codes = np.stack([_codes(table.column(k), k)[0] for k in keys], axis=1)
+    _, group = np.unique(group_codes, axis=0, return_inverse=True)
+    return group.reshape(-1)
+
+
+def split_cubes(table: pa.Table, rules: DisclosureRules, *, allow_unknown: bool = False,
+                pinned: np.ndarray | None = None) -> Iterator[Cube]:
+    """Yield one dense cube per group; ``allow_unknown`` accepts null (suppressed) counts.
+
+    ``pinned`` (one flag per row) marks cells an earlier release published unchanged.
+    """
     _check_columns(table, rules)
     counts = table.column(rules.count_column)
     known = ~np.asarray(counts.is_null().to_numpy(zero_copy_only=False), dtype=bool)
@@ -103,33 +169,30 @@ def split_cubes(table: pa.Table, rules: DisclosureRules, *,
     if (values < 0).any():
         raise DisclosureError(f"column {rules.count_column}: negative counts",
                               hint="counts of people are 0 or more")
-    axes = []
+    positions, labels = [], []
     for name in rules.dimensions:
         idx, dictionary = _codes(table.column(name), name)
-        codes = [c for c in dictionary if c != rules.total_code]
-        order = sorted(range(len(dictionary)),
-                       key=lambda i: (dictionary[i] == rules.total_code, str(dictionary[i])))
-        position = np.empty(len(dictionary), dtype=np.int64)
-        position[order] = np.arange(len(dictionary))
-        size = len(codes) + 1  # the last slot is the total, present or not
-        axes.append((position[idx], size))
-    keys = grouping_columns(table, rules)
-    if keys:
-        group_codes = np.stack([_codes(table.column(k), k)[0] for k in keys], axis=1)
-        _, group = np.unique(group_codes, axis=0, return_inverse=True)
-        group = group.reshape(-1)
-    else:
-        group = np.zeros(table.num_rows, dtype=np.int64)
-    shape = tuple(size for _, size in axes)
-    flat = np.ravel_multi_index(tuple(pos for pos, _ in axes), shape) if axes else \
-        np.zeros(table.num_rows, dtype=np.int64)
+        codes = sorted((c for c in dictionary if c != rules.total_code), key=str)
+        order = {c: i for i, c in enumerate([*codes, rules.total_code])}
+        positions.append(np.array([order[c] for c in dictionary], dtype=np.int64)[idx])
+        labels.append([*codes, rules.total_code])  # the last slot is the total
+    group = group_ids(table, rules)
+    shape = tuple(len(lab) for lab in labels)
+    flat = np.ravel_multi_index(tuple(positions), shape)
+    pinned = np.zeros(table.num_rows, dtype=bool) if pinned is None else pinned
     rows_by_group = np.argsort(group, kind="stable")
     bounds = np.flatnonzero(np.diff(group[rows_by_group])) + 1
     for rows in np.split(rows_by_group, bounds) if table.num_rows else []:
-        yield _cube(rows, flat[rows], values[rows], known[rows], shape, axes)
+        axes = []
+        for d, name in enumerate(rules.dimensions):
+            occurs = np.zeros(shape[d], dtype=bool)
+            occurs[positions[d][rows]] = True
+            axes.append(build_axis(labels[d], occurs, rules.total_code,
+                                   rules.subtotals.get(name, {})))
+        yield _cube(rows, flat[rows], values[rows], known[rows], pinned[rows], shape, axes)
 
 
-def _cube(rows, cells, values, known, shape, axes) -> Cube:
+def _cube(rows, cells, values, known, pinned, shape, axes) -> Cube:
     size = int(np.prod(shape))
     if np.unique(cells).size != cells.size:
         raise DisclosureError("dataset has two rows for the same cell (same keys and codes)",
@@ -137,21 +200,21 @@ def _cube(rows, cells, values, known, shape, axes) -> Cube:
     row = np.full(size, -1, dtype=np.int64)
     value = np.zeros(size, dtype=np.int64)
     is_known = np.ones(size, dtype=bool)
-    row[cells], value[cells], is_known[cells] = rows, values, known
-    unraveled = np.unravel_index(cells, shape)
-    has_total = tuple(bool((unraveled[d] == s - 1).any()) for d, (_, s) in enumerate(axes))
-    return Cube(shape=shape, has_total=has_total, row=row, value=value, known=is_known)
+    is_pinned = np.zeros(size, dtype=bool)
+    row[cells], value[cells], is_known[cells], is_pinned[cells] = rows, values, known, pinned
+    return Cube(shape=shape, axes=axes, row=row, value=value, known=is_known | is_pinned,
+                pinned=is_pinned)
 
 
 def check_margins(cube: Cube, rules: DisclosureRules) -> None:
-    """Raise when a margin row is not the sum of the cells it totals."""
-    for axis, has_total in enumerate(cube.has_total):
-        if not has_total:
-            continue
-        totals, children = cube.relations(axis)
-        if (cube.value[children].sum(axis=1) != cube.value[totals]).any():
-            raise DisclosureError(
-                f"column {rules.count_column}: a {rules.total_code} row of "
-                f"{rules.dimensions[axis]} is not the sum of its cells",
-                hint="margins must add up exactly, or the table cannot be protected "
-                     "against recomputation")
+    """Raise when a margin row is missing or not the sum of the cells it totals."""
+    for axis, dim in enumerate(rules.dimensions):
+        for parent, totals, children in cube.relations(axis):
+            if (cube.value[children].sum(axis=1) != cube.value[totals]).any():
+                code = cube.axes[axis].codes[parent]
+                what = "leaf codes" if code == rules.total_code else "child codes (subtotals)"
+                raise DisclosureError(
+                    f"column {rules.count_column}: a {code} row of {dim} is missing or is "
+                    f"not the sum of its {what}",
+                    hint="send the complete table: every combination of the codes present, "
+                         "with margins that add up exactly (a missing row counts as 0)")

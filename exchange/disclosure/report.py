@@ -1,6 +1,9 @@
 """The disclosure report: what protection did, in counts only, never values.
 
-It travels in the manifest and is printed by ``gcmx protect``.
+``gcmx protect`` prints (and writes) the sender's full report. Towards the partner (the
+manifest) only :meth:`DisclosureReport.for_partner` travels: it has no primary/secondary
+split and no per-table detail, since telling primary from secondary cells narrows them
+(docs/disclosure.md).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class DisclosureReport:
     columns_pseudonymised: list[str] = field(default_factory=list)
     audit: dict[str, Any] | None = None
     privacy: dict[str, Any] | None = None  # records: time columns, linkage, l-diversity
+    tables: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -55,7 +59,29 @@ class DisclosureReport:
             out["columnsPseudonymised"] = list(self.columns_pseudonymised)
         if self.privacy is not None:
             out["privacy"] = dict(self.privacy)
+        if self.cells_primary_suppressed is not None:
+            out["cellsSuppressed"] = (self.cells_primary_suppressed
+                                      + (self.cells_secondary_suppressed or 0))
         if self.audit is not None:
             out["audit"] = {k: (None if isinstance(v, float) and math.isinf(v) else v)
                             for k, v in self.audit.items()}
+        if self.tables:
+            out["tables"] = [dict(t) for t in self.tables]
+        return out
+
+    def for_partner(self) -> dict[str, Any]:
+        """What the partner may see (the manifest): no primary/secondary split, no detail.
+
+        Aggregates: the rules, the cell counts, how many were suppressed in all, and
+        whether the exact audit passed. Records: unchanged (no cell split exists).
+        """
+        out = self.to_dict()
+        if self.method != "aggregate":
+            return out
+        out.pop("cellsPrimarySuppressed", None)
+        out.pop("cellsSecondarySuppressed", None)
+        out.pop("tables", None)
+        if "audit" in out:
+            out["audit"] = {k: out["audit"][k] for k in
+                            ("method", "solver", "ok", "protectionLevels") if k in out["audit"]}
         return out

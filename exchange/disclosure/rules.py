@@ -3,7 +3,8 @@
 The contract carries them under ``customProperties.disclosure``::
 
     method: aggregate | records | none
-    countColumn, dimensions, totalCode, minimumCellSize, protectionInterval   # aggregate
+    countColumn, dimensions, totalCode, minimumCellSize,                      # aggregate
+    protectionLevels: {lower, upper}, subtotals
     quasiIdentifiers, k, hierarchies, pseudonymise                            # records
     sensitiveAttributes, lDiversity, linkage                                  # records
 
@@ -13,6 +14,9 @@ link a person across releases: ``none`` (default; per-release pseudonyms under t
 sender's own key), ``acrossReleases`` (stable pseudonyms under the sender's own key;
 k-anonymity then holds for the union of releases) or ``withRecipient`` (stable
 pseudonyms under the bilateral linkage key, for reconciliation by the recipient).
+
+``subtotals`` (``{dimension: {parent: [child, ...]}}``) is not written in the contract:
+the contract loader resolves it from the code lists' ``hierarchy`` (contracts/codelists.yaml).
 
 Every problem raises :class:`~exchange.errors.DisclosureError` naming the contract
 field (``disclosure.<name>``) and what to write instead.
@@ -28,13 +32,18 @@ from exchange.errors import DisclosureError
 
 METHODS = ("aggregate", "records", "none")
 _AGGREGATE_KEYS = {"countColumn", "dimensions", "totalCode", "minimumCellSize",
-                   "protectionInterval"}
+                   "protectionLevels", "subtotals"}
+LEGACY_INTERVAL_HINT = (
+    "replace protectionInterval with protectionLevels: {lower: L, upper: U} (whole numbers "
+    ">= 1): a partner who can tell primary cells knows they lie in [1, k-1], so a width "
+    "alone cannot be met; levels keep the true value away from both ends of the interval")
 _RECORD_KEYS = {"quasiIdentifiers", "k", "hierarchies", "pseudonymise", "sensitiveAttributes",
                 "lDiversity", "linkage"}
 LINKAGES = ("none", "acrossReleases", "withRecipient")
 _KNOWN_KEYS = {"method"} | _AGGREGATE_KEYS | _RECORD_KEYS
 
 Hierarchy = tuple[Mapping[str, str], ...]
+Subtotals = Mapping[str, Mapping[str, tuple[str, ...]]]
 
 
 def _fail(name: str, problem: str, hint: str) -> DisclosureError:
@@ -90,6 +99,60 @@ def _hierarchies(d: Mapping[str, Any], qis: tuple[str, ...]) -> dict[str, Hierar
     return out
 
 
+def _levels(d: Mapping[str, Any]) -> tuple[int, int]:
+    if "protectionInterval" in d:
+        raise _fail("protectionInterval", "is no longer supported", LEGACY_INTERVAL_HINT)
+    raw = d.get("protectionLevels")
+    if raw is None:
+        return 5, 5
+    if not isinstance(raw, Mapping) or set(raw) != {"lower", "upper"}:
+        raise _fail("protectionLevels", "must map exactly lower and upper to whole numbers",
+                    "write protectionLevels: {lower: 3, upper: 5}")
+    for side in ("lower", "upper"):
+        value = raw[side]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise _fail(f"protectionLevels.{side}", "must be a whole number of at least 1",
+                        "give e.g. 5: the attacker's interval must reach that far from the "
+                        "true value")
+    return raw["lower"], raw["upper"]
+
+
+def _subtotals(d: Mapping[str, Any], dims: tuple[str, ...], total: str) -> dict:
+    raw = d.get("subtotals") or {}
+    if not isinstance(raw, Mapping):
+        raise _fail("subtotals", "must map a dimension to {parent: [children]}",
+                    "declare hierarchies in contracts/codelists.yaml (hierarchy:)")
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for dim, tree in raw.items():
+        where = f"subtotals.{dim}"
+        if dim not in dims:
+            raise _fail(where, "is not one of disclosure.dimensions",
+                        "subtotals apply to classification dimensions only")
+        if not isinstance(tree, Mapping) or not all(
+                isinstance(p, str) and isinstance(c, list | tuple) and c
+                and all(isinstance(x, str) for x in c) for p, c in tree.items()):
+            raise _fail(where, "must map each parent code to a non-empty list of child codes",
+                        "write e.g. {Y0T9: [Y0T4, Y5T9]}")
+        parent_of: dict[str, str] = {}
+        for parent, children in tree.items():
+            for child in children:
+                if child in parent_of or child == parent or total in (child, parent):
+                    raise _fail(where, f"code {child} has two parents, is its own parent "
+                                       f"or is the total", "each code has at most one parent "
+                                       "and the total code is never in a hierarchy")
+                parent_of[child] = parent
+        for start in parent_of:  # no cycles
+            seen, code = {start}, start
+            while code in parent_of:
+                code = parent_of[code]
+                if code in seen:
+                    raise _fail(where, f"code {start} is its own ancestor",
+                                "a hierarchy is a tree")
+                seen.add(code)
+        out[dim] = {p: tuple(c) for p, c in tree.items()}
+    return out
+
+
 @dataclass(frozen=True)
 class DisclosureRules:
     """What a contract says must happen before a dataset leaves the country."""
@@ -99,7 +162,9 @@ class DisclosureRules:
     dimensions: tuple[str, ...] = ()
     total_code: str = "_T"
     minimum_cell_size: int = 5
-    protection_interval: int = 5
+    protection_lower: int = 5
+    protection_upper: int = 5
+    subtotals: Subtotals = field(default_factory=dict)
     quasi_identifiers: tuple[str, ...] = ()
     k: int = 5
     hierarchies: Mapping[str, Hierarchy] = field(default_factory=dict)
@@ -119,7 +184,7 @@ class DisclosureRules:
         if not isinstance(d, Mapping):
             raise DisclosureError("contract field disclosure: must be a mapping",
                                   hint="write method: aggregate | records | none and its rules")
-        unknown = sorted(set(d) - _KNOWN_KEYS)
+        unknown = sorted(set(d) - _KNOWN_KEYS - {"protectionInterval"})
         if unknown:
             raise _fail(unknown[0], "is not a known disclosure rule",
                         f"use only {', '.join(sorted(_KNOWN_KEYS))}")
@@ -153,13 +218,15 @@ class DisclosureRules:
         if pseudo:
             raise _fail("pseudonymise", "applies to method records only",
                         "aggregates carry no identifiers; remove it")
+        lower, upper = _levels(d)
         return cls(method="aggregate", count_column=count, dimensions=dims, total_code=total,
                    minimum_cell_size=_positive_int(d, "minimumCellSize", 5),
-                   protection_interval=_positive_int(d, "protectionInterval", 5))
+                   protection_lower=lower, protection_upper=upper,
+                   subtotals=_subtotals(d, dims, total))
 
     @classmethod
     def _records(cls, d: Mapping[str, Any]) -> DisclosureRules:
-        stray = sorted(set(d) & _AGGREGATE_KEYS)
+        stray = sorted(set(d) & (_AGGREGATE_KEYS | {"protectionInterval"}))
         if stray:
             raise _fail(stray[0], "belongs to method aggregate, not records",
                         "remove it or change disclosure.method")
@@ -182,7 +249,11 @@ class DisclosureRules:
             return {"method": "aggregate", "countColumn": self.count_column,
                     "dimensions": list(self.dimensions), "totalCode": self.total_code,
                     "minimumCellSize": self.minimum_cell_size,
-                    "protectionInterval": self.protection_interval}
+                    "protectionLevels": {"lower": self.protection_lower,
+                                         "upper": self.protection_upper},
+                    **({"subtotals": {d: {p: list(c) for p, c in t.items()}
+                                      for d, t in self.subtotals.items()}}
+                       if self.subtotals else {})}
         if self.method == "records":
             return {"method": "records", "quasiIdentifiers": list(self.quasi_identifiers),
                     "k": self.k, "pseudonymise": list(self.pseudonymise),

@@ -119,6 +119,9 @@ def outbound_exchange(home: Path, party: str, folder: Path, events: list[dict]) 
     manifest = read_json(folder / "manifest.json")
     recipients = [r.get("party") for r in manifest.get("recipients") or [] if isinstance(r, dict)]
     item = _base(manifest, home, folder.name, "outbound", views.name(recipients[0]) if recipients else None)
+    own = read_json(folder / "disclosure.json")  # the sender's full report (the manifest has the partner's view)
+    if own:
+        item["disclosure"] = views.disclosure_view(own)
     item["events"] = events
     item["validations"] = [
         v for v in [views.validation_view(manifest.get("validation"), f"{party} before sending")] if v
@@ -263,7 +266,7 @@ def gather(home: Path, party: str, key_dirs: Iterable[Path] = ()) -> dict[str, A
     exchanges = [
         outbound_exchange(home, party, folder, events.get(folder.name, []))
         for folder in sorted((home / "outbound").glob("*"))
-        if folder.is_dir()
+        if folder.is_dir() and (folder / "manifest.json").is_file()
     ]
     decisions: dict[str, dict] = {}
     for path in sorted((home / "inbound").rglob("*.json")):  # a landed exchange wins over a planted copy

@@ -17,6 +17,7 @@ _LABEL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\(([A-Za-z0-9_. -]{1,80})\))?$
 _NAME = re.compile(r"^[A-Za-z0-9_.:@+ -]{1,120}$")
 DISCLOSURE_COUNTS = (
     "cellsTotal",
+    "cellsSuppressed",
     "cellsPrimarySuppressed",
     "cellsSecondarySuppressed",
     "recordsTotal",
@@ -25,13 +26,12 @@ DISCLOSURE_COUNTS = (
     "valuesSuppressed",
     "kReached",
 )
-DISCLOSURE_RULES = ("minimumCellSize", "protectionInterval", "k")
+DISCLOSURE_RULES = ("minimumCellSize", "k")
 DISCLOSURE_AUDIT = (
     "suppressedCells",
     "provenCells",
     "failedCells",
     "publishedBelowMinimum",
-    "protectionInterval",
 )
 REASON_LIMIT = 400
 
@@ -146,10 +146,12 @@ def disclosure_view(document: Any) -> dict | None:
     view["rules"] = {key: count(rules.get(key)) for key in DISCLOSURE_RULES}
     view["quasiIdentifiers"] = [n for n in map(name, rules.get("quasiIdentifiers") or []) if n]
     view["pseudonymised"] = [n for n in map(name, document.get("columnsPseudonymised") or []) if n]
+    levels = rules.get("protectionLevels") if isinstance(rules.get("protectionLevels"), dict) else {}
+    view["rules"]["protectionLower"] = count(levels.get("lower"))
+    view["rules"]["protectionUpper"] = count(levels.get("upper"))
     primary, secondary = view["cellsPrimarySuppressed"], view["cellsSecondarySuppressed"]
-    view["cellsSuppressed"] = (
-        None if primary is None and secondary is None else (primary or 0) + (secondary or 0)
-    )
+    if view["cellsSuppressed"] is None and (primary is not None or secondary is not None):
+        view["cellsSuppressed"] = (primary or 0) + (secondary or 0)
     view["audit"] = (
         None
         if audit is None

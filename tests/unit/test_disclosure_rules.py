@@ -11,7 +11,8 @@ from exchange.disclosure import DisclosureReport, DisclosureRules
 from exchange.errors import DisclosureError
 
 AGGREGATE = {"method": "aggregate", "countColumn": "count", "dimensions": ["sex", "age_group"],
-             "totalCode": "_T", "minimumCellSize": 5, "protectionInterval": 4}
+             "totalCode": "_T", "minimumCellSize": 5,
+             "protectionLevels": {"lower": 3, "upper": 4}}
 RECORDS = {"method": "records", "quasiIdentifiers": ["sex", "age_band", "province"], "k": 5,
            "hierarchies": {"age_band": [{"Y0T4": "Y0T9", "Y5T9": "Y0T9"}, {"Y0T9": "Y0T17"}],
                            "province": [{"KH-1": "KH-NW"}]},
@@ -21,7 +22,8 @@ RECORDS = {"method": "records", "quasiIdentifiers": ["sex", "age_band", "provinc
 def test_aggregate_rules_parse_and_round_trip():
     rules = DisclosureRules.from_dict(AGGREGATE)
     assert rules.method == "aggregate" and rules.dimensions == ("sex", "age_group")
-    assert rules.minimum_cell_size == 5 and rules.protection_interval == 4
+    assert rules.minimum_cell_size == 5
+    assert (rules.protection_lower, rules.protection_upper) == (3, 4)
     assert rules.to_dict() == AGGREGATE
     with pytest.raises(dataclasses.FrozenInstanceError):
         rules.k = 2  # type: ignore[misc]
@@ -38,7 +40,8 @@ def test_record_rules_parse_and_round_trip():
 def test_defaults_follow_the_contract_shape():
     rules = DisclosureRules.from_dict({"method": "aggregate", "countColumn": "n",
                                        "dimensions": ["sex"]})
-    assert (rules.total_code, rules.minimum_cell_size, rules.protection_interval) == ("_T", 5, 5)
+    assert (rules.total_code, rules.minimum_cell_size) == ("_T", 5)
+    assert (rules.protection_lower, rules.protection_upper) == (5, 5)
 
 
 @pytest.mark.parametrize("change, field", [
@@ -47,7 +50,11 @@ def test_defaults_follow_the_contract_shape():
     ({"dimensions": []}, "disclosure.dimensions"),
     ({"dimensions": ["sex", "sex"]}, "disclosure.dimensions"),
     ({"minimumCellSize": 0}, "disclosure.minimumCellSize"),
-    ({"protectionInterval": "5"}, "disclosure.protectionInterval"),
+    ({"protectionInterval": 5}, "disclosure.protectionInterval"),
+    ({"protectionLevels": {"lower": 0, "upper": 5}}, "disclosure.protectionLevels.lower"),
+    ({"protectionLevels": {"lower": 2}}, "disclosure.protectionLevels"),
+    ({"subtotals": {"sex": {"F": ["F"]}}}, "disclosure.subtotals.sex"),
+    ({"subtotals": {"region": {"A": ["B"]}}}, "disclosure.subtotals.region"),
     ({"k": 5}, "disclosure.k"),
     ({"minimumCellsize": 5}, "disclosure.minimumCellsize"),
     ({"pseudonymise": ["id"]}, "disclosure.pseudonymise"),
