@@ -85,7 +85,7 @@ def test_inbound_lands_the_exchange_and_answers(dag_exchange, delivered):
 def test_receipts_and_audit_close_the_loop(dag_exchange, delivered):
     assert set(delivered["receipts"]["tasks"].values()) == {"success"}
     khm = dag_exchange.airflow["KHM"].gcmx_home
-    (sent,) = (khm / "outbound").iterdir()
+    (sent,) = [f.parent for f in (khm / "outbound").glob("*/manifest.json")]
     assert json.loads((sent / "receipt.json").read_text())["status"] == "accepted"
     assert json.loads((sent / "validation.json").read_text())["success"] is True
     assert "audit/KHM/latest.json" in bucket_keys(dag_exchange, "khm-to-tha")
