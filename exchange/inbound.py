@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from exchange import age
-from exchange.audit import AuditLog
+from exchange.audit import AuditLog, defused
 from exchange.declared import check_declared
 from exchange.errors import GcmxError, ProtocolError, TerminalError
 from exchange.freshness_check import watch_partner
@@ -97,6 +97,7 @@ def _note_ignored(node: Node, partner: str, bucket: str, keys: list[str]) -> Non
     if not keys:
         return
     noted_file = node.folder("inbound") / partner / ".ignored-keys"
+    noted_file.parent.mkdir(parents=True, exist_ok=True)  # before anything from the partner was decided
     noted = set(noted_file.read_text().split()) if noted_file.exists() else set()
     audit = AuditLog.for_home(node.home, node.party)
     for key in keys:
@@ -244,8 +245,8 @@ def _reject(node: Node, partner: str, ref: ExchangeRef, body: bytes, summary: di
                         {"exchange.json": where})
     if body:
         (folder / "manifest.json").write_bytes(body)
-    AuditLog.for_home(node.home, node.party).append(
-        "reject", exchange_id=ref.exchange_id, dataset=ref.dataset, period=ref.period, reason=reason,
+    AuditLog.for_home(node.home, node.party).append(  # the reason may quote what the partner signed
+        "reject", exchange_id=ref.exchange_id, dataset=ref.dataset, period=ref.period, reason=defused(reason),
         folder=str(folder))
     _answer(node, partner, _decision_path(node, partner, ref), {
         "status": "rejected", "reason": reason, "time": utc_now(), "quarantine": str(folder),

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from exchange.alarms import raise_alarm
-from exchange.audit import AuditLog
+from exchange.audit import AuditLog, defused
 from exchange.errors import NotFound, ProtocolError, SignatureError
 from exchange.freshness import put_ours, sync_index
 from exchange.limits import RECEIPT_MAX, SIGNATURE_MAX
@@ -163,7 +163,7 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
         except NotFound:
             continue  # removed between listing and reading; looked at again next run
         except (SignatureError, ProtocolError, ValueError) as exc:
-            reason = str(exc)[:300]
+            reason = defused(str(exc)[:300])  # may quote the planted key
             _remember_invalid(folder, key, reason)
             audit.append("receipt", direction="received", exchange_id=eid, status="invalid", reason=reason,
                          **{"from": partner})
@@ -171,6 +171,6 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
             continue
         write_json_atomic(folder / "receipt.json", doc)
         audit.append("receipt", direction="received", exchange_id=eid, status=doc["status"],
-                     reason=doc.get("reason", ""), **{"from": partner})
+                     reason=defused(str(doc.get("reason", ""))[:400]), **{"from": partner})
         found.append(ReceiptStatus(eid, doc["status"], doc.get("reason", "")))
     return found

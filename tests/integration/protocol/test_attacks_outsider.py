@@ -1,0 +1,173 @@
+"""Attacks tried from outside, end to end through ``gcmx`` on a real SeaweedFS (issue 11).
+
+Each test is named by what the attacker holds: a leaked bucket key only (a boto3 client
+with one party's S3 credentials: it can plant, overwrite and delete objects in that party's
+buckets, but cannot sign), or a partner's own valid keys. Whatever is planted, the sender's
+next ``gcmx publish`` / ``gcmx receipts`` and the recipient's ``gcmx pull`` must end with a
+clear exit code (0 ok, 1 a check failed or an alarm, 2 terminal, 75 transient), never a
+traceback, and must not block genuine exchanges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from exchange import age
+from exchange.audit import AuditLog
+from exchange.cli import main
+from exchange.manifest import Manifest, canonical_json, receipt
+from exchange.receipts import _comment, receipt_key
+from tests.integration.protocol_support import dataset, make_nodes
+
+CONTRACT = "children_on_the_move.khm-tha"
+PERIODS = (f"{year}-{month:02d}" for year in range(2060, 2080) for month in range(1, 13))
+SECRET_LOOKING = "AGE-SECRET-KEY-1QQQQ"  # text the audit log refuses as key material
+
+
+@pytest.fixture(scope="module")
+def nodes(seaweed, tmp_path_factory):
+    """KHM, THA and MYS: KHM is paired with each of the others."""
+    return make_nodes(seaweed, tmp_path_factory.mktemp("parties"), parties=("KHM", "THA", "MYS"))
+
+
+def gcmx(seaweed, node, *args: str):
+    """Run ``gcmx`` as ``node``'s party; an uncaught exception is never an acceptable outcome."""
+    cred = seaweed.credentials[node.party]
+    env = {"GCMX_PARTY": node.party, "GCMX_HOME": str(node.home), "GCMX_S3_ENDPOINT": seaweed.endpoint,
+           "GCMX_S3_ACCESS_KEY_ID": cred.access_key_id, "GCMX_S3_SECRET_ACCESS_KEY": cred.secret_access_key}
+    result = CliRunner().invoke(main, list(args), env=env)
+    assert result.exc_info is None or isinstance(result.exc_info[1], SystemExit), result.exc_info
+    return result
+
+
+def events(node, event: str, **details) -> list[dict]:
+    return [e for e in AuditLog.for_home(node.home, node.party).entries()
+            if e["event"] == event and all(e.get(k) == v for k, v in details.items())]
+
+
+def cli_publish(seaweed, node, contract: str, tmp_path, seed: int = 1):
+    period = next(PERIODS)
+    source = dataset(contract, tmp_path, period=period, seed=seed)
+    return gcmx(seaweed, node, "publish", str(source), "--contract", contract, "--period", period), period
+
+
+def outbound_record(node, period: str) -> dict:
+    """The sender's own record of its exchange for ``period``."""
+    records = [json.loads(p.read_text()) for p in node.home.glob("outbound/*/manifest.json")]
+    return next(r for r in records if r["period"] == period)
+
+
+def sign_into(seaweed, signer, bucket: str, fields: dict, plaintext: bytes, recipient_key: str,
+              body_of=lambda manifest: manifest.to_bytes()) -> Manifest:
+    """A manifest over ``fields`` signed by ``signer`` (a partner with valid keys), with data
+    encrypted to ``recipient_key``, written into ``bucket``."""
+    cipher = io.BytesIO()
+    age.encrypt(io.BytesIO(plaintext), cipher, [recipient_key])
+    data = cipher.getvalue()
+    manifest = Manifest(**{**fields,
+                           "plaintext": {"sha256": hashlib.sha256(plaintext).hexdigest(), "size": len(plaintext)},
+                           "ciphertext": {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}})
+    body = body_of(manifest)
+    client = seaweed.client(signer.party)
+    client.put_object(Bucket=bucket, Key=f"{manifest.prefix}/data.parquet.age", Body=data)
+    client.put_object(Bucket=bucket, Key=f"{manifest.prefix}/manifest.json", Body=body)
+    client.put_object(Bucket=bucket, Key=f"{manifest.prefix}/manifest.json.minisig",
+                      Body=signer.identity.signing_key.sign(body, manifest.comment()))
+    return manifest
+
+
+def test_bucket_key_only_odd_key_before_the_first_pull_does_not_crash_it(seaweed, tmp_path):
+    """A recipient that never decided anything from a partner meets an odd key on its first pull."""
+    fresh = make_nodes(seaweed, tmp_path, parties=("KHM", "KOR"))
+    khm, kor = fresh["KHM"], fresh["KOR"]
+    seaweed.client("KHM").put_object(Bucket="khm-to-kor", Key="workers_deployed/not-a-period/x", Body=b"{}")
+    published, period = cli_publish(seaweed, khm, "workers_deployed.khm-kor", tmp_path)
+    assert published.exit_code == 0, published.output
+    pulled = gcmx(seaweed, kor, "pull", "--from", "KHM")
+    assert pulled.exit_code == 0, pulled.output
+    assert f"landed   workers_deployed {period}" in pulled.output
+    assert [e["reason"] for e in events(kor, "ignore")] == ["object key does not fit the wire layout"]
+
+
+def test_bucket_key_only_secret_looking_key_in_senders_bucket_does_not_block_publish(seaweed, nodes, tmp_path):
+    """A planted key spelled like key material must not stop the sender's alarm, nor every publish."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    planted = f"children_on_the_move/{SECRET_LOOKING}/manifest.json"
+    seaweed.client("KHM").put_object(Bucket="khm-to-tha", Key=planted, Body=b"{}")
+    try:
+        for seed in (1, 2):
+            out, period = cli_publish(seaweed, khm, CONTRACT, tmp_path, seed)
+            assert out.exit_code == 0 and "published:" in out.output, out.output
+        alarms = events(khm, "alarm", kind="manifest-untrusted")
+        assert len([a for a in alarms if "age-secret-key-1QQQQ" in a["where"]]) == 1  # once, defused
+        pulled = gcmx(seaweed, tha, "pull", "--from", "KHM")
+        assert pulled.exit_code == 0 and f"landed   children_on_the_move {period}" in pulled.output, pulled.output
+    finally:
+        seaweed.client("KHM").delete_object(Bucket="khm-to-tha", Key=planted)
+
+
+def test_bucket_key_only_secret_looking_receipt_key_is_an_invalid_receipt(seaweed, nodes, tmp_path):
+    khm = nodes["KHM"]
+    out, period = cli_publish(seaweed, khm, CONTRACT, tmp_path)
+    eid = outbound_record(khm, period)["exchange_id"]
+    key = f"receipts/{SECRET_LOOKING}/{period}/{eid}.json"
+    attacker = seaweed.client("THA")  # THA's S3 key, not its signing key
+    attacker.put_object(Bucket="tha-to-khm", Key=key, Body=b"{}")
+    attacker.put_object(Bucket="tha-to-khm", Key=key + ".minisig", Body=b"not a signature")
+    try:
+        out = gcmx(seaweed, khm, "receipts", "--from", "THA")
+        assert out.exit_code == 1 and f"invalid  {eid}" in out.output, out.output
+        assert len(events(khm, "receipt", exchange_id=eid, status="invalid")) == 1
+        assert gcmx(seaweed, khm, "receipts", "--from", "THA").exit_code == 0
+    finally:
+        attacker.delete_objects(Bucket="tha-to-khm", Delete={"Objects": [{"Key": key}, {"Key": key + ".minisig"}]})
+
+
+def test_partner_with_valid_keys_secret_looking_text_is_rejected_and_audited(seaweed, nodes, tmp_path):
+    """THA signs a manifest whose key id, and a receipt whose reason, read like key material."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    out, period = cli_publish(seaweed, tha, "returnees.tha-khm", tmp_path)
+    assert out.exit_code == 0, out.output
+    fields = {**outbound_record(tha, period), "exchange_id": "b" * 32, "sender_key_id": SECRET_LOOKING}
+    forged = sign_into(seaweed, tha, "tha-to-khm", fields, b"never read", khm.public_keys("KHM").age_recipient)
+    pulled = gcmx(seaweed, khm, "pull", "--from", "THA")
+    assert pulled.exit_code == 1, pulled.output
+    assert f"rejected returnees {period} {forged.exchange_id}" in pulled.output
+    assert f"landed   returnees {period}" in pulled.output
+    [entry] = events(khm, "reject", exchange_id=forged.exchange_id)
+    assert "age-secret-key-1QQQQ" in entry["reason"]
+    assert gcmx(seaweed, khm, "pull", "--from", "THA").exit_code == 0  # decided once
+
+    sent, period = cli_publish(seaweed, khm, CONTRACT, tmp_path)
+    own = outbound_record(khm, period)
+    doc = receipt(own["exchange_id"], own["dataset"], period, "KHM", "THA", False, SECRET_LOOKING, {},
+                  hashlib.sha256(canonical_json(own)).hexdigest())
+    key, body = receipt_key(own["dataset"], period, own["exchange_id"]), canonical_json(doc)
+    seaweed.client("THA").put_object(Bucket="tha-to-khm", Key=key, Body=body)
+    seaweed.client("THA").put_object(Bucket="tha-to-khm", Key=key + ".minisig",
+                                     Body=tha.identity.signing_key.sign(body, _comment(doc)))
+    out = gcmx(seaweed, khm, "receipts", "--from", "THA")
+    assert out.exit_code == 0 and f"rejected {own['exchange_id']}" in out.output, out.output
+    [entry] = events(khm, "receipt", exchange_id=own["exchange_id"], direction="received")
+    assert entry["status"] == "rejected" and entry["reason"] == "age-secret-key-1QQQQ"
+
+
+def test_partner_with_valid_keys_manifest_with_a_huge_number_is_rejected(seaweed, nodes, tmp_path):
+    """A signed manifest holding a 5000-digit number (over Python's int parsing limit) is a typed
+    rejection, not a crash that blocks every later pull from that partner."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    out, period = cli_publish(seaweed, tha, "returnees.tha-khm", tmp_path)
+    fields = {**outbound_record(tha, period), "exchange_id": "c" * 32}
+    forged = sign_into(seaweed, tha, "tha-to-khm", fields, b"never read", khm.public_keys("KHM").age_recipient,
+                       body_of=lambda m: m.to_bytes().replace(b'"revision":1', b'"revision":' + b"9" * 5000))
+    pulled = gcmx(seaweed, khm, "pull", "--from", "THA")
+    assert pulled.exit_code == 1, pulled.output
+    assert f"rejected returnees {period} {forged.exchange_id}" in pulled.output
+    assert f"landed   returnees {period}" in pulled.output
+    assert events(khm, "reject", exchange_id=forged.exchange_id)
+    assert gcmx(seaweed, khm, "pull", "--from", "THA").exit_code == 0
