@@ -211,11 +211,15 @@ def _landed(node: Node, partner: str, ref: ExchangeRef, manifest: Manifest, body
 
 
 def _answer(node: Node, partner: str, decision: Path, decided: dict) -> None:
-    """Record the decision, then send its receipt; a receipt that could not be sent
-    (store down) stays pending in the decision and goes out on the next pull."""
+    """Record the decision, then send its receipt; a receipt that could not be sent (store
+    down, or its key taken by a planted object: alarmed once) stays pending in the decision
+    and goes out on a later pull."""
     write_json_atomic(decision, decided)
-    send_receipt(node, partner, decided["receipt_pending"])
-    write_json_atomic(decision, {**decided, "receipt_pending": None})
+    sent = send_receipt(node, partner, decided["receipt_pending"], alarm=not decided.get("slot_taken"))
+    if sent.status == "slot-taken":
+        write_json_atomic(decision, {**decided, "slot_taken": True})
+    else:
+        write_json_atomic(decision, {**decided, "receipt_pending": None, "slot_taken": False})
 
 
 def _check_hash(manifest: Manifest, what: str, actual: str, ref: ExchangeRef) -> None:

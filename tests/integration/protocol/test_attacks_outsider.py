@@ -171,3 +171,29 @@ def test_partner_with_valid_keys_manifest_with_a_huge_number_is_rejected(seaweed
     assert f"landed   returnees {period}" in pulled.output
     assert events(khm, "reject", exchange_id=forged.exchange_id)
     assert gcmx(seaweed, khm, "pull", "--from", "THA").exit_code == 0
+
+
+def test_bucket_key_only_taken_receipt_slot_goes_out_once_cleared(seaweed, nodes, tmp_path):
+    """Junk planted with THA's S3 key where THA's receipt must go: THA alarms once and keeps the
+    receipt pending; once the junk is removed the next pull sends it and KHM accepts it, although
+    it had already seen (and refused) the junk at that very key."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    out, period = cli_publish(seaweed, khm, CONTRACT, tmp_path)
+    own = outbound_record(khm, period)
+    key = receipt_key(own["dataset"], period, own["exchange_id"])
+    attacker = seaweed.client("THA")
+    attacker.put_object(Bucket="tha-to-khm", Key=key, Body=b'{"status":"accepted"}')
+    attacker.put_object(Bucket="tha-to-khm", Key=key + ".minisig", Body=b"junk")
+    pulled = gcmx(seaweed, tha, "pull", "--from", "KHM")
+    assert pulled.exit_code == 1 and "receipt-slot-taken" in pulled.output, pulled.output
+    assert gcmx(seaweed, tha, "pull", "--from", "KHM").exit_code == 0  # alarmed once, still pending
+    assert len(events(tha, "alarm", kind="receipt-slot-taken", exchange_id=own["exchange_id"])) == 1
+    refused = gcmx(seaweed, khm, "receipts", "--from", "THA")
+    assert refused.exit_code == 1 and f"invalid  {own['exchange_id']}" in refused.output, refused.output
+    attacker.delete_objects(Bucket="tha-to-khm", Delete={"Objects": [{"Key": key}, {"Key": key + ".minisig"}]})
+    assert gcmx(seaweed, tha, "pull", "--from", "KHM").exit_code == 0
+    assert events(tha, "receipt", direction="sent", exchange_id=own["exchange_id"], status="accepted")
+    collected = gcmx(seaweed, khm, "receipts", "--from", "THA")
+    assert collected.exit_code == 0 and f"accepted {own['exchange_id']}" in collected.output, collected.output
+    assert (khm.home / "outbound" / own["exchange_id"] / "receipt.json").exists()
+    assert "nothing new from KHM" in gcmx(seaweed, tha, "pull", "--from", "KHM").output  # answered
