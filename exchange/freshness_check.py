@@ -102,7 +102,8 @@ def _exchange_findings(node: Node, bucket: str, entries: list[IndexEntry], prese
     for entry in entries:
         where = f"s3://{bucket}/{entry.prefix}"
         if entry.prefix not in present:
-            kind = "exchange-deleted" if (decided / f"{entry.exchange_id}.json").exists() else "exchange-withheld"
+            seen = (decided / entry.sender / entry.dataset / entry.period / f"{entry.exchange_id}.json").exists()
+            kind = "exchange-deleted" if seen else "exchange-withheld"  # decided on by this node before?
             found[(kind, entry.exchange_id)] = (f"{where}: indexed at seq {entry.seq} by the sender, but "
                                                 "its signed manifest is not in the bucket")
             continue
