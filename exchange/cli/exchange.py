@@ -22,6 +22,13 @@ def _node(party: str | None) -> Node:
 party_option = click.option("--party", help="this office's ISO alpha-3 code (default: GCMX_PARTY)")
 
 
+def _partner_code(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A partner is an ISO alpha-3 code: it names buckets and local folders."""
+    if len(value) != 3 or not (value.isascii() and value.isalpha()):
+        raise click.BadParameter(f"{value!r} is not an ISO alpha-3 code such as THA")
+    return value.upper()
+
+
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--contract", "contract_id", required=True, help="contract id, e.g. workers_deployed.khm-tha")
@@ -45,7 +52,8 @@ def publish(file: Path, contract_id: str, period: str, party: str | None) -> Non
 
 
 @click.command()
-@click.option("--from", "partner", required=True, help="partner whose bucket to read, e.g. THA")
+@click.option("--from", "partner", required=True, callback=_partner_code,
+              help="partner whose bucket to read, e.g. THA")
 @party_option
 def pull(partner: str, party: str | None) -> None:
     """Fetch, verify, decrypt, re-validate and land every new exchange from PARTNER.
@@ -78,7 +86,8 @@ def _show_alarms(node: Node, before: int) -> list[dict]:
 
 
 @click.command()
-@click.option("--from", "partner", required=True, help="partner whose receipts to collect, e.g. THA")
+@click.option("--from", "partner", required=True, callback=_partner_code,
+              help="partner whose receipts to collect, e.g. THA")
 @party_option
 def receipts(partner: str, party: str | None) -> None:
     """Collect and verify receipts from PARTNER; an exchange is delivered only with one.

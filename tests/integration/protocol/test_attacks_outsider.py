@@ -197,3 +197,40 @@ def test_bucket_key_only_taken_receipt_slot_goes_out_once_cleared(seaweed, nodes
     assert collected.exit_code == 0 and f"accepted {own['exchange_id']}" in collected.output, collected.output
     assert (khm.home / "outbound" / own["exchange_id"] / "receipt.json").exists()
     assert "nothing new from KHM" in gcmx(seaweed, tha, "pull", "--from", "KHM").output  # answered
+
+
+def test_partner_with_valid_keys_second_exchange_of_a_landed_revision_is_refused(seaweed, nodes, tmp_path):
+    """KHM re-sends the data of a landed exchange under a new id and a higher sequence but the
+    same revision: the same revision of a period never lands twice."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    out, period = cli_publish(seaweed, khm, CONTRACT, tmp_path)
+    assert gcmx(seaweed, tha, "pull", "--from", "KHM").exit_code == 0
+    own = outbound_record(khm, period)
+    client = seaweed.client("KHM")
+    data = client.get_object(Bucket="khm-to-tha", Key=f"children_on_the_move/{period}/{own['exchange_id']}/"
+                                                      "data.parquet.age")["Body"].read()
+    replay = Manifest(**{**own, "exchange_id": "d" * 32, "sequence": own["sequence"] + 1})
+    body = replay.to_bytes()
+    client.put_object(Bucket="khm-to-tha", Key=f"{replay.prefix}/data.parquet.age", Body=data)
+    client.put_object(Bucket="khm-to-tha", Key=f"{replay.prefix}/manifest.json", Body=body)
+    client.put_object(Bucket="khm-to-tha", Key=f"{replay.prefix}/manifest.json.minisig",
+                      Body=khm.identity.signing_key.sign(body, replay.comment()))
+    pulled = gcmx(seaweed, tha, "pull", "--from", "KHM")
+    assert pulled.exit_code == 1 and f"rejected children_on_the_move {period} {'d' * 32}" in pulled.output
+    assert "is not newer than landed" in pulled.output, pulled.output
+    landed = tha.home / "landing" / "KHM" / "children_on_the_move" / period
+    assert [p.name for p in landed.iterdir()] == [own["exchange_id"]]
+    [entry] = events(tha, "reject", exchange_id="d" * 32)
+    assert "not newer" in entry["reason"]
+
+
+def test_odd_partner_codes_and_folders_are_usage_errors(seaweed, nodes, tmp_path):
+    """What an operator types is checked before it names a bucket or a local folder: exit 2."""
+    tha = nodes["THA"]
+    for partner in ("../x", "", "KH", "K/M", "ÅÅÅ"):
+        for command in ("pull", "receipts"):
+            out = gcmx(seaweed, tha, command, "--from", partner)
+            assert out.exit_code == 2 and "ISO alpha-3" in out.output, out.output
+    assert not (tha.home.parent / "x").exists()
+    out = gcmx(seaweed, tha, "verify", str(tmp_path), "--sender", "KHM")
+    assert out.exit_code == 2 and "manifest.json, manifest.json.minisig, data.parquet.age missing" in out.output
