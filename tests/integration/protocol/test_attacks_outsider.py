@@ -234,3 +234,27 @@ def test_odd_partner_codes_and_folders_are_usage_errors(seaweed, nodes, tmp_path
     assert not (tha.home.parent / "x").exists()
     out = gcmx(seaweed, tha, "verify", str(tmp_path), "--sender", "KHM")
     assert out.exit_code == 2 and "manifest.json, manifest.json.minisig, data.parquet.age missing" in out.output
+
+
+def test_bucket_key_only_junk_beyond_the_index_does_not_switch_freshness_off(seaweed, nodes, tmp_path):
+    """Junk planted at index/99999999.json is one alarm; an exchange withheld afterwards is still
+    noticed (the index is checked up to the gap instead of not at all)."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    cli_publish(seaweed, khm, CONTRACT, tmp_path)
+    gcmx(seaweed, tha, "pull", "--from", "KHM")
+    attacker = seaweed.client("KHM")
+    junk = ["index/99999999.json", "index/99999999.json.minisig"]
+    for key in junk:
+        attacker.put_object(Bucket="khm-to-tha", Key=key, Body=b"{}")
+    try:
+        out = gcmx(seaweed, tha, "pull", "--from", "KHM")
+        assert out.exit_code == 1 and "index-invalid" in out.output and "99999999" in out.output, out.output
+        _, period = cli_publish(seaweed, khm, CONTRACT, tmp_path)
+        withheld = outbound_record(khm, period)["exchange_id"]
+        attacker.delete_objects(Bucket="khm-to-tha", Delete={"Objects": [
+            {"Key": f"children_on_the_move/{period}/{withheld}/{name}"}
+            for name in ("data.parquet.age", "manifest.json", "manifest.json.minisig")]})
+        out = gcmx(seaweed, tha, "pull", "--from", "KHM")
+        assert out.exit_code == 1 and "exchange-withheld" in out.output and withheld in out.output, out.output
+    finally:
+        attacker.delete_objects(Bucket="khm-to-tha", Delete={"Objects": [{"Key": k} for k in junk]})
