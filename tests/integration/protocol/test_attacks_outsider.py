@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from exchange import age
-from exchange.audit import AuditLog
+from exchange.audit import AuditLog, canonical, checkpoint_key, publish_checkpoint, utc_now
 from exchange.cli import main
 from exchange.manifest import Manifest, canonical_json, receipt
 from exchange.receipts import _comment, receipt_key
@@ -258,3 +258,31 @@ def test_bucket_key_only_junk_beyond_the_index_does_not_switch_freshness_off(sea
         assert out.exit_code == 1 and "exchange-withheld" in out.output and withheld in out.output, out.output
     finally:
         attacker.delete_objects(Bucket="khm-to-tha", Delete={"Objects": [{"Key": k} for k in junk]})
+
+
+def test_bucket_key_only_junk_checkpoint_does_not_switch_witnessing_off(seaweed, nodes):
+    """Junk planted as KHM's checkpoint 99999999 is one alarm; THA still witnesses KHM's genuine
+    checkpoints after it, and still notices when one of them forks."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    log = AuditLog.for_home(khm.home, "KHM")
+    publish_checkpoint(log, khm.identity.signing_key, khm.store, ["khm-to-tha"])
+    gcmx(seaweed, tha, "pull", "--from", "KHM")
+    attacker = seaweed.client("KHM")
+    junk = checkpoint_key("KHM", 99_999_999)
+    for suffix in ("", ".minisig"):
+        attacker.put_object(Bucket="khm-to-tha", Key=junk + suffix, Body=b"{}")
+    try:
+        out = gcmx(seaweed, tha, "pull", "--from", "KHM")
+        assert out.exit_code == 1 and "checkpoint-invalid" in out.output, out.output
+        key = publish_checkpoint(log, khm.identity.signing_key, khm.store, ["khm-to-tha"])
+        seq = int(key[-13:-5])
+        assert gcmx(seaweed, tha, "pull", "--from", "KHM").exit_code == 0
+        assert events(tha, "witness", party_witnessed="KHM", checkpoint_seq=seq)
+        data = canonical({"party": "KHM", "seq": seq, "head": "ab" * 32, "time": utc_now()}) + b"\n"
+        signature = khm.identity.signing_key.sign(data, f"gcmx audit checkpoint party=KHM seq={seq} head={'ab' * 32}")
+        khm.store.put_bytes("khm-to-tha", key, data)  # KHM itself re-signs a rewritten log
+        khm.store.put_bytes("khm-to-tha", key + ".minisig", signature)
+        out = gcmx(seaweed, tha, "pull", "--from", "KHM")
+        assert out.exit_code == 1 and "checkpoint-fork" in out.output, out.output
+    finally:
+        attacker.delete_objects(Bucket="khm-to-tha", Delete={"Objects": [{"Key": junk}, {"Key": junk + ".minisig"}]})
