@@ -38,17 +38,20 @@ def publish(file: Path, contract_id: str, period: str, party: str | None) -> Non
     """Validate, protect, encrypt, sign and publish FILE to the contract's partner.
 
     Safe to re-run: the same input for the same period resumes or confirms the same exchange.
-    A file that breaks its contract is quarantined and nothing is sent.
+    A file that breaks its contract is quarantined and nothing is sent. Exit code 1 if the run
+    raised an alarm (an object in the bucket this party did not write), though it published.
     """
     from exchange.outbound import publish as run_publish
 
     node = _node(party)
+    before = audit_seq(node)
     with tqdm(unit="B", unit_scale=True, desc="encrypt+upload", leave=False) as bar:
         result = run_publish(node, file, contract_id, period, progress=bar.update)
     state = "published" if result.created_now else "already published (no change)"
     click.echo(f"{state}: {result.exchange_id}\n  s3://{result.bucket}/{result.prefix}/\n"
                f"  rows {result.rows:,} · revision {result.revision} · sequence {result.sequence}\n"
                f"  validation {'passed' if result.validation.get('success', True) else 'FAILED'}")
+    raise SystemExit(1 if _show_alarms(node, before) else 0)
 
 
 @click.command()

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from exchange import age
 from exchange.audit import AuditLog, canonical, checkpoint_key, publish_checkpoint, utc_now
 from exchange.cli import main
+from exchange.freshness import entry_key, local_index
 from exchange.manifest import Manifest, canonical_json, receipt
 from exchange.receipts import _comment, receipt_key
 from tests.integration.protocol_support import dataset, make_nodes
@@ -100,9 +101,9 @@ def test_bucket_key_only_secret_looking_key_in_senders_bucket_does_not_block_pub
     planted = f"children_on_the_move/{SECRET_LOOKING}/manifest.json"
     seaweed.client("KHM").put_object(Bucket="khm-to-tha", Key=planted, Body=b"{}")
     try:
-        for seed in (1, 2):
+        for seed, code in ((1, 1), (2, 0)):  # the alarm makes the first run exit 1, once
             out, period = cli_publish(seaweed, khm, CONTRACT, tmp_path, seed)
-            assert out.exit_code == 0 and "published:" in out.output, out.output
+            assert out.exit_code == code and "published:" in out.output, out.output
         alarms = events(khm, "alarm", kind="manifest-untrusted")
         assert len([a for a in alarms if "age-secret-key-1QQQQ" in a["where"]]) == 1  # once, defused
         pulled = gcmx(seaweed, tha, "pull", "--from", "KHM")
@@ -196,7 +197,7 @@ def test_bucket_key_only_taken_receipt_slot_goes_out_once_cleared(seaweed, nodes
     collected = gcmx(seaweed, khm, "receipts", "--from", "THA")
     assert collected.exit_code == 0 and f"accepted {own['exchange_id']}" in collected.output, collected.output
     assert (khm.home / "outbound" / own["exchange_id"] / "receipt.json").exists()
-    assert "nothing new from KHM" in gcmx(seaweed, tha, "pull", "--from", "KHM").output  # answered
+    assert own["exchange_id"] not in gcmx(seaweed, tha, "pull", "--from", "KHM").output  # answered
 
 
 def test_partner_with_valid_keys_second_exchange_of_a_landed_revision_is_refused(seaweed, nodes, tmp_path):
@@ -286,3 +287,27 @@ def test_bucket_key_only_junk_checkpoint_does_not_switch_witnessing_off(seaweed,
         assert out.exit_code == 1 and "checkpoint-fork" in out.output, out.output
     finally:
         attacker.delete_objects(Bucket="khm-to-tha", Delete={"Objects": [{"Key": junk}, {"Key": junk + ".minisig"}]})
+
+
+def test_bucket_key_only_taken_index_slot_is_alarmed_and_filled_once_cleared(seaweed, nodes, tmp_path):
+    """Junk planted where KHM's next index entry goes: the publish still goes out but exits 1 with
+    the alarm (once); once the junk is removed the next run uploads the held-back entries, and
+    THA's freshness check reads an index without gaps."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    gcmx(seaweed, tha, "pull", "--from", "KHM")
+    slot = entry_key(len(local_index(khm, "THA")) + 1)
+    attacker = seaweed.client("KHM")
+    for suffix in ("", ".minisig"):
+        attacker.put_object(Bucket="khm-to-tha", Key=slot + suffix, Body=b"{}")
+    out, first = cli_publish(seaweed, khm, CONTRACT, tmp_path)
+    assert out.exit_code == 1 and "index-slot-taken" in out.output and "published:" in out.output, out.output
+    out, second = cli_publish(seaweed, khm, CONTRACT, tmp_path)
+    assert out.exit_code == 0 and "published:" in out.output, out.output
+    assert len(events(khm, "alarm", kind="index-slot-taken")) == 1
+    attacker.delete_objects(Bucket="khm-to-tha", Delete={"Objects": [{"Key": slot}, {"Key": slot + ".minisig"}]})
+    assert gcmx(seaweed, khm, "receipts", "--from", "THA").exit_code == 0
+    pulled = gcmx(seaweed, tha, "pull", "--from", "KHM")
+    assert pulled.exit_code == 0 and "ALARM" not in pulled.output, pulled.output
+    seen = json.loads((tha.home / "freshness" / "from-KHM.json").read_text())["entries"]
+    indexed = {json.loads(e)["exchange_id"] for e in seen}
+    assert {outbound_record(khm, p)["exchange_id"] for p in (first, second)} <= indexed
