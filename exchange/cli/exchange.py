@@ -75,16 +75,22 @@ def pull(partner: str, party: str | None) -> None:
     if not results:
         click.echo(f"nothing new from {partner.upper()}")
     for r in results:
-        detail = f"{r.rows:,} rows → {r.path}" if r.status == "landed" else r.reason
+        detail = f"{r.rows:,} rows → {r.path}" if r.status == "landed" else _printable(r.reason)
         click.echo(f"{r.status:8} {r.dataset} {r.period} {r.exchange_id}  {detail}")
     alarms = _show_alarms(node, before)
     raise SystemExit(1 if alarms or any(r.status == "rejected" for r in results) else 0)
 
 
+def _printable(text) -> str:
+    """Text that came from a bucket, shown without the control characters it may hold (a planted
+    key with escape sequences or carriage returns could otherwise rewrite the terminal)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def _show_alarms(node: Node, before: int) -> list[dict]:
     alarms = alarms_since(node, before)
     for alarm in alarms:
-        click.secho(f"ALARM    {alarm.get('kind')}  {alarm.get('reason')}", fg="red", err=True)
+        click.secho(f"ALARM    {alarm.get('kind')}  {_printable(alarm.get('reason'))}", fg="red", err=True)
     return alarms
 
 
@@ -105,7 +111,7 @@ def receipts(partner: str, party: str | None) -> None:
     if not found:
         click.echo(f"no new receipts from {partner.upper()}")
     for r in found:
-        click.echo(f"{r.status:8} {r.exchange_id}  {r.reason}")
+        click.echo(f"{r.status:8} {r.exchange_id}  {_printable(r.reason)}")
     alarms = _show_alarms(node, before)
     raise SystemExit(1 if alarms or any(r.status == "invalid" for r in found) else 0)
 

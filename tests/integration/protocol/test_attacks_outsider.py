@@ -311,3 +311,21 @@ def test_bucket_key_only_taken_index_slot_is_alarmed_and_filled_once_cleared(sea
     seen = json.loads((tha.home / "freshness" / "from-KHM.json").read_text())["entries"]
     indexed = {json.loads(e)["exchange_id"] for e in seen}
     assert {outbound_record(khm, p)["exchange_id"] for p in (first, second)} <= indexed
+
+
+def test_bucket_key_only_control_characters_in_a_planted_key_never_reach_the_terminal(seaweed, nodes, tmp_path):
+    """A planted key with an escape sequence and a carriage return (which could hide or rewrite
+    the ALARM line) is shown escaped by publish and pull, and audited escaped."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    planted = "children_on_the_move/2026-10/\x1b[8mhidden\rpublished ok\x1b[0m/manifest.json"
+    seaweed.client("KHM").put_object(Bucket="khm-to-tha", Key=planted, Body=b"{}")
+    try:
+        out, _ = cli_publish(seaweed, khm, CONTRACT, tmp_path)
+        assert out.exit_code == 1 and "manifest-untrusted" in out.output, out.output
+        pulled = gcmx(seaweed, tha, "pull", "--from", "KHM")
+        for result in (out, pulled):
+            assert "\x1b" not in result.output and "\rpublished ok" not in result.output, result.output
+        [alarm] = [a for a in events(khm, "alarm", kind="manifest-untrusted") if "hidden" in a["where"]]
+        assert "\x1b" not in alarm["reason"] + alarm["where"] and "\r" not in alarm["reason"] + alarm["where"]
+    finally:
+        seaweed.client("KHM").delete_object(Bucket="khm-to-tha", Key=planted)
