@@ -294,7 +294,7 @@ def load_checkpoint(data: bytes, signature: bytes, public_key: PublicKey) -> dic
         valid = (isinstance(party, str) and isinstance(seq, int) and not isinstance(seq, bool)
                  and seq >= 0 and isinstance(head, str) and bool(_HEX64.match(head))
                  and isinstance(checkpoint["time"], str))
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         valid = False
     if not valid:
         raise AuditError("signed audit checkpoint does not hold party, seq, head and time",

@@ -174,7 +174,7 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
             if comment != _comment(doc):
                 raise ProtocolError(f"{where}: signature names another receipt ({comment[:120]!r})",
                                     hint="a signature was moved between receipts; tell the partner")
-        except (SignatureError, ProtocolError, ValueError) as exc:
+        except (SignatureError, ProtocolError, ValueError, RecursionError) as exc:  # Recursion: nested too deep
             reason = defused(str(exc)[:300])  # may quote the planted key
             _remember_invalid(folder, seen, reason)
             audit.append("receipt", direction="received", exchange_id=eid, status="invalid", reason=reason,

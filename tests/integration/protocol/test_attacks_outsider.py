@@ -329,3 +329,33 @@ def test_bucket_key_only_control_characters_in_a_planted_key_never_reach_the_ter
         assert "\x1b" not in alarm["reason"] + alarm["where"] and "\r" not in alarm["reason"] + alarm["where"]
     finally:
         seaweed.client("KHM").delete_object(Bucket="khm-to-tha", Key=planted)
+
+
+DEEP = b"[" * 50_000 + b"]" * 50_000  # valid JSON that Python's parser cannot descend into
+
+
+def test_partner_with_valid_keys_deeply_nested_receipt_and_checkpoint_are_invalid(seaweed, nodes, tmp_path):
+    """A receipt and an audit checkpoint signed by the partner but nested too deep to parse are
+    invalid (audited, exit 1), not a traceback on every later run."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    _, period = cli_publish(seaweed, khm, CONTRACT, tmp_path)
+    own = outbound_record(khm, period)
+    key = receipt_key(own["dataset"], period, own["exchange_id"])
+    doc = receipt(own["exchange_id"], own["dataset"], period, "KHM", "THA", True, "", {}, "")
+    seaweed.client("THA").put_object(Bucket="tha-to-khm", Key=key, Body=DEEP)
+    seaweed.client("THA").put_object(Bucket="tha-to-khm", Key=key + ".minisig",
+                                     Body=tha.identity.signing_key.sign(DEEP, _comment(doc)))
+    out = gcmx(seaweed, khm, "receipts", "--from", "THA")
+    assert out.exit_code == 1 and f"invalid  {own['exchange_id']}" in out.output, out.output
+    assert gcmx(seaweed, khm, "receipts", "--from", "THA").exit_code == 0
+
+    seq = 99_999_998
+    checkpoint = checkpoint_key("KHM", seq)
+    khm.store.put_bytes("khm-to-tha", checkpoint, DEEP)
+    khm.store.put_bytes("khm-to-tha", checkpoint + ".minisig", khm.identity.signing_key.sign(DEEP, "deep"))
+    try:
+        out = gcmx(seaweed, tha, "pull", "--from", "KHM")
+        assert out.exit_code == 1 and "checkpoint-invalid" in out.output, out.output
+    finally:
+        seaweed.client("KHM").delete_objects(Bucket="khm-to-tha", Delete={"Objects": [
+            {"Key": checkpoint}, {"Key": checkpoint + ".minisig"}]})
