@@ -13,7 +13,7 @@ missing) is audited once, when it is first seen, not on every run.
 
 from __future__ import annotations
 
-from exchange.audit import AuditLog
+from exchange.audit import AuditLog, defused
 from exchange.node import Node
 
 KINDS = frozenset({
@@ -34,11 +34,15 @@ KINDS = frozenset({
 
 
 def raise_alarm(node: Node, kind: str, partner: str, reason: str, **details) -> dict:
-    """Record one alarm in this node's audit log and return the entry."""
+    """Record one alarm in this node's audit log and return the entry.
+
+    An alarm is about something untrusted (a planted key, a partner's object): its text is
+    recorded :func:`~exchange.audit.defused`, so no planted spelling can stop the entry."""
     if kind not in KINDS:
         raise ValueError(f"unknown alarm kind {kind!r}")
+    details = {k: defused(v) if isinstance(v, str) else v for k, v in details.items()}
     return AuditLog.for_home(node.home, node.party).append(
-        "alarm", kind=kind, partner=partner, reason=reason[:400], **details)
+        "alarm", kind=kind, partner=partner, reason=defused(reason[:400]), **details)
 
 
 def audit_seq(node: Node) -> int:

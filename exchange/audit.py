@@ -32,7 +32,7 @@ from exchange.limits import CHECKPOINT_MAX, SIGNATURE_MAX
 from exchange.signatures import PublicKey, SecretKey
 from exchange.store import Store
 
-__all__ = ["GENESIS", "AuditError", "AuditLog", "AuditVerdict", "canonical", "checkpoint_key",
+__all__ = ["GENESIS", "AuditError", "AuditLog", "AuditVerdict", "canonical", "checkpoint_key", "defused",
            "fetch_latest_checkpoint", "latest_key", "load_checkpoint", "make_checkpoint",
            "publish_checkpoint", "verify_log"]
 
@@ -58,6 +58,15 @@ def utc_now() -> str:
 def _secret_like(name: str) -> bool:
     words = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()) if w]
     return bool(words) and (any(w in _SECRET_WORDS for w in words) or words[-1] in _SECRET_LAST_WORDS)
+
+
+def defused(text: str) -> str:
+    """Untrusted text (a planted object key, a partner's reason) made safe to record: the
+    spellings the log refuses as key material are lower-cased, so text an attacker chose can
+    never stop an audit entry from being written."""
+    for marker in _SECRET_VALUE_MARKERS:
+        text = text.replace(marker, marker.lower())
+    return text
 
 
 def _plain(name: str, value):
@@ -285,7 +294,7 @@ def load_checkpoint(data: bytes, signature: bytes, public_key: PublicKey) -> dic
         valid = (isinstance(party, str) and isinstance(seq, int) and not isinstance(seq, bool)
                  and seq >= 0 and isinstance(head, str) and bool(_HEX64.match(head))
                  and isinstance(checkpoint["time"], str))
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         valid = False
     if not valid:
         raise AuditError("signed audit checkpoint does not hold party, seq, head and time",

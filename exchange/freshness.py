@@ -177,7 +177,8 @@ def sync_index(node: Node, recipient: str) -> list[IndexEntry]:
 
     Idempotent, safe beside a concurrent publish (a file lock orders the appends); entries are
     uploaded once (``to-{RECIPIENT}.uploaded`` keeps how far). An entry's key already holding
-    other bytes is an alarm (``index-slot-taken``), raised once. Returns the whole index.
+    other bytes is an alarm (``index-slot-taken``), raised once; uploading stops there until it is
+    removed, and the next sync goes on from it. Returns the whole index.
     """
     bucket = bucket_name(node.party, recipient)
     path = _local_path(node, recipient)
@@ -202,8 +203,12 @@ def sync_index(node: Node, recipient: str) -> list[IndexEntry]:
             signature = node.identity.signing_key.sign(body, entry.comment())
             if not (put_ours(node, bucket, key + ".minisig", signature, SIGNATURE_MAX)
                     and put_ours(node, bucket, key, body, STATEMENT_MAX)):
-                raise_alarm(node, "index-slot-taken", recipient,
-                            f"s3://{bucket}/{key} already holds an index entry this node did not write; "
-                            f"remove it and re-run publish", exchange_id=entry.exchange_id, index_seq=entry.seq)
+                taken = path.with_suffix(".taken")  # the seq alarmed about, so the alarm is raised once
+                if not taken.exists() or taken.read_text().strip() != str(entry.seq):
+                    raise_alarm(node, "index-slot-taken", recipient,
+                                f"s3://{bucket}/{key} already holds an index entry this node did not write; "
+                                f"remove it and re-run publish", exchange_id=entry.exchange_id, index_seq=entry.seq)
+                    taken.write_text(f"{entry.seq}\n")
+                break  # uploaded again, with the entries after it, by the first sync once it is removed
             uploaded.write_text(f"{entry.seq}\n")
     return entries

@@ -130,11 +130,18 @@ def check_index(node: Node, partner: str) -> list[dict]:
     path = _state_path(node, partner)
     state = json.loads(path.read_text()) if path.exists() else {"entries": [], "open": [], "unindexed": {}}
     known = [IndexEntry.from_json(e.encode(), str(path)) for e in state["entries"]]
-    seqs = [int(m["seq"]) for k in node.store.list_keys(bucket, PREFIX) if (m := ENTRY_KEY.fullmatch(k))]
+    seqs = {int(m["seq"]) for k in node.store.list_keys(bucket, PREFIX) if (m := ENTRY_KEY.fullmatch(k))}
     findings: dict[tuple[str, str], str] = {}
-    if seqs or known:
+    top, run = max(seqs, default=0), known[-1].seq if known else 0
+    while run + 1 in seqs:
+        run += 1  # the sender's entries follow each other: one beyond a gap is planted, or its
+    if run < top:  # predecessor removed; either way the index is still checked up to the gap
+        findings[("index-invalid", "index")] = (f"s3://{bucket}/{entry_key(run + 1)} is missing, yet entries "
+                                                f"go on to seq {top}: planted beyond the index, or cut from it")
+        top = run
+    if top or known:
         try:
-            known += _extend(node, partner, bucket, known, max(seqs, default=0))
+            known += _extend(node, partner, bucket, known, top)
         except _Finding as found:
             findings[(found.kind, "index")] = found.reason
     present = {ref.prefix for ref in node.store.list_exchanges(bucket) if _PREFIX.fullmatch(ref.prefix)}

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from exchange import age
-from exchange.audit import AuditLog
+from exchange.audit import AuditLog, defused
 from exchange.declared import check_declared
 from exchange.errors import GcmxError, ProtocolError, TerminalError
 from exchange.freshness_check import watch_partner
@@ -100,6 +100,7 @@ def _note_ignored(node: Node, partner: str, bucket: str, keys: list[str]) -> Non
     if not keys:
         return
     noted_file = node.folder("inbound") / partner / ".ignored-keys"
+    noted_file.parent.mkdir(parents=True, exist_ok=True)  # before anything from the partner was decided
     noted = set(noted_file.read_text().split()) if noted_file.exists() else set()
     audit = AuditLog.for_home(node.home, node.party)
     for key in keys:
@@ -213,11 +214,15 @@ def _landed(node: Node, partner: str, ref: ExchangeRef, manifest: Manifest, body
 
 
 def _answer(node: Node, partner: str, decision: Path, decided: dict) -> None:
-    """Record the decision, then send its receipt; a receipt that could not be sent
-    (store down) stays pending in the decision and goes out on the next pull."""
+    """Record the decision, then send its receipt; a receipt that could not be sent (store
+    down, or its key taken by a planted object: alarmed once) stays pending in the decision
+    and goes out on a later pull."""
     write_json_atomic(decision, decided)
-    send_receipt(node, partner, decided["receipt_pending"])
-    write_json_atomic(decision, {**decided, "receipt_pending": None})
+    sent = send_receipt(node, partner, decided["receipt_pending"], alarm=not decided.get("slot_taken"))
+    if sent.status == "slot-taken":
+        write_json_atomic(decision, {**decided, "slot_taken": True})
+    else:
+        write_json_atomic(decision, {**decided, "receipt_pending": None, "slot_taken": False})
 
 
 def _check_hash(manifest: Manifest, what: str, actual: str, ref: ExchangeRef) -> None:
@@ -247,8 +252,8 @@ def _reject(node: Node, partner: str, ref: ExchangeRef, body: bytes, summary: di
                         {"exchange.json": where})
     if body:
         (folder / "manifest.json").write_bytes(body)
-    AuditLog.for_home(node.home, node.party).append(
-        "reject", exchange_id=ref.exchange_id, dataset=ref.dataset, period=ref.period, reason=reason,
+    AuditLog.for_home(node.home, node.party).append(  # the reason may quote what the partner signed
+        "reject", exchange_id=ref.exchange_id, dataset=ref.dataset, period=ref.period, reason=defused(reason),
         folder=str(folder))
     _answer(node, partner, decision_path(node, partner, ref), {
         "status": "rejected", "reason": reason, "time": utc_now(), "quarantine": str(folder),

@@ -111,13 +111,14 @@ def landed_before(folder: Path, body: bytes, manifest: Manifest) -> bool:
 
 def check_order(node: Node, sender: str, manifest: Manifest, contract: Contract, where: str) -> None:
     """Refuse a replay or rollback: not newer than what ``sender`` landed under this contract,
-    dataset and period."""
+    dataset and period. A sender raises both the revision and the sequence with every new
+    exchange of a period, so a second exchange of a landed revision is a replay too."""
     folder = node.folder("landing") / sender / manifest.dataset / manifest.period
     for path in sorted(folder.glob("*/manifest.json")):
         landed = json.loads(path.read_text())
         if landed["contract"]["id"] != contract.id or landed["exchange_id"] == manifest.exchange_id:
             continue
-        if (landed["revision"], landed["sequence"]) >= (manifest.revision, manifest.sequence):
+        if landed["revision"] >= manifest.revision or landed["sequence"] >= manifest.sequence:
             raise ProtocolError(f"{where}: revision {manifest.revision} / sequence {manifest.sequence} is not "
                                 f"newer than landed {landed['exchange_id']} (revision {landed['revision']}, "
                                 f"sequence {landed['sequence']})", hint="a replayed or rolled-back exchange")

@@ -90,8 +90,8 @@ class Manifest:
         """Parse a manifest; ProtocolError naming ``where`` and the field when malformed."""
         try:
             raw = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise ProtocolError(f"{where}: manifest is not valid JSON ({getattr(exc, 'msg', 'nested too deep')})",
+        except (ValueError, RecursionError) as exc:  # ValueError: also a number of over 4300 digits
+            raise ProtocolError(f"{where}: manifest is not valid JSON ({getattr(exc, 'msg', type(exc).__name__)})",
                                 hint="the object is corrupted or not a gcmx manifest") from None
         if not isinstance(raw, dict) or raw.get("format") != FORMAT:
             raise ProtocolError(f"{where}: not a {FORMAT} manifest",

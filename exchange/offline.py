@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from exchange import age
-from exchange.errors import ProtocolError
+from exchange.errors import NotFound, ProtocolError
 from exchange.keys import load_public_keys
 from exchange.manifest import DATA, Manifest
 from exchange.settings import load_settings
@@ -18,6 +18,10 @@ def verify_folder(folder: Path, sender: str, identity_file: Path | None = None) 
 
     Raises a typed error at the first failure; returns what was checked.
     """
+    missing = [n for n in ("manifest.json", "manifest.json.minisig", DATA) if not (folder / n).is_file()]
+    if missing:
+        raise NotFound(f"{folder}: {', '.join(missing)} missing",
+                       hint="download manifest.json, manifest.json.minisig and data.parquet.age of the exchange")
     body = (folder / "manifest.json").read_bytes()
     signature = (folder / "manifest.json.minisig").read_bytes()
     public = load_public_keys(sender, load_settings().keyring_dir).minisign

@@ -6,7 +6,8 @@ copy of an exchange under another prefix can never stand for the original. The s
 collects it and accepts it only when its signature verifies with the recipient's key and its
 exchange id, dataset and period equal both its key and the sender's own outbound record, and
 its ``manifest_sha256`` is the hash of the manifest the sender signed. Anything else is an
-``invalid`` receipt, audited once and remembered (``outbound/{id}/invalid-receipts.json``).
+``invalid`` receipt, audited once and remembered by its content (``outbound/{id}/invalid-receipts.json``),
+so a genuine receipt written at the same key after a planted one is removed is still read.
 An exchange counts as delivered only with a valid, accepted receipt.
 
 The recipient writes its receipt create-only. When the key already holds other bytes (planted
@@ -23,8 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from exchange.alarms import raise_alarm
-from exchange.audit import AuditLog
-from exchange.errors import NotFound, ProtocolError, SignatureError
+from exchange.audit import AuditLog, defused
+from exchange.errors import NotFound, ObjectTooLarge, ProtocolError, SignatureError
 from exchange.freshness import put_ours, sync_index
 from exchange.limits import RECEIPT_MAX, SIGNATURE_MAX
 from exchange.manifest import canonical_json, trusted_comment
@@ -55,11 +56,12 @@ class ReceiptSent:
     status: str
 
 
-def send_receipt(node: Node, partner: str, doc: dict) -> ReceiptSent:
+def send_receipt(node: Node, partner: str, doc: dict, alarm: bool = True) -> ReceiptSent:
     """Sign ``doc`` and write it (create-only) into this node's bucket towards ``partner``.
 
-    A key already holding other bytes is an alarm (``receipt-slot-taken``) and the receipt
-    counts as not sent; the same bytes (a retry of ours) count as sent.
+    A key already holding other bytes is an alarm (``receipt-slot-taken``, unless ``alarm`` is
+    False: already raised for this receipt) and the receipt counts as not sent, to be sent
+    again once the slot is cleared; the same bytes (a retry of ours) count as sent.
     """
     bucket = bucket_name(node.party, partner)
     key = receipt_key(doc["dataset"], doc["period"], doc["exchange_id"])
@@ -67,11 +69,13 @@ def send_receipt(node: Node, partner: str, doc: dict) -> ReceiptSent:
     signature = node.identity.signing_key.sign(body, _comment(doc))
     if not (put_ours(node, bucket, key, body, RECEIPT_MAX)
             and put_ours(node, bucket, key + ".minisig", signature, SIGNATURE_MAX)):
-        raise_alarm(node, "receipt-slot-taken", partner,
-                    f"s3://{bucket}/{key} already holds a receipt this node did not write; "
-                    f"{partner} cannot learn our decision ({doc['status']}) until it is removed",
-                    exchange_id=doc["exchange_id"], dataset=doc["dataset"], period=doc["period"],
-                    status=doc["status"])
+        if alarm:
+            raise_alarm(node, "receipt-slot-taken", partner,
+                        f"s3://{bucket}/{key} already holds a receipt this node did not write; "
+                        f"{partner} cannot learn our decision ({doc['status']}) until it is removed "
+                        f"(the receipt goes out on the next pull after that)",
+                        exchange_id=doc["exchange_id"], dataset=doc["dataset"], period=doc["period"],
+                        status=doc["status"])
         return ReceiptSent(key, "slot-taken")
     AuditLog.for_home(node.home, node.party).append(
         "receipt", direction="sent", exchange_id=doc["exchange_id"], status=doc["status"], to=partner)
@@ -114,10 +118,10 @@ def _check(doc, key_parts: dict, own: dict, own_sha: str, node: Node, partner: s
                             hint="ask the partner to re-send the receipt")
 
 
-def _remember_invalid(folder: Path, key: str, reason: str) -> None:
+def _remember_invalid(folder: Path, seen: str, reason: str) -> None:
     path = folder / "invalid-receipts.json"
     known = json.loads(path.read_text()) if path.exists() else {}
-    write_json_atomic(path, {**known, key: reason})
+    write_json_atomic(path, {**known, seen: reason})
 
 
 def _known_invalid(folder: Path) -> dict:
@@ -146,31 +150,39 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
             continue  # not the receipt layout, or its signature is not written yet
         eid = match["exchange_id"]
         folder = outbound / eid
-        if not (folder / "manifest.json").exists() or (folder / "receipt.json").exists() \
-                or key in _known_invalid(folder):
+        if not (folder / "manifest.json").exists() or (folder / "receipt.json").exists():
             continue
         where = f"s3://{bucket}/{key}"
-        try:
+        try:  # an invalid receipt is remembered by its content: a genuine one put there later is read
             body = node.store.get_bytes(bucket, key, RECEIPT_MAX)
-            comment = public.verify(body, node.store.get_bytes(bucket, key + ".minisig", SIGNATURE_MAX),
-                                    source=f"{where}.minisig")
+            signature = node.store.get_bytes(bucket, key + ".minisig", SIGNATURE_MAX)
+            unreadable = None
+        except NotFound:
+            continue  # removed between listing and reading; looked at again next run
+        except ObjectTooLarge as exc:
+            body, signature, unreadable = b"", b"", exc
+        seen = key + " " + hashlib.sha256(body + b"\n" + signature).hexdigest()
+        if seen in _known_invalid(folder):
+            continue
+        try:
+            if unreadable:
+                raise unreadable
+            comment = public.verify(body, signature, source=f"{where}.minisig")
             doc = json.loads(body)
             own, own_sha = _own_record(folder)
             _check(doc, match.groupdict(), own, own_sha, node, partner, where)
             if comment != _comment(doc):
                 raise ProtocolError(f"{where}: signature names another receipt ({comment[:120]!r})",
                                     hint="a signature was moved between receipts; tell the partner")
-        except NotFound:
-            continue  # removed between listing and reading; looked at again next run
-        except (SignatureError, ProtocolError, ValueError) as exc:
-            reason = str(exc)[:300]
-            _remember_invalid(folder, key, reason)
+        except (SignatureError, ProtocolError, ValueError, RecursionError) as exc:  # Recursion: nested too deep
+            reason = defused(str(exc)[:300])  # may quote the planted key
+            _remember_invalid(folder, seen, reason)
             audit.append("receipt", direction="received", exchange_id=eid, status="invalid", reason=reason,
                          **{"from": partner})
             found.append(ReceiptStatus(eid, "invalid", reason))
             continue
         write_json_atomic(folder / "receipt.json", doc)
         audit.append("receipt", direction="received", exchange_id=eid, status=doc["status"],
-                     reason=doc.get("reason", ""), **{"from": partner})
+                     reason=defused(str(doc.get("reason", ""))[:400]), **{"from": partner})
         found.append(ReceiptStatus(eid, doc["status"], doc.get("reason", "")))
     return found

@@ -22,7 +22,7 @@ import logging
 from pathlib import Path
 
 from exchange.alarms import raise_alarm
-from exchange.audit import AuditLog
+from exchange.audit import AuditLog, defused
 from exchange.errors import NotFound, ProtocolError, SignatureError
 from exchange.limits import MANIFEST_MAX, SIGNATURE_MAX
 from exchange.manifest import Manifest
@@ -60,7 +60,8 @@ def local_records(node: Node, bucket: str, dataset: str) -> dict[str, Manifest]:
 def alarm(node: Node, partner: str, where: str, reason: str, audited: set[str] | None = None) -> None:
     """Warn that an object in this node's bucket was not written by it, and record it in the
     audit log unless ``where`` is in ``audited`` (an object still there is recorded once)."""
-    where = repr(where)[1:-1][:300]  # a planted key may hold newlines or control characters
+    shown = defused(repr(where)[1:-1][:300])  # a planted key may hold newlines or control characters
+    reason, where = reason.replace(where, shown), shown
     log.warning("gcmx: ALARM: ignored %s, not written by %s: %s", where, node.party, reason[:400])
     if audited is None or where not in audited:
         raise_alarm(node, ALARM_KIND, partner, reason, where=where)

@@ -9,7 +9,8 @@ its own log (``witness`` entry: party, checkpoint seq, head). What it witnessed 
 
 * a checkpoint older than one witnessed before is ``checkpoint-backwards``;
 * the same seq with another head is ``checkpoint-fork``;
-* a newest checkpoint that does not verify is ``checkpoint-invalid``.
+* a checkpoint that does not verify is ``checkpoint-invalid`` (once: its seq is remembered, and
+  the newest one below it that verifies is witnessed instead).
 
 Each is an ``alarm`` audit entry, raised once per finding.
 """
@@ -27,51 +28,63 @@ from exchange.node import Node, write_json_atomic
 from exchange.seaweed import bucket_name
 
 
-def _newest(node: Node, bucket: str, partner: str) -> int | None:
+def _published(node: Node, bucket: str, partner: str) -> list[int]:
+    """Seqs of the checkpoints (with signatures) in ``bucket``, newest first."""
     pattern = re.compile(rf"^audit/{partner}/checkpoint-(?P<seq>[0-9]{{8}})\.json$")
     keys = set(node.store.list_keys(bucket, f"audit/{partner}/checkpoint-"))
-    seqs = [int(m["seq"]) for k in keys if (m := pattern.fullmatch(k)) and k + ".minisig" in keys]
-    return max(seqs, default=None)
+    return sorted((int(m["seq"]) for k in keys if (m := pattern.fullmatch(k)) and k + ".minisig" in keys),
+                  reverse=True)
+
+
+def _load(node: Node, bucket: str, partner: str, seq: int, public) -> dict:
+    key = checkpoint_key(partner, seq)
+    data = node.store.get_bytes(bucket, key, CHECKPOINT_MAX)
+    signature = node.store.get_bytes(bucket, key + ".minisig", SIGNATURE_MAX)
+    checkpoint = load_checkpoint(data, signature, public)
+    if checkpoint["party"] != partner or checkpoint["seq"] != seq:
+        raise AuditError(f"s3://{bucket}/{key} holds {checkpoint['party']}'s checkpoint seq {checkpoint['seq']}")
+    return checkpoint
 
 
 def witness_partner(node: Node, partner: str) -> list[dict]:
-    """Verify and record ``partner``'s newest audit checkpoint; return the alarms raised."""
+    """Verify and record ``partner``'s newest valid audit checkpoint; return the alarms raised.
+
+    A checkpoint that does not verify is ``checkpoint-invalid`` once and remembered; the newest
+    one below it that verifies is witnessed, so junk planted at a high seq cannot stop witnessing.
+    """
     bucket = bucket_name(partner, node.party)
     public = node.public_keys(partner).minisign  # a missing key is a set-up error, not an alarm
     path = node.folder("witness") / f"{partner}.json"
     state = json.loads(path.read_text()) if path.exists() else {"heads": {}, "open": []}
     heads: dict[str, str] = state["heads"]
-    newest = _newest(node, bucket, partner)
+    invalid: list[int] = state.get("invalid", [])
     witnessed = max((int(s) for s in heads), default=0)
-    finding = None
-    if newest is None or newest < witnessed:
-        if witnessed:
-            finding = ("checkpoint-backwards", f"s3://{bucket}/audit/{partner}/: the newest checkpoint is "
-                                               f"seq {newest or 0}, but this node witnessed seq {witnessed}")
-    else:
-        key = checkpoint_key(partner, newest)
+    findings, newest, checkpoint = [], None, None
+    for seq in _published(node, bucket, partner):
+        if seq in invalid:
+            continue
         try:
-            data = node.store.get_bytes(bucket, key, CHECKPOINT_MAX)
-            signature = node.store.get_bytes(bucket, key + ".minisig", SIGNATURE_MAX)
-            checkpoint = load_checkpoint(data, signature, public)
-            if checkpoint["party"] != partner or checkpoint["seq"] != newest:
-                raise AuditError(f"s3://{bucket}/{key} holds {checkpoint['party']}'s checkpoint seq "
-                               f"{checkpoint['seq']}")
+            checkpoint, newest = _load(node, bucket, partner, seq, public), seq
+            break
         except GcmxError as exc:
             if exc.transient:
                 raise
-            checkpoint, finding = None, ("checkpoint-invalid", f"s3://{bucket}/{key}: {exc.message}")
-        if checkpoint and heads.get(str(newest), checkpoint["head"]) != checkpoint["head"]:
-            finding = ("checkpoint-fork", f"s3://{bucket}/{key}: head {checkpoint['head'][:16]}… differs from "
-                                          f"the {heads[str(newest)][:16]}… this node witnessed at seq {newest}")
-        elif checkpoint and str(newest) not in heads:
-            heads[str(newest)] = checkpoint["head"]
-            AuditLog.for_home(node.home, node.party).append(
-                "witness", party_witnessed=partner, checkpoint_seq=newest, head=checkpoint["head"],
-                checkpoint_time=checkpoint["time"])
-    raised = []
-    opened = [f"{finding[0]}:{finding[1]}"] if finding else []
-    if finding and opened[0] not in state["open"]:
-        raised.append(raise_alarm(node, finding[0], partner, finding[1]))
-    write_json_atomic(path, {"heads": heads, "open": opened})
+            invalid.append(seq)
+            findings.append(("checkpoint-invalid", f"s3://{bucket}/{checkpoint_key(partner, seq)}: {exc.message}"))
+    if (newest or 0) < witnessed:
+        findings.append(("checkpoint-backwards", f"s3://{bucket}/audit/{partner}/: the newest checkpoint is "
+                                                 f"seq {newest or 0}, but this node witnessed seq {witnessed}"))
+    elif checkpoint and heads.get(str(newest), checkpoint["head"]) != checkpoint["head"]:
+        findings.append(("checkpoint-fork", f"s3://{bucket}/{checkpoint_key(partner, newest)}: head "
+                                            f"{checkpoint['head'][:16]}… differs from the {heads[str(newest)][:16]}… "
+                                            f"this node witnessed at seq {newest}"))
+    elif checkpoint and str(newest) not in heads:
+        heads[str(newest)] = checkpoint["head"]
+        AuditLog.for_home(node.home, node.party).append(
+            "witness", party_witnessed=partner, checkpoint_seq=newest, head=checkpoint["head"],
+            checkpoint_time=checkpoint["time"])
+    opened = [f"{kind}:{reason}" for kind, reason in findings]
+    raised = [raise_alarm(node, kind, partner, reason) for (kind, reason), name in zip(findings, opened, strict=True)
+              if name not in state["open"]]
+    write_json_atomic(path, {"heads": heads, "open": opened, "invalid": sorted(invalid)})
     return raised

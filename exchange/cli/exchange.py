@@ -22,6 +22,13 @@ def _node(party: str | None) -> Node:
 party_option = click.option("--party", help="this office's ISO alpha-3 code (default: GCMX_PARTY)")
 
 
+def _partner_code(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A partner is an ISO alpha-3 code: it names buckets and local folders."""
+    if len(value) != 3 or not (value.isascii() and value.isalpha()):
+        raise click.BadParameter(f"{value!r} is not an ISO alpha-3 code such as THA")
+    return value.upper()
+
+
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--contract", "contract_id", required=True, help="contract id, e.g. workers_deployed.khm-tha")
@@ -31,21 +38,25 @@ def publish(file: Path, contract_id: str, period: str, party: str | None) -> Non
     """Validate, protect, encrypt, sign and publish FILE to the contract's partner.
 
     Safe to re-run: the same input for the same period resumes or confirms the same exchange.
-    A file that breaks its contract is quarantined and nothing is sent.
+    A file that breaks its contract is quarantined and nothing is sent. Exit code 1 if the run
+    raised an alarm (an object in the bucket this party did not write), though it published.
     """
     from exchange.outbound import publish as run_publish
 
     node = _node(party)
+    before = audit_seq(node)
     with tqdm(unit="B", unit_scale=True, desc="encrypt+upload", leave=False) as bar:
         result = run_publish(node, file, contract_id, period, progress=bar.update)
     state = "published" if result.created_now else "already published (no change)"
     click.echo(f"{state}: {result.exchange_id}\n  s3://{result.bucket}/{result.prefix}/\n"
                f"  rows {result.rows:,} · revision {result.revision} · sequence {result.sequence}\n"
                f"  validation {'passed' if result.validation.get('success', True) else 'FAILED'}")
+    raise SystemExit(1 if _show_alarms(node, before) else 0)
 
 
 @click.command()
-@click.option("--from", "partner", required=True, help="partner whose bucket to read, e.g. THA")
+@click.option("--from", "partner", required=True, callback=_partner_code,
+              help="partner whose bucket to read, e.g. THA")
 @party_option
 def pull(partner: str, party: str | None) -> None:
     """Fetch, verify, decrypt, re-validate and land every new exchange from PARTNER.
@@ -64,21 +75,28 @@ def pull(partner: str, party: str | None) -> None:
     if not results:
         click.echo(f"nothing new from {partner.upper()}")
     for r in results:
-        detail = f"{r.rows:,} rows → {r.path}" if r.status == "landed" else r.reason
+        detail = f"{r.rows:,} rows → {r.path}" if r.status == "landed" else _printable(r.reason)
         click.echo(f"{r.status:8} {r.dataset} {r.period} {r.exchange_id}  {detail}")
     alarms = _show_alarms(node, before)
     raise SystemExit(1 if alarms or any(r.status == "rejected" for r in results) else 0)
 
 
+def _printable(text) -> str:
+    """Text that came from a bucket, shown without the control characters it may hold (a planted
+    key with escape sequences or carriage returns could otherwise rewrite the terminal)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def _show_alarms(node: Node, before: int) -> list[dict]:
     alarms = alarms_since(node, before)
     for alarm in alarms:
-        click.secho(f"ALARM    {alarm.get('kind')}  {alarm.get('reason')}", fg="red", err=True)
+        click.secho(f"ALARM    {alarm.get('kind')}  {_printable(alarm.get('reason'))}", fg="red", err=True)
     return alarms
 
 
 @click.command()
-@click.option("--from", "partner", required=True, help="partner whose receipts to collect, e.g. THA")
+@click.option("--from", "partner", required=True, callback=_partner_code,
+              help="partner whose receipts to collect, e.g. THA")
 @party_option
 def receipts(partner: str, party: str | None) -> None:
     """Collect and verify receipts from PARTNER; an exchange is delivered only with one.
@@ -93,7 +111,7 @@ def receipts(partner: str, party: str | None) -> None:
     if not found:
         click.echo(f"no new receipts from {partner.upper()}")
     for r in found:
-        click.echo(f"{r.status:8} {r.exchange_id}  {r.reason}")
+        click.echo(f"{r.status:8} {r.exchange_id}  {_printable(r.reason)}")
     alarms = _show_alarms(node, before)
     raise SystemExit(1 if alarms or any(r.status == "invalid" for r in found) else 0)
 

@@ -92,7 +92,8 @@ def receipts_about(store, bucket, exchange_id) -> list[dict]:
 
 def audit_events(node, event):
     path = node.home / "audit" / f"{node.party}.audit.jsonl"
-    return [e for e in map(json.loads, path.read_text().splitlines()) if e["event"] == event]
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [e for e in map(json.loads, lines) if e["event"] == event]
 
 
 def assert_quarantined(node, sender, prefix, words):
