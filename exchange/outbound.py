@@ -13,6 +13,7 @@ checked, and the rows must hold the period and parties the exchange declares
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -204,10 +205,10 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
     source_sha = file_sha256(source)
     own = trusted_manifests(node, bucket, contract.dataset, recipient)
     in_period = [m for m in own.values() if m.period == period]
-    done = next((m for m in in_period
-                 if m.exchange_id == exchange_id(node.party, recipient, contract.dataset, period,
-                                                 m.revision, source_sha)), None)
-    if done is not None:
+    same = [m for m in in_period
+            if m.exchange_id == exchange_id(node.party, recipient, contract.dataset, period, m.revision, source_sha)]
+    done = max(same, key=lambda m: m.revision, default=None)
+    if done is not None and not _rejected(node, done):
         if not (record_folder(node, done.exchange_id) / RECORD).exists():
             write_record(node, done)
         return _finish(node, done)
@@ -246,6 +247,16 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
     write_record(node, manifest)
     write_json_atomic(record_folder(node, eid) / "disclosure.json", disclosure.to_dict())  # sender's own
     return _finish(node, manifest)
+
+
+def _rejected(node: Node, manifest: Manifest) -> bool:
+    """Whether the recipient answered ``manifest`` with a verified ``rejected`` receipt (then a
+    re-run sends the same input again as a new revision, e.g. after its data was deleted)."""
+    path = record_folder(node, manifest.exchange_id) / "receipt.json"
+    try:
+        return json.loads(path.read_text()).get("status") == "rejected"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _finish(node: Node, manifest: Manifest) -> PublishResult:

@@ -359,3 +359,27 @@ def test_partner_with_valid_keys_deeply_nested_receipt_and_checkpoint_are_invali
     finally:
         seaweed.client("KHM").delete_objects(Bucket="khm-to-tha", Delete={"Objects": [
             {"Key": checkpoint}, {"Key": checkpoint + ".minisig"}]})
+
+
+def test_bucket_key_only_deleted_data_is_rejected_then_sent_again_as_a_new_revision(seaweed, nodes, tmp_path):
+    """The data of a genuine exchange deleted with KHM's bucket key before THA pulls: THA rejects
+    it (signed receipt), and KHM's re-run of the same publish sends it again as revision 2,
+    which lands: the deletion cannot block the genuine data for good."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    period = next(PERIODS)
+    source = dataset(CONTRACT, tmp_path, period=period, seed=5)
+    args = ("publish", str(source), "--contract", CONTRACT, "--period", period)
+    assert gcmx(seaweed, khm, *args).exit_code == 0
+    first = outbound_record(khm, period)
+    seaweed.client("KHM").delete_object(Bucket="khm-to-tha",
+                                        Key=f"children_on_the_move/{period}/{first['exchange_id']}/data.parquet.age")
+    assert gcmx(seaweed, tha, "pull", "--from", "KHM").exit_code == 1
+    assert gcmx(seaweed, khm, "receipts", "--from", "THA").exit_code in (0, 1)
+    again = gcmx(seaweed, khm, *args)
+    assert again.exit_code in (0, 1) and "no change" not in again.output, again.output
+    records = [json.loads(p.read_text()) for p in khm.home.glob("outbound/*/manifest.json")]
+    second = next(r for r in records if r["period"] == period and r["revision"] == 2)
+    assert gcmx(seaweed, tha, "pull", "--from", "KHM").exit_code in (0, 1)
+    landed = tha.home / "landing" / "KHM" / "children_on_the_move" / period
+    assert [p.name for p in landed.iterdir()] == [second["exchange_id"]]
+    assert gcmx(seaweed, khm, *args).output.count("no change") == 1  # now it is delivered: a no-op
