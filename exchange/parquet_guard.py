@@ -6,11 +6,19 @@ Before any validation reads it, the footer (row count, row groups, columns, decl
 uncompressed size) is checked against the manifest and :mod:`exchange.limits`, then
 one streaming pass adds up what the data decodes to, without materialising repeated
 dictionary values, and stops as soon as the sum is over the limit.
+
+Both run in a separate (spawned, reused) process: a malformed footer can crash the Parquet
+library itself (a C++ abort, found by the property test), which must end in a rejection
+of that one exchange, never in the death of the pull that would block every later one.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import struct
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pyarrow as pa
@@ -101,7 +109,37 @@ def check_decoded_size(path: Path, rows: int, where: str) -> int:
     return total
 
 
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _checker() -> ProcessPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return _pool
+
+
+def _check_here(path: str, rows: int, where: str) -> str | None:
+    """Inside the checking process: the problem found, or None."""
+    try:
+        check_footer(Path(path), rows, where)
+        check_decoded_size(Path(path), rows, where)
+    except ProtocolError as exc:
+        return exc.message
+    return None
+
+
 def check_parquet(path: Path, rows: int, where: str) -> None:
-    """Footer, then decoded size: both within the signed manifest and the limits, or ProtocolError."""
-    check_footer(path, rows, where)
-    check_decoded_size(path, rows, where)
+    """Footer, then decoded size: both within the signed manifest and the limits, or
+    ProtocolError; checked in a separate process that a malformed file may crash."""
+    global _pool
+    try:
+        problem = _checker().submit(_check_here, str(path), rows, where).result()
+    except BrokenProcessPool:
+        with _pool_lock:
+            _pool = None
+        raise _refuse(where, "crashed the Parquet reader (a malformed footer or page)") from None
+    if problem:
+        raise ProtocolError(problem, hint=_HINT)

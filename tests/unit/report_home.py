@@ -120,16 +120,15 @@ AGGREGATE_DISCLOSURE = {
         "dimensions": ["care_situation", "sex"],
         "totalCode": "_T",
         "minimumCellSize": 10,
-        "protectionInterval": 5,
+        "protectionLevels": {"lower": 3, "upper": 5},
     },
     "audit": {
-        "method": "linear-programming",
+        "method": "exact-linear-programming",
         "ok": True,
         "suppressedCells": 249,
         "provenCells": 249,
         "failedCells": 0,
         "publishedBelowMinimum": 0,
-        "protectionInterval": 5,
     },
 }
 RECORDS_DISCLOSURE = {

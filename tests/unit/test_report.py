@@ -109,7 +109,8 @@ def test_exchange_details_for_the_auditor(built, report):
     assert "exchange fails contract children_on_the_move.khm-tha" in refused
     delivered = article(html, built["exchanges"]["delivered"])
     assert "1,234,567" in delivered
-    assert "249 (223 primary, 26 secondary)" in delivered
+    assert "249 (223 primary, 26 secondary; the partner sees one flag)" in delivered
+    assert "lower 3, upper 5" in delivered
     assert built["manifest_sha256"][built["exchanges"]["delivered"]] in delivered
     assert "matches the receipt" in delivered
     assert "agreement signed by KHM, THA" in delivered

@@ -7,7 +7,7 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from exchange.errors import ProtocolError
@@ -58,6 +58,7 @@ PARQUET = _parquet()
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(0, len(PARQUET) - 1), st.binary(min_size=1, max_size=8))
+@example(208, b"\x7f")  # aborts pyarrow itself ("definition level histogram size mismatch")
 def test_mutated_parquet_passes_or_raises_protocol_error(tmp_path_factory, offset, patch):
     path = tmp_path_factory.mktemp("pq") / "data.parquet"
     path.write_bytes(PARQUET[:offset] + patch + PARQUET[offset + len(patch):])
@@ -77,3 +78,20 @@ def test_genuine_parquet_passes_and_wrong_row_count_is_refused(tmp_path):
         assert "holds 3 rows, the signed manifest says 4" in str(exc)
     else:
         raise AssertionError("row count not checked")
+
+
+def test_a_file_that_crashes_the_parquet_library_is_refused_and_the_caller_lives(tmp_path):
+    """pyarrow terminates the process on this footer (an uncaught C++ exception); the check
+    runs in its own process, so the caller gets a ProtocolError and carries on."""
+    path = tmp_path / "data.parquet"
+    path.write_bytes(PARQUET[:208] + b"\x7f" + PARQUET[209:])
+    for _ in range(2):  # and the checker is there again for the next exchange
+        try:
+            check_parquet(path, 3, "test")
+        except ProtocolError as exc:
+            assert "crashed the Parquet reader" in str(exc)
+        else:
+            raise AssertionError("a file that crashes the reader passed")
+    good = tmp_path / "good.parquet"
+    good.write_bytes(PARQUET)
+    check_parquet(good, 3, "test")
