@@ -29,6 +29,7 @@ from exchange.errors import DisclosureError
 
 _TOLERANCE = 1e-6
 _RAY = 1e-5  # a ray component above this is real (interior-point accuracy ~1e-8)
+_PRIMAL = 4  # HiGHS simplex_strategy: primal simplex
 _DONE = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnbounded,
          highspy.HighsModelStatus.kUnboundedOrInfeasible)
 
@@ -141,15 +142,28 @@ def _cell(row: int, lo: float, hi: float, x: int | None, rules: DisclosureRules)
     return AuditCell(row=row, lo=lo, hi=hi, ok=slack >= -_TOLERANCE, primary=True, slack=slack)
 
 
-def cube_system(cube: Cube) -> tuple[np.ndarray, csr_matrix, np.ndarray]:
-    """Suppressed cells and the margin equations over them: ``A x = b``."""
+def cube_system(cube: Cube, spanning: bool = False) -> tuple[np.ndarray, csr_matrix, np.ndarray]:
+    """Suppressed cells and the margin equations over them: ``A x = b``.
+
+    ``spanning``: keep only the equations of axis ``d`` whose cell has no margin code
+    (a relation's parent) on an axis before ``d``. Each dropped equation is a sum of
+    kept ones (a margin along ``d`` of a margin along ``e`` is the margin along ``e``
+    of margins along ``d``), so for a consistent table the solutions are the same; the
+    callers still check every solution against the full system.
+    """
     hidden = np.flatnonzero(cube.present & ~cube.known)
     column = np.full(cube.row.size, -1, dtype=np.int64)
     column[hidden] = np.arange(hidden.size)
     rows, cols, coef, rhs = [], [], [], []
     n_eq = 0
+    margin = np.zeros(cube.row.size, dtype=bool)  # a margin code on an axis already seen
     for axis in range(len(cube.shape)):
-        for _, totals, children in cube.relations(axis):
+        parents = []
+        for _parent, totals, children in cube.relations(axis):
+            parents.append(totals)
+            if spanning:
+                keep = ~margin[totals]
+                totals, children = totals[keep], children[keep]
             members = np.concatenate([children, totals[:, None]], axis=1)
             sign = np.ones(members.shape, dtype=np.float64)
             sign[:, -1] = -1.0
@@ -164,6 +178,8 @@ def cube_system(cube: Cube) -> tuple[np.ndarray, csr_matrix, np.ndarray]:
             coef.append(s[eq, pos])
             rhs.append(-(np.where(u, 0, cube.value[m]) * s).sum(axis=1))
             n_eq += involved.size
+        for totals in parents:
+            margin[totals] = True
     if not rows:
         return hidden, csr_matrix((0, hidden.size)), np.zeros(0)
     a = coo_matrix((np.concatenate(coef), (np.concatenate(rows), np.concatenate(cols))),
@@ -190,6 +206,7 @@ def cube_intervals(cube: Cube) -> Iterator[tuple[int, float, float]]:
     hidden, a, b = cube_system(cube)
     if hidden.size == 0:
         return
+    _, spanning, b_spanning = cube_system(cube, spanning=True)
     n = hidden.size
     graph = coo_matrix((np.ones(a.nnz), (a.tocoo().row + n, a.tocoo().col)),
                        shape=(n + a.shape[0], n + a.shape[0]))
@@ -200,12 +217,15 @@ def cube_intervals(cube: Cube) -> Iterator[tuple[int, float, float]]:
     ceiling = _upper_bounds(a, b)
     for var in np.split(order, bounds):
         eqs = np.flatnonzero(np.isin(row_label, var_label[var[:1]]))
-        lo, hi = _component(a[eqs][:, var], b[eqs], ceiling[var])
+        full = (a[eqs][:, var], b[eqs])
+        kept = np.flatnonzero(np.diff(spanning[:, var].indptr))  # rows of this component
+        lo, hi = _component(spanning[kept][:, var], b_spanning[kept], ceiling[var], full)
         for j, flat in enumerate(hidden[var]):
             yield int(flat), float(lo[j]), float(hi[j])
 
 
-def _component(a: csr_matrix, b: np.ndarray, ceiling: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _component(a: csr_matrix, b: np.ndarray, ceiling: np.ndarray,
+               full: tuple[csr_matrix, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Exact min and max of every variable of one connected system (x >= 0, A x = b).
 
     Unbounded cells come from one homogeneous program (a ray ``A r = 0, r >= 0``), so
@@ -216,8 +236,8 @@ def _component(a: csr_matrix, b: np.ndarray, ceiling: np.ndarray) -> tuple[np.nd
     n = a.shape[1]
     if a.shape[0] == 0:
         return np.zeros(n), np.full(n, np.inf)
-    unbounded = _unbounded(a)
-    solver = _Solver(a, b)
+    unbounded = _unbounded(a, full[0])
+    solver = _Solver(a, b, full=full)
     seen_lo, seen_hi = np.full(n, np.inf), np.full(n, -np.inf)
 
     def record(x: np.ndarray | None) -> None:
@@ -241,21 +261,32 @@ def _component(a: csr_matrix, b: np.ndarray, ceiling: np.ndarray) -> tuple[np.nd
             break
     lo = np.where(seen_lo <= _TOLERANCE, 0.0, np.nan)
     hi = np.where(unbounded, np.inf, np.where(seen_hi >= ceiling - _TOLERANCE, ceiling, np.nan))
-    for j in np.flatnonzero(np.isnan(lo)):
-        lo[j] = max(solver.unit(j, 1.0)[0], 0.0)
+    for j in np.flatnonzero(np.isnan(lo)):  # each optimum is a feasible table: record it
+        if seen_lo[j] <= _TOLERANCE:
+            lo[j] = 0.0
+            continue
+        value, x = solver.unit(j, 1.0)
+        record(x)
+        lo[j] = max(value, 0.0)
     for j in np.flatnonzero(np.isnan(hi)):
-        hi[j] = -solver.unit(j, -1.0)[0]
+        if seen_hi[j] >= ceiling[j] - _TOLERANCE:
+            hi[j] = ceiling[j]
+            continue
+        value, x = solver.unit(j, -1.0)
+        record(x)
+        hi[j] = -value
     return lo, hi
 
 
-def _unbounded(a: csr_matrix) -> np.ndarray:
+def _unbounded(a: csr_matrix, a_full: csr_matrix) -> np.ndarray:
     """Cells that can grow without limit: the support of the rays ``A r = 0, r >= 0``.
 
     Interior point (no crossover) lands inside the optimal face, so one program finds
     nearly the whole support; repeating over the cells not yet found makes it complete.
     """
     n = a.shape[1]
-    ray = _Solver(a, np.zeros(a.shape[0]), upper=1.0, interior=True)
+    ray = _Solver(a, np.zeros(a.shape[0]), upper=1.0, interior=True,
+                  full=(a_full, np.zeros(a_full.shape[0])), tolerance=_RAY)
     found = np.zeros(n, dtype=bool)
     while not found.all():
         value, r = ray.solve(-(~found).astype(np.float64), keep=True)
@@ -270,8 +301,11 @@ class _Solver:
     """One HiGHS model per component; each solve changes only the objective (warm start)."""
 
     def __init__(self, a: csr_matrix, b: np.ndarray, upper: float = highspy.kHighsInf,
-                 interior: bool = False) -> None:
+                 interior: bool = False, full: tuple[csr_matrix, np.ndarray] | None = None,
+                 tolerance: float = _TOLERANCE) -> None:
         csc = csc_matrix(a)
+        self.full = full  # the complete system every solution must satisfy (see cube_system)
+        self.tolerance = tolerance
         n, m = a.shape[1], a.shape[0]
         self.n = n
         self.h = highspy.Highs()
@@ -303,6 +337,9 @@ class _Solver:
         self.h.run()
         if self.solves == 0:  # presolve helps the first solve only; later ones warm-start
             self.h.setOptionValue("presolve", "off")
+            # a new objective leaves the basis primal feasible: primal simplex goes on from
+            # it (dual simplex would first repair dual feasibility: ~10x the iterations)
+            self.h.setOptionValue("simplex_strategy", _PRIMAL)
         status = self.h.getModelStatus()
         if status not in _DONE:  # a stale basis (e.g. after an unbounded ray): start afresh
             self.h.clearSolver()
@@ -318,10 +355,20 @@ class _Solver:
                 f"{self.h.modelStatusToString(status)})",
                 hint="the table's totals do not add up; republish it whole")
         value = self.h.getInfo().objective_function_value
-        return value, (np.asarray(self.h.getSolution().col_value) if keep else None)
+        if not keep and self.full is None:
+            return value, None
+        x = np.asarray(self.h.getSolution().col_value)
+        if self.full is not None:
+            a, b = self.full
+            if np.abs(a @ x - b).max(initial=0.0) > self.tolerance * (1.0 + np.abs(b).max(initial=0.0)):
+                raise DisclosureError(
+                    "the published margins contradict each other (a table meeting the "
+                    "independent margin equations breaks another one)",
+                    hint="the table's totals do not add up; republish it whole")
+        return value, x
 
     def unit(self, j: int, sign: float) -> tuple[float, np.ndarray | None]:
         """Minimise ``sign * x_j``."""
         cost = np.zeros(self.n)
         cost[j] = sign
-        return self.solve(cost)
+        return self.solve(cost, keep=True)
