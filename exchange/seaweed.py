@@ -76,8 +76,28 @@ def s3_config(creds: dict[str, Credentials], buckets: list[tuple[str, str]]) -> 
     return {"identities": identities}
 
 
+def _ephemeral_low() -> int:
+    """The lowest port of the kernel's ephemeral range (Linux: ip_local_port_range)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port free on loopback right now."""
+    """A TCP port free on loopback right now, chosen below the ephemeral range: outgoing
+    connections take their source ports from that range, so a port picked there can be
+    taken by any client before the server binds it."""
+    pick = secrets.SystemRandom()
+    high = max(_ephemeral_low(), 12000)
+    for _ in range(200):
+        port = pick.randrange(10000, high)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -102,6 +122,7 @@ class SeaweedServer:
     buckets: list[tuple[str, str]]
     ports: dict[str, int]
     process: subprocess.Popen | None = None
+    started: bool = False
 
     def client(self, party: str = ADMIN):
         """A boto3 S3 client acting as ``party``."""
@@ -116,7 +137,24 @@ class SeaweedServer:
         )
 
     def start(self, timeout: float = 60.0) -> SeaweedServer:
-        """Start ``weed mini`` (again, on the same ports and data) and wait until S3 answers."""
+        """Start ``weed mini`` (again, on the same ports and data) and wait until S3 answers.
+
+        On its first start a server whose port was taken in the meantime starts again on
+        fresh ports (clients made after ``start`` use its endpoint)."""
+        for attempt in range(3):
+            try:
+                self._start(timeout)
+                self.started = True
+                return self
+            except StoreUnavailable as exc:
+                taken = "already in use" in exc.message or "is not available" in exc.message
+                if self.started or attempt == 2 or not taken:
+                    raise
+                self.ports = {flag: free_port() for flag in self.ports}
+                self.endpoint = f"http://127.0.0.1:{self.ports['s3.port']}"
+        return self
+
+    def _start(self, timeout: float) -> None:
         config = self.directory / "s3.json"
         config.write_text(json.dumps(s3_config(self.credentials, self.buckets)))
         config.chmod(0o600)
@@ -134,7 +172,6 @@ class SeaweedServer:
                                         cwd=self.directory, start_new_session=True)
         log.close()
         self._wait_ready(timeout)
-        return self
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
