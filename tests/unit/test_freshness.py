@@ -6,18 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange.audit import AuditLog, make_checkpoint
-from exchange.cli import _Group
-from exchange.cli.audit import COMMANDS
 from exchange.errors import ObjectTooLarge, ProtocolError
 from exchange.freshness import FORMAT, GENESIS, IndexEntry, entry_key
-from exchange.keys import generate_party_keys
 from exchange.limits import STATEMENT_MAX
-from exchange.signatures import SecretKey
 
 ENTRY = IndexEntry(format=FORMAT, sender="KHM", recipient="THA", bucket="khm-to-tha", seq=3,
                    exchange_id="0123456789abcdef" * 2, dataset="children_on_the_move", period="2026-10",
@@ -91,31 +85,3 @@ def test_mutated_entries_give_only_typed_errors(position, byte):
     except ProtocolError:
         return
     assert entry != ENTRY and entry.to_json() == bytes(body)  # a still-valid entry is another one
-
-
-@pytest.fixture
-def gcmx(tmp_path, monkeypatch):
-    monkeypatch.setenv("GCMX_HOME", str(tmp_path))
-    monkeypatch.setenv("GCMX_PARTY", "KHM")
-    group = _Group("gcmx")
-    for command in COMMANDS:
-        group.add_command(command)
-    return lambda *args: CliRunner().invoke(group, ["audit", *args])
-
-
-def test_audit_verify_uses_the_latest_local_checkpoint_by_default(gcmx, tmp_path):
-    log = AuditLog.for_home(tmp_path, "KHM")
-    for n in range(5):
-        log.append("publish", exchange_id=f"e{n}")
-    result = gcmx("verify")
-    assert result.exit_code == 0 and "no signed checkpoint to check against" in result.output
-    files = generate_party_keys("KHM", tmp_path / "keys")
-    data, signature = make_checkpoint(log, SecretKey.from_file(files.minisign_secret))
-    log.checkpoints_dir.mkdir(parents=True)
-    (log.checkpoints_dir / "latest.json").write_bytes(data)
-    (log.checkpoints_dir / "latest.json.minisig").write_bytes(signature)
-    result = gcmx("verify")
-    assert result.exit_code == 0 and "matches signed checkpoint seq 5" in result.output
-    log.path.write_bytes(b"".join(log.path.read_bytes().splitlines(keepends=True)[:3]))
-    result = gcmx("verify")  # the chain alone is intact; the checkpoint catches the cut tail
-    assert result.exit_code == 1 and "log truncated" in result.output
