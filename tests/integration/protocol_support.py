@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+from collections.abc import Callable
 from pathlib import Path
 
+from exchange import age
 from exchange.bootstrap import provision
 from exchange.contracts import load_contract
+from exchange.manifest import Manifest
 from exchange.node import Node
 from exchange.seaweed import SeaweedServer
 from exchange.settings import load_settings
@@ -26,3 +31,20 @@ def dataset(contract_id: str, folder: Path, period: str = "2026-10", seed: int =
     return write_dataset(contract, folder / f"{contract_id}-{period}-{seed}.parquet", period, seed=seed,
                          **kwargs)
 
+
+def signed_exchange(client, bucket: str, signer: Node, fields: dict, plaintext: bytes, recipient_key: str,
+                    body_of: Callable[[Manifest], bytes] = Manifest.to_bytes) -> Manifest:
+    """A manifest over ``fields`` signed by ``signer``, with ``plaintext`` encrypted to
+    ``recipient_key``, written with ``client`` into ``bucket`` (data, manifest, signature)."""
+    cipher = io.BytesIO()
+    age.encrypt(io.BytesIO(plaintext), cipher, [recipient_key])
+    data = cipher.getvalue()
+    manifest = Manifest(**{**fields,
+                           "plaintext": {"sha256": hashlib.sha256(plaintext).hexdigest(), "size": len(plaintext)},
+                           "ciphertext": {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}})
+    body = body_of(manifest)
+    client.put_object(Bucket=bucket, Key=f"{manifest.prefix}/data.parquet.age", Body=data)
+    client.put_object(Bucket=bucket, Key=f"{manifest.prefix}/manifest.json", Body=body)
+    client.put_object(Bucket=bucket, Key=f"{manifest.prefix}/manifest.json.minisig",
+                      Body=signer.identity.signing_key.sign(body, manifest.comment()))
+    return manifest

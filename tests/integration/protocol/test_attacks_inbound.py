@@ -25,7 +25,7 @@ from exchange.inbound import ExchangeRejected, _publish_order, discover, pull, r
 from exchange.manifest import Manifest, recipient_key_id
 from exchange.outbound import publish
 from tests.conftest import start_seaweed
-from tests.integration.protocol_support import dataset, make_nodes
+from tests.integration.protocol_support import dataset, make_nodes, signed_exchange
 
 CONTRACT = "children_on_the_move.khm-tha"
 PERIODS = (f"{year}-{month:02d}" for year in range(2030, 2050) for month in range(1, 13))
@@ -58,19 +58,7 @@ def manifest_of(node, bucket, prefix) -> dict:
 def forge(seaweed, signer, fields: dict, plaintext: bytes, recipient_key: str) -> Manifest:
     """A manifest signed by ``signer`` over ``fields``, with data encrypted to ``recipient_key``,
     written into the bucket the fields name (as only a bucket key or the signer could)."""
-    cipher = io.BytesIO()
-    age.encrypt(io.BytesIO(plaintext), cipher, [recipient_key])
-    data = cipher.getvalue()
-    manifest = Manifest(**{**fields,
-                           "plaintext": {"sha256": hashlib.sha256(plaintext).hexdigest(), "size": len(plaintext)},
-                           "ciphertext": {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}})
-    body = manifest.to_bytes()
-    admin = seaweed.client()
-    admin.put_object(Bucket=manifest.bucket, Key=f"{manifest.prefix}/data.parquet.age", Body=data)
-    admin.put_object(Bucket=manifest.bucket, Key=f"{manifest.prefix}/manifest.json", Body=body)
-    admin.put_object(Bucket=manifest.bucket, Key=f"{manifest.prefix}/manifest.json.minisig",
-                     Body=signer.identity.signing_key.sign(body, manifest.comment()))
-    return manifest
+    return signed_exchange(seaweed.client(), fields["bucket"], signer, fields, plaintext, recipient_key)
 
 
 @pytest.fixture

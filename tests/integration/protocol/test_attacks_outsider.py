@@ -11,19 +11,17 @@ traceback, and must not block genuine exchanges.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 
 import pytest
 from click.testing import CliRunner
 
-from exchange import age
 from exchange.audit import AuditLog, canonical, checkpoint_key, publish_checkpoint, utc_now
 from exchange.cli import main
 from exchange.freshness import entry_key, local_index
 from exchange.manifest import Manifest, canonical_json, receipt
 from exchange.receipts import _comment, receipt_key
-from tests.integration.protocol_support import dataset, make_nodes
+from tests.integration.protocol_support import dataset, make_nodes, signed_exchange
 
 CONTRACT = "children_on_the_move.khm-tha"
 PERIODS = (f"{year}-{month:02d}" for year in range(2060, 2080) for month in range(1, 13))
@@ -64,22 +62,10 @@ def outbound_record(node, period: str) -> dict:
 
 
 def sign_into(seaweed, signer, bucket: str, fields: dict, plaintext: bytes, recipient_key: str,
-              body_of=lambda manifest: manifest.to_bytes()) -> Manifest:
+              body_of=Manifest.to_bytes) -> Manifest:
     """A manifest over ``fields`` signed by ``signer`` (a partner with valid keys), with data
     encrypted to ``recipient_key``, written into ``bucket``."""
-    cipher = io.BytesIO()
-    age.encrypt(io.BytesIO(plaintext), cipher, [recipient_key])
-    data = cipher.getvalue()
-    manifest = Manifest(**{**fields,
-                           "plaintext": {"sha256": hashlib.sha256(plaintext).hexdigest(), "size": len(plaintext)},
-                           "ciphertext": {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}})
-    body = body_of(manifest)
-    client = seaweed.client(signer.party)
-    client.put_object(Bucket=bucket, Key=f"{manifest.prefix}/data.parquet.age", Body=data)
-    client.put_object(Bucket=bucket, Key=f"{manifest.prefix}/manifest.json", Body=body)
-    client.put_object(Bucket=bucket, Key=f"{manifest.prefix}/manifest.json.minisig",
-                      Body=signer.identity.signing_key.sign(body, manifest.comment()))
-    return manifest
+    return signed_exchange(seaweed.client(signer.party), bucket, signer, fields, plaintext, recipient_key, body_of)
 
 
 def test_bucket_key_only_odd_key_before_the_first_pull_does_not_crash_it(seaweed, tmp_path):
