@@ -50,13 +50,13 @@ test: install  ## install what is missing and run every test
 	$(PY) -m pytest
 
 demo: install  ## run the whole bilateral exchange KHM <-> THA on local SeaweedFS
-	$(PY) -m exchange.demo
+	$(PY) -m exchange.devkit.demo
 
 bench: install  ## run the benchmarks (prints ratio tables)
 	fail=0; for b in bench/[!_]*.py; do $(PY) $$b || fail=1; done; exit $$fail
 
 airflow: install  ## start Airflow standalone for KHM with the project's DAGs
-	$(PY) -m exchange.demo --airflow
+	$(PY) -m exchange.devkit.demo --airflow
 
 lint: install  ## ruff
 	$(VENV)/bin/ruff check exchange dags tests bench

@@ -28,7 +28,7 @@ def _child(mode: str, src: str, dst: str, key: str) -> None:
     sys.path.insert(0, str(ROOT))
     from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-    from exchange import age
+    from exchange.crypto import age
 
     start = time.perf_counter()
     if mode == "encrypt":
@@ -104,7 +104,7 @@ def main() -> None:
         return _child(*args.child)
 
     sys.path.insert(0, str(ROOT))
-    from exchange import age
+    from exchange.crypto import age
 
     for tool in ("age", "cat"):
         if not shutil.which(tool):

@@ -39,7 +39,7 @@ TRANSFER_GOAL, PUBLISH_GOAL, RSS_SPREAD_GOAL = 1.3, 2.0, 0.10
 def _store(state: dict, party: str):
     import boto3
 
-    from exchange.store import Store, client_config
+    from exchange.storage.s3 import Store, client_config
 
     key_id, secret = state["credentials"][party]
     return Store(boto3.client("s3", endpoint_url=state["endpoint"], region_name="us-east-1",
@@ -48,7 +48,7 @@ def _store(state: dict, party: str):
 
 
 def _node(state: dict, party: str):
-    from exchange.node import Node
+    from exchange.protocol.node import Node
     from exchange.settings import load_settings
 
     home = Path(state["homes"][party])
@@ -61,8 +61,8 @@ def _file(state: dict, name: str) -> Path:
 
 
 def step_generate(state: dict) -> None:
-    from exchange.contracts import load_contract
-    from exchange.synthetic import write_dataset
+    from exchange.contract.model import load_contract
+    from exchange.devkit.synthetic import write_dataset
 
     start = time.perf_counter()
     path = write_dataset(load_contract(CONTRACT), _file(state, "source.parquet"), PERIOD,
@@ -71,9 +71,9 @@ def step_generate(state: dict) -> None:
 
 
 def step_validate(state: dict, which: str) -> None:
-    from exchange.contracts import load_contract
-    from exchange.outbound import check_source
-    from exchange.quality import _batch_definition, validate
+    from exchange.contract.model import load_contract
+    from exchange.contract.validation import _batch_definition, validate
+    from exchange.protocol.outbound import check_source
 
     start = time.perf_counter()
     _batch_definition()  # GX's context: paid once per process, shown apart
@@ -91,8 +91,8 @@ def step_validate(state: dict, which: str) -> None:
 def step_protect(state: dict) -> None:
     import pyarrow.parquet as pq
 
-    from exchange.outbound import ROW_GROUP, outbound_contract, protect_source
-    from exchange.streams import file_sha256
+    from exchange.protocol.outbound import ROW_GROUP, outbound_contract, protect_source
+    from exchange.storage.streams import file_sha256
 
     node = _node(state, SENDER)
     contract = outbound_contract(node, CONTRACT, PERIOD)
@@ -106,8 +106,8 @@ def step_protect(state: dict) -> None:
 
 
 def step_encrypt_upload(state: dict) -> None:
-    from exchange import age
-    from exchange.streams import HashingReader
+    from exchange.crypto import age
+    from exchange.storage.streams import HashingReader
 
     node = _node(state, SENDER)
     recipient = node.public_keys(RECIPIENT).age_recipient
@@ -118,8 +118,8 @@ def step_encrypt_upload(state: dict) -> None:
 
 
 def step_download_decrypt(state: dict) -> None:
-    from exchange import age
-    from exchange.streams import HashingReader, HashingWriter, file_sha256
+    from exchange.crypto import age
+    from exchange.storage.streams import HashingReader, HashingWriter, file_sha256
 
     node = _node(state, RECIPIENT)
     identities = node.identity.age_identities
@@ -134,7 +134,7 @@ def step_download_decrypt(state: dict) -> None:
 
 
 def step_publish(state: dict) -> None:
-    from exchange.outbound import publish
+    from exchange.protocol.outbound import publish
 
     node = _node(state, SENDER)
     start = time.perf_counter()
@@ -145,7 +145,7 @@ def step_publish(state: dict) -> None:
 
 
 def step_pull(state: dict) -> None:
-    from exchange.inbound import pull
+    from exchange.protocol.inbound import pull
 
     node = _node(state, RECIPIENT)
     start = time.perf_counter()
@@ -157,7 +157,7 @@ def step_floor_checks(state: dict, which: str) -> None:
     import pyarrow.dataset  # noqa: F401 - imported lazily by the first read_table: not the floor's cost
     import pyarrow.parquet as pq
 
-    from exchange.contracts import load_contract, read_suite
+    from exchange.contract.model import load_contract, read_suite
 
     contract = load_contract(CONTRACT)
     suite = read_suite(contract.suite_path, contract.path)
@@ -275,8 +275,8 @@ def check(table, expectation: str, kwargs: dict) -> bool:
 
 def _setup(work: Path, rows: int):
     """Start SeaweedFS, provision THA and KHM; return the server and the children's state file."""
-    from exchange.bootstrap import provision
-    from exchange.seaweed import new_server
+    from exchange.devkit.bootstrap import provision
+    from exchange.devkit.seaweed import new_server
 
     for name in ("contracts", "expectations"):  # a snapshot: edits in the checkout cannot break the run
         shutil.copytree(ROOT / name, work / name)

@@ -120,7 +120,7 @@ def children_table(periods: int, provinces: int, seed: int = 7) -> pa.Table:
 def _protect_and_audit(size: str, scale: float) -> dict:
     from exchange.disclosure import protect
     from exchange.disclosure.aggregate import SUPPRESSED
-    from exchange.disclosure.audit import _Solver, cube_system
+    from exchange.disclosure.attack import _Solver, cube_system
     from exchange.disclosure.cube import Cube, split_cubes
     from exchange.disclosure.rules import as_rules
 

@@ -1,4 +1,4 @@
-"""Benchmark: GX validation (exchange.quality.validate) vs the same checks in pyarrow.compute.
+"""Benchmark: GX validation (exchange.contract.validation.validate) vs the same checks in pyarrow.compute.
 
 Data: workers_registered-shaped *record* data (~20 columns), 1M and 10M rows by default
 (``python bench/validate.py 1000000`` for other sizes). Each measurement runs in a fresh
@@ -33,8 +33,8 @@ def _generator():
 
 def write_contract(workdir: Path) -> Path:
     """A record-level workers_registered contract (20 columns) and its derived suite."""
-    from exchange.contracts import columns_from_document
-    from exchange.suite_check import suite_document
+    from exchange.contract.model import columns_from_document
+    from exchange.contract.suite import suite_document
 
     g = _generator()
     c = g.column
@@ -116,13 +116,13 @@ def pyarrow_checks(parquet: Path, contract) -> bool:
 
 def measure(kind: str, workdir: Path, parquet: Path) -> None:
     """Child process: run one validation, print seconds, success and peak RSS (bytes)."""
-    from exchange.contracts import load_contract_file
+    from exchange.contract.model import load_contract_file
 
     contract = load_contract_file(
         workdir / "contracts" / f"{CONTRACT_ID}.odcs.yaml", workdir / "expectations"
     )
     if kind == "gx":
-        from exchange.quality import _batch_definition, validate
+        from exchange.contract.validation import _batch_definition, validate
 
         _batch_definition()  # GX import and context set-up are not per-file costs
         start = time.perf_counter()
@@ -155,8 +155,8 @@ def run(kind: str, workdir: Path, parquet: Path) -> dict:
 def main(sizes: list[int]) -> None:
     import pyarrow.parquet as pq
 
-    from exchange.contracts import load_contract_file
-    from exchange.synthetic import write_dataset
+    from exchange.contract.model import load_contract_file
+    from exchange.devkit.synthetic import write_dataset
 
     with tempfile.TemporaryDirectory(prefix="gcmx-bench-") as tmp:
         workdir = Path(tmp)

@@ -11,7 +11,7 @@ Generated from the contracts folder (``GCMX_CONTRACTS``):
 * ``gcmx_receipts_audit``: collects receipts, verifies the audit chain, publishes a
   signed checkpoint and rebuilds the auditor report.
 
-Every task calls one function of ``exchange.tasks`` through ``exchange.airflow_glue.run``.
+Every task calls one function of ``exchange.orchestration.tasks`` through ``exchange.orchestration.airflow_glue.run``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 
 from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
 
-from exchange import tasks
-from exchange.airflow_glue import DEFAULT_ARGS, ContractTerms, contract_terms, partners, run
+from exchange.orchestration import tasks
+from exchange.orchestration.airflow_glue import DEFAULT_ARGS, ContractTerms, contract_terms, partners, run
 
 PROJECT = Path(__file__).resolve().parent.parent
 PARTY = os.environ.get("GCMX_PARTY", "").strip().upper()

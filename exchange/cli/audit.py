@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from exchange import keys
-from exchange.audit import AuditLog, load_checkpoint, publish_checkpoint, verify_log
+from exchange.audit.log import AuditLog, load_checkpoint, publish_checkpoint, verify_log
+from exchange.crypto import keys
+from exchange.crypto.minisign import SIGNATURE_SUFFIX, PublicKey
+from exchange.devkit.seaweed import bucket_name
 from exchange.errors import ConfigError, NotFound
-from exchange.node import Node
-from exchange.seaweed import bucket_name
+from exchange.protocol.node import Node
 from exchange.settings import Settings, load_settings
-from exchange.signatures import SIGNATURE_SUFFIX, PublicKey
 
 
 @click.group("audit")

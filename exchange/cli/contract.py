@@ -22,7 +22,7 @@ CONTRACTS_DIR = click.option(
 
 
 def _contracts_dir(value: Path | None) -> Path:
-    from exchange.contracts import default_contracts_dir
+    from exchange.contract.model import default_contracts_dir
 
     return value or default_contracts_dir()
 
@@ -40,7 +40,7 @@ def lint(files: tuple[Path, ...], contracts_dir: Path | None) -> None:
 
     Without FILES, lints every contract in the contracts directory. Exits 1 on findings.
     """
-    from exchange.contract_lint import lint_all, lint_file, load_registry
+    from exchange.contract.lint import lint_all, lint_file, load_registry
 
     directory = _contracts_dir(contracts_dir)
     if files:
@@ -67,9 +67,9 @@ def check(contract_ids: tuple[str, ...], contracts_dir: Path | None) -> None:
     disclosure parameters must be ones protection can meet (protectionLevels, not the
     retired protectionInterval). Exits 1 on drift or bad parameters.
     """
-    from exchange.contract_lint import aggregate_rule_problems
-    from exchange.contracts import CONTRACT_SUFFIX, load_contract
-    from exchange.suite_check import check_suite
+    from exchange.contract.lint import aggregate_rule_problems
+    from exchange.contract.model import CONTRACT_SUFFIX, load_contract
+    from exchange.contract.suite import check_suite
 
     directory = _contracts_dir(contracts_dir)
     ids = contract_ids or sorted(
@@ -112,8 +112,8 @@ def diff(old: Path, new: Path, old_suite: Path | None, new_suite: Path | None) -
     Breaking: column removed/renamed, type changed, nullability tightened, code list
     or period changed, ... Exits 1 when any change is breaking, 0 otherwise.
     """
-    from exchange.contract_diff import diff_contracts
-    from exchange.contracts import odcs_errors, read_suite, read_yaml
+    from exchange.contract.diff import diff_contracts
+    from exchange.contract.model import odcs_errors, read_suite, read_yaml
 
     documents = []
     for path in (old, new):
@@ -133,8 +133,8 @@ def diff(old: Path, new: Path, old_suite: Path | None, new_suite: Path | None) -
 
 
 def _keyring(parties: tuple[str, ...]) -> dict:
+    from exchange.crypto.minisign import PublicKey
     from exchange.settings import load_settings
-    from exchange.signatures import PublicKey
 
     settings = load_settings()
     keys = {}
@@ -174,10 +174,10 @@ def sign(
     Writes AGREEMENTS/<id>@<version>.<PARTY>.minisig. The contract is in force once
     the sender and every recipient have signed the same hash.
     """
-    from exchange.agreement import sign_contract
-    from exchange.contracts import load_contract
+    from exchange.contract.agreement import sign_contract
+    from exchange.contract.model import load_contract
+    from exchange.crypto.minisign import SecretKey
     from exchange.settings import load_settings
-    from exchange.signatures import SecretKey
 
     settings = load_settings()
     party = (party or settings.require_party()).upper()
@@ -200,8 +200,8 @@ def status(contract_ids: tuple[str, ...], agreements_dir: Path | None, contracts
 
     Public keys come from GCMX_KEYRING (PARTY.minisign.pub). Exits 1 if any is not in force.
     """
-    from exchange.agreement import parties, require_in_force
-    from exchange.contracts import all_contracts, load_contract
+    from exchange.contract.agreement import parties, require_in_force
+    from exchange.contract.model import all_contracts, load_contract
 
     contracts = [load_contract(i, contracts_dir) for i in contract_ids] or all_contracts(contracts_dir)
     missing = 0
@@ -242,9 +242,9 @@ def validate(file: Path, contract_id: str, raw: bool, report: Path | None, contr
     failed and on how many rows; never prints record values of children's or personal
     data. Exits 1 when the data breaks the contract.
     """
-    from exchange.contracts import load_contract
-    from exchange.quality import EXCHANGED, RAW
-    from exchange.quality import validate as run
+    from exchange.contract.model import load_contract
+    from exchange.contract.validation import EXCHANGED, RAW
+    from exchange.contract.validation import validate as run
 
     contract = load_contract(contract_id, contracts_dir)
     result = run(file, contract, form=RAW if raw else EXCHANGED)

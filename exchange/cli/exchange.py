@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from exchange.alarms import alarms_since, audit_seq
-from exchange.node import Node
+from exchange.audit.alarms import alarms_since, audit_seq
+from exchange.protocol.node import Node
 
 
 def _node(party: str | None) -> Node:
@@ -41,7 +41,7 @@ def publish(file: Path, contract_id: str, period: str, party: str | None) -> Non
     A file that breaks its contract is quarantined and nothing is sent. Exit code 1 if the run
     raised an alarm (an object in the bucket this party did not write), though it published.
     """
-    from exchange.outbound import publish as run_publish
+    from exchange.protocol.outbound import publish as run_publish
 
     node = _node(party)
     before = audit_seq(node)
@@ -66,7 +66,7 @@ def pull(partner: str, party: str | None) -> None:
     rejected or the run raised an alarm (a receipt slot taken, an exchange withheld, deleted
     or replaced, a partner checkpoint going backwards or forking).
     """
-    from exchange.inbound import pull as run_pull
+    from exchange.protocol.inbound import pull as run_pull
 
     node = _node(party)
     before = audit_seq(node)
@@ -103,7 +103,7 @@ def receipts(partner: str, party: str | None) -> None:
 
     Exit code 1 if a receipt failed verification or the run raised an alarm.
     """
-    from exchange.receipts import collect_receipts
+    from exchange.protocol.receipts import collect_receipts
 
     node = _node(party)
     before = audit_seq(node)
@@ -123,7 +123,7 @@ def receipts(partner: str, party: str | None) -> None:
               help="also decrypt with this age identity file and check the plaintext hash")
 def verify_offline(path: Path, sender: str, identity_file: Path | None) -> None:
     """Check a downloaded exchange folder offline (manifest.json, .minisig, data.parquet.age)."""
-    from exchange.offline import verify_folder
+    from exchange.protocol.offline import verify_folder
 
     report = verify_folder(path, sender.upper(), identity_file)
     click.echo(json.dumps(report, indent=2))

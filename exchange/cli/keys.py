@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from exchange.errors import ConfigError
-from exchange.keys import (
+from exchange.crypto.keys import (
     PublicKeys,
     generate_linkage_key,
     generate_party_keys,
@@ -16,6 +15,7 @@ from exchange.keys import (
     load_public_keys,
     party_code,
 )
+from exchange.errors import ConfigError
 from exchange.settings import load_settings
 
 _DIR = click.Path(file_okay=False, path_type=Path)
@@ -100,7 +100,7 @@ def pseudonym(party: str | None, directory: Path | None) -> None:
     linkage: withRecipient. `gcmx protect` makes it on first use; back it up with the
     identity. Never overwritten.
     """
-    from exchange.protection import pseudonym_key_path, sender_pseudonym_key
+    from exchange.protocol.protection import pseudonym_key_path, sender_pseudonym_key
 
     code = _party(party)
     directory = directory or load_settings().identity_dir

@@ -18,9 +18,9 @@ from typing import BinaryIO
 
 import click
 
-from exchange import age
+from exchange.crypto import age
+from exchange.crypto.minisign import PasswordRequired, PublicKey, SecretKey
 from exchange.errors import ConfigError, NotFound
-from exchange.signatures import PasswordRequired, PublicKey, SecretKey
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 

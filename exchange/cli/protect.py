@@ -55,10 +55,10 @@ def protect_command(file: Path, contract_id: str, out: Path, report_path: Path |
     record-level data gets keyed pseudonyms, k-anonymity with l-diversity, and shuffled
     rows. Prints the disclosure report: counts only, never values.
     """
-    from exchange.contracts import load_contract
+    from exchange.contract.model import load_contract
     from exchange.disclosure.rules import as_rules
     from exchange.disclosure.scope import check_publishable
-    from exchange.protection import (
+    from exchange.protocol.protection import (
         RELEASED_FOLDER,
         protect_for_contract,
         pseudonym_key,

@@ -18,11 +18,11 @@ from typing import Any
 import pyarrow as pa
 
 from exchange.disclosure.aggregate import protect_aggregate
-from exchange.disclosure.audit import AuditCell, AuditResult, audit_table
+from exchange.disclosure.attack import AuditCell, AuditResult, audit_table
 from exchange.disclosure.births import reconcile_births
+from exchange.disclosure.outcome import DisclosureReport
 from exchange.disclosure.pseudonym import pseudonym_scope, pseudonymise
 from exchange.disclosure.records import Release, protect_records
-from exchange.disclosure.report import DisclosureReport
 from exchange.disclosure.rules import DisclosureRules, as_rules
 
 __all__ = ["AuditCell", "AuditResult", "DisclosureReport", "DisclosureRules", "Release",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from exchange.disclosure.audit import cube_intervals, judge
+from exchange.disclosure.attack import cube_intervals, judge
 from exchange.disclosure.cube import STATUS_COLUMNS, Cube, check_margins, grouping_columns, split_cubes
 from exchange.disclosure.earlier import pinned_rows
 from exchange.disclosure.rules import DisclosureRules

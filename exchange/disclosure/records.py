@@ -36,8 +36,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exchange.disclosure.kanon import k_anonymise, least_diversity
+from exchange.disclosure.outcome import DisclosureReport
 from exchange.disclosure.pseudonym import pseudonym_scope, pseudonymise
-from exchange.disclosure.report import DisclosureReport
 from exchange.disclosure.rules import DisclosureRules
 from exchange.errors import DisclosureError
 

@@ -16,7 +16,7 @@ protectable); cells an earlier release published unchanged may not. Among the
 hypercubes that work, the one adding the fewest new suppressions, then the smallest
 suppressed total, wins (ties: first found), so the result is deterministic. Suppressing
 more cells only widens the attacker's intervals, so each hypercube stays a certificate;
-the exact LP audit (:mod:`exchange.disclosure.audit`) checks the result independently.
+the exact LP audit (:mod:`exchange.disclosure.attack`) checks the result independently.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The audit side of the report: the chain verdict, the checkpoint it used, events per exchange.
 
-The log is verified with :func:`exchange.audit.verify_log`, against the party's latest
+The log is verified with :func:`exchange.audit.log.verify_log`, against the party's latest
 local signed checkpoint (``{home}/audit/checkpoints/latest.json``) when there is one and
 its signature verifies with the party's minisign public key. Entries are read tolerantly
 (a tampered log still produces a report that says so) and only whitelisted details are kept.
@@ -13,11 +13,11 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from exchange import keys
-from exchange.audit import AuditLog, load_checkpoint, verify_log
+from exchange.audit.log import AuditLog, load_checkpoint, verify_log
+from exchange.crypto import keys
+from exchange.crypto.minisign import PublicKey
 from exchange.errors import GcmxError
 from exchange.report import views
-from exchange.signatures import PublicKey
 
 # Details of an entry the report may show; everything else (paths, buckets) stays in the log.
 SHOWN = (

@@ -1,6 +1,6 @@
 """Read one party's home folder into plain dicts: every exchange, every blocked input, the audit.
 
-Sources (layout of :mod:`exchange.node`): ``outbound/{id}/manifest.json`` and
+Sources (layout of :mod:`exchange.protocol.node`): ``outbound/{id}/manifest.json`` and
 ``receipt.json``; ``inbound/{sender}/{dataset}/{period}/{id}.json`` decisions;
 ``landing/{sender}/{dataset}/{period}/{id}/``
 ``manifest.json`` and ``validation.json``; ``quarantine/{name}/reason.json``,
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from exchange.manifest import canonical_json, utc_now
+from exchange.protocol.manifest import canonical_json, utc_now
 from exchange.report import views
 from exchange.report.audit_view import audit_view
 
@@ -238,7 +238,7 @@ def _events_by_exchange(entries: Iterable[dict]) -> dict[str, list[dict]]:
 
 
 def alarms(entries: Iterable[dict]) -> list[dict]:
-    """Every ``alarm`` audit entry (see :mod:`exchange.alarms`): tampering seen in a bucket."""
+    """Every ``alarm`` audit entry (see :mod:`exchange.audit.alarms`): tampering seen in a bucket."""
     return [
         {
             "time": e["time"],

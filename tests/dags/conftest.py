@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from exchange.airflow_local import LocalAirflow, s3_connection
-from exchange.bootstrap import provision
-from exchange.seaweed import SeaweedServer
+from exchange.devkit.airflow_local import LocalAirflow, s3_connection
+from exchange.devkit.bootstrap import provision
+from exchange.devkit.seaweed import SeaweedServer
 from exchange.settings import PROJECT_ROOT
 from tests.conftest import start_seaweed
 

@@ -12,11 +12,11 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from exchange.audit import verify_log
-from exchange.contracts import load_contract
+from exchange.audit.log import verify_log
+from exchange.contract.model import load_contract
+from exchange.devkit.synthetic import write_dataset
+from exchange.orchestration.tasks import outbox_path
 from exchange.settings import load_settings
-from exchange.synthetic import write_dataset
-from exchange.tasks import outbox_path
 
 CONTRACT = "children_on_the_move.khm-tha"
 OUTBOUND = "gcmx_outbound_children_on_the_move_khm_tha"
@@ -25,7 +25,7 @@ PERIOD, BREACH_PERIOD = "2026-10", "2026-11"
 
 def drop_in_outbox(exchange, period: str, **kwargs) -> None:
     khm = exchange.airflow["KHM"]
-    contract = load_contract(CONTRACT, exchange.contracts)
+    contract = load_contract(CONTRACT, exchange.contract.model)
     settings = load_settings(party="KHM", home=khm.gcmx_home)
     write_dataset(contract, outbox_path(settings, CONTRACT, period), period, seed=7, **kwargs)
 

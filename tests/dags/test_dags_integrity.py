@@ -29,7 +29,7 @@ for dag_id, dag in bag.dags.items():
         "backoff": min(float(t.retry_exponential_backoff) for t in dag.tasks),
         "tasks": sorted(t.task_id for t in dag.tasks),
     }
-heavy = [m for m in ("pyarrow", "great_expectations", "pandas", "exchange.node") if m in sys.modules]
+heavy = [m for m in ("pyarrow", "great_expectations", "pandas", "exchange.protocol.node") if m in sys.modules]
 print("PROBE " + json.dumps({"errors": bag.import_errors, "dags": dags, "heavy": heavy}))
 """
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.contracts import load_contract
+from exchange.contract.model import load_contract
+from exchange.devkit.synthetic import generate
 from exchange.disclosure import protect
-from exchange.synthetic import generate
 from tests.disclosure_attack.attacker import breaches
 from tests.disclosure_attack.publication import publication_problems
 

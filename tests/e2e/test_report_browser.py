@@ -22,13 +22,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from exchange.audit import AuditLog, publish_checkpoint
-from exchange.inbound import pull, receive
-from exchange.outbound import ContractBreach, publish
-from exchange.receipts import collect_receipts
+from exchange.audit.log import AuditLog, publish_checkpoint
+from exchange.protocol.inbound import pull, receive
+from exchange.protocol.outbound import ContractBreach, publish
+from exchange.protocol.receipts import collect_receipts
 from exchange.report import report_html, write_html
 from tests.conftest import REPO, start_seaweed
-from tests.integration.protocol_support import dataset, make_nodes
+from tests.support.protocol import dataset, make_nodes
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = REPO / "build" / "report-artifacts"

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from exchange.audit import (
+from exchange.audit.log import (
     AuditLog,
     checkpoint_key,
     fetch_latest_checkpoint,
@@ -19,9 +19,9 @@ from exchange.audit import (
 )
 from exchange.cli import _Group
 from exchange.cli.audit import COMMANDS
+from exchange.crypto.keys import generate_party_keys
+from exchange.crypto.minisign import PublicKey, SecretKey
 from exchange.errors import AccessDenied
-from exchange.keys import generate_party_keys
-from exchange.signatures import PublicKey, SecretKey
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from exchange.errors import AccessDenied
-from exchange.store import Store
+from exchange.storage.s3 import Store
 from tests.conftest import start_seaweed
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from exchange.seaweed import _ephemeral_low, free_port, new_server
+from exchange.devkit.seaweed import _ephemeral_low, free_port, new_server
 
 
 def test_ports_are_chosen_below_the_ephemeral_range():

@@ -12,9 +12,9 @@ import uuid
 
 import pytest
 
+from exchange.devkit.seaweed import Credentials
 from exchange.errors import AccessDenied, NotFound, StoreUnavailable
-from exchange.seaweed import Credentials
-from exchange.store import Store
+from exchange.storage.s3 import Store
 from tests.conftest import start_seaweed
 
 MB = 1024 * 1024
@@ -44,10 +44,10 @@ def test_multipart_round_trip_with_progress(stores):
 
 UPLOAD_SCRIPT = """
 import json, sys
-from exchange.seaweed import SeaweedServer
-from exchange.store import Store
+from exchange.devkit.seaweed import SeaweedServer
+from exchange.storage.s3 import Store
 import boto3
-from exchange.store import client_config
+from exchange.storage.s3 import client_config
 endpoint, access, secret, path, key = sys.argv[1:]
 client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access,
                       aws_secret_access_key=secret, region_name="us-east-1", config=client_config())
@@ -180,7 +180,7 @@ def test_server_killed_mid_upload_is_transient_and_retry_succeeds(tmp_path):
 
 
 def test_ranged_reader_serves_the_object_in_order(stores):
-    from exchange.transfer import RangedReader
+    from exchange.storage.transfer import RangedReader
 
     data = os.urandom(RangedReader.RANGE * 2 + 12345)
     key = f"{unique()}/ranged"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange import age
+from exchange.crypto import age
 
 CHUNK = 64 * 1024
 

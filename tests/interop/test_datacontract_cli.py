@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from exchange.cli import main
-from exchange.contracts import all_contracts, load_contract
+from exchange.contract.model import all_contracts, load_contract
+from exchange.devkit.synthetic import generate
 from exchange.disclosure import protect
-from exchange.synthetic import generate
 
 REPO = Path(__file__).resolve().parents[2]
 DATACONTRACT = REPO / ".venv-datacontract" / "bin" / "datacontract"

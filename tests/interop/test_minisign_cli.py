@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from exchange.crypto.minisign import PublicKey, SecretKey, generate_keypair
 from exchange.errors import SignatureError
-from exchange.signatures import PublicKey, SecretKey, generate_keypair
 
 MINISIGN = shutil.which("minisign") or "/usr/bin/minisign"  # installed by `make tools`
 PASSWORD = "interop password"

@@ -10,8 +10,8 @@ import subprocess
 
 import pyarrow.parquet as pq
 
-from exchange.outbound import publish
-from tests.integration.protocol_support import dataset, make_nodes
+from exchange.protocol.outbound import publish
+from tests.support.protocol import dataset, make_nodes
 
 
 def run(*args, **kwargs) -> str:

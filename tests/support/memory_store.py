@@ -1,7 +1,7 @@
 """An in-memory Store with the S3 store's interface and semantics, for fast protocol tests.
 
 Same typed errors (NotFound, ObjectTooLarge), create-only writes, key-ordered listing and
-bounded reads as :class:`exchange.store.Store`; no network, no threads. What needs the real
+bounded reads as :class:`exchange.storage.s3.Store`; no network, no threads. What needs the real
 server (multipart, ranged reads under faults, credentials) stays in the SeaweedFS tests.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from exchange.errors import NotFound, ObjectTooLarge
-from exchange.transfer import Transferred
-from exchange.wire import ExchangeRef, Scan, scan
+from exchange.protocol.naming import ExchangeRef, Scan, scan
+from exchange.storage.transfer import Transferred
 
 
 class _Writer(io.RawIOBase):

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from exchange import age
-from exchange.age import bech32
+from exchange.crypto import age
+from exchange.crypto.age import bech32
 from exchange.errors import CryptoError
 
 # From c2sp.org/age: an X25519 identity and its recipient.

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from exchange import age
+from exchange.crypto import age
 
 CHUNK = 64 * 1024
 IDENTITY = age.generate_identity(post_quantum=False)

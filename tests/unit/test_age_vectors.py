@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange import age
+from exchange.crypto import age
 
 VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "age"
 NAMES = sorted(p.name for p in VECTORS.iterdir() if p.name != "README.md")

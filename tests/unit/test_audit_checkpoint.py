@@ -7,12 +7,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from exchange.audit import AuditLog, canonical, load_checkpoint, make_checkpoint, verify_log
+from exchange.audit.log import AuditLog, canonical, load_checkpoint, make_checkpoint, verify_log
 from exchange.cli import _Group
 from exchange.cli.audit import COMMANDS
+from exchange.crypto.keys import generate_party_keys
+from exchange.crypto.minisign import SecretKey, generate_keypair
 from exchange.errors import SignatureError
-from exchange.keys import generate_party_keys
-from exchange.signatures import SecretKey, generate_keypair
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from exchange.audit import GENESIS, AuditError, AuditLog, canonical, verify_log
+from exchange.audit.log import GENESIS, AuditError, AuditLog, canonical, verify_log
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.audit import AuditLog, canonical, verify_log
+from exchange.audit.log import AuditLog, canonical, verify_log
 
 
 def _write_log(path: Path, count: int = 5) -> list[bytes]:

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from exchange.cli import main
-from exchange.keys import generate_party_keys
-from exchange.signatures import SecretKey
+from exchange.crypto.keys import generate_party_keys
+from exchange.crypto.minisign import SecretKey
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from exchange.agreement import in_force, require_in_force, sign_contract
 from exchange.cli import main
-from exchange.contract_diff import diff_contracts
-from exchange.contracts import load_contract
+from exchange.contract.agreement import in_force, require_in_force, sign_contract
+from exchange.contract.diff import diff_contracts
+from exchange.contract.model import load_contract
+from exchange.crypto.minisign import generate_keypair
 from exchange.errors import ContractError
 from exchange.settings import PROJECT_ROOT
-from exchange.signatures import generate_keypair
 
 CONTRACT_FILE = PROJECT_ROOT / "contracts" / "returnees.tha-khm.odcs.yaml"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from exchange.contracts import load_contract
+from exchange.contract.model import load_contract
+from exchange.contract.suite import check_suite
 from exchange.errors import ContractError
 from exchange.settings import PROJECT_ROOT
-from exchange.suite_check import check_suite
 
 CONTRACT = "children_on_the_move.khm-tha"
 
@@ -109,8 +109,8 @@ def test_a_suite_evaluating_the_ecma_pattern_with_python_rules_is_out_of_date(co
 
 
 def test_the_suites_hold_the_translated_patterns():
-    from exchange.contracts import all_contracts
-    from exchange.patterns import ecma_to_python
+    from exchange.contract.model import all_contracts
+    from exchange.contract.patterns import ecma_to_python
 
     for contract in all_contracts():
         suite = json.loads(contract.suite_path.read_text())

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from exchange.contract_lint import lint_all
-from exchange.contracts import all_contracts, contracts_between, load_contract, parse_period
+from exchange.contract.lint import lint_all
+from exchange.contract.model import all_contracts, contracts_between, load_contract, parse_period
+from exchange.contract.suite import check_suite
 from exchange.errors import ContractError
 from exchange.settings import PROJECT_ROOT
-from exchange.suite_check import check_suite
 
 REQUIRED_IDS = {
     "workers_deployed.khm-tha",

@@ -1,4 +1,4 @@
-"""The plain-Python side of the DAGs: exchange.tasks and the contract terms DAG building reads."""
+"""The plain-Python side of the DAGs: exchange.orchestration.tasks and the contract terms DAG building reads."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from datetime import date
 
 import pytest
 
-from exchange.airflow_glue import DEFAULT_ARGS, contract_terms, partners
 from exchange.errors import ContractError, StoreUnavailable
-from exchange.settings import PROJECT_ROOT, load_settings
-from exchange.tasks import (
+from exchange.orchestration.airflow_glue import DEFAULT_ARGS, contract_terms, partners
+from exchange.orchestration.tasks import (
     awaiting_receipt,
     node_for,
     outbox_path,
@@ -19,6 +18,7 @@ from exchange.tasks import (
     suppressed_count,
     terminal_as_flag,
 )
+from exchange.settings import PROJECT_ROOT, load_settings
 
 
 @pytest.mark.parametrize(("kind", "day", "period"), [
@@ -51,7 +51,7 @@ def test_suppressed_count_adds_cells_or_records():
 
 
 def test_outbox_path_and_missing_source_is_terminal(tmp_path, monkeypatch):
-    from exchange.tasks import protect_outbound
+    from exchange.orchestration.tasks import protect_outbound
 
     monkeypatch.setenv("GCMX_PARTY", "KHM")
     monkeypatch.setenv("GCMX_HOME", str(tmp_path))

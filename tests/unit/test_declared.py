@@ -9,10 +9,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from exchange.contracts import all_contracts, load_contract
-from exchange.declared import DeclarationMismatch, check_declared, declared_values, mismatches
+from exchange.contract.model import all_contracts, load_contract
+from exchange.devkit.synthetic import generate
 from exchange.errors import ContractError
-from exchange.synthetic import generate
+from exchange.protocol.declared import DeclarationMismatch, check_declared, declared_values, mismatches
 
 CONTRACT = "workers_deployed.khm-tha"
 

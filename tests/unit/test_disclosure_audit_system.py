@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exchange.disclosure.audit import cube_intervals, cube_system
+from exchange.disclosure.attack import cube_intervals, cube_system
 from exchange.disclosure.cube import Cube, split_cubes
 from exchange.errors import DisclosureError
 from tests.unit.test_disclosure_tables import rules_for, table_with_margins

@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 from exchange.cli import main
-from exchange.contracts import all_contracts, load_contract
+from exchange.contract.model import all_contracts, load_contract
+from exchange.crypto.keys import generate_linkage_key, load_linkage_key
+from exchange.devkit.synthetic import generate, write_dataset
 from exchange.disclosure import audit_table, protect, pseudonymise
 from exchange.errors import ConfigError
-from exchange.keys import generate_linkage_key, load_linkage_key
-from exchange.protection import pseudonym_key, pseudonym_key_path, sender_pseudonym_key
-from exchange.synthetic import generate, write_dataset
+from exchange.protocol.protection import pseudonym_key, pseudonym_key_path, sender_pseudonym_key
 
 
 def _period(contract) -> str:

@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from exchange.cli import main
-from exchange.contracts import load_contract
+from exchange.contract.model import load_contract
 from exchange.disclosure import DisclosureRules, audit_table, protect
 from exchange.errors import DisclosureError
 

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from exchange.cli import main
-from exchange.contracts import load_contract
+from exchange.contract.model import load_contract
+from exchange.devkit.synthetic import generate
 from exchange.disclosure.scope import check_publishable
 from exchange.errors import DisclosureError
-from exchange.synthetic import generate
 
 RECORDS, AGGREGATE = "returnees.tha-khm", "children_on_the_move.khm-tha"
 

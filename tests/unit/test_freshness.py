@@ -1,4 +1,4 @@
-"""The sender's index entries (exchange.freshness): typed, bounded parsing of untrusted bytes,
+"""The sender's index entries (exchange.protocol.freshness): typed, bounded parsing of untrusted bytes,
 and `gcmx audit verify` checking against the latest local checkpoint by default."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange.errors import ObjectTooLarge, ProtocolError
-from exchange.freshness import FORMAT, GENESIS, IndexEntry, entry_key
-from exchange.limits import STATEMENT_MAX
+from exchange.protocol.freshness import FORMAT, GENESIS, IndexEntry, entry_key
+from exchange.protocol.limits import STATEMENT_MAX
 
 ENTRY = IndexEntry(format=FORMAT, sender="KHM", recipient="THA", bucket="khm-to-tha", seq=3,
                    exchange_id="0123456789abcdef" * 2, dataset="children_on_the_move", period="2026-10",

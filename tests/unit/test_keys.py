@@ -6,15 +6,15 @@ import stat
 
 import pytest
 
-from exchange import age
-from exchange.errors import ConfigError
-from exchange.keys import (
+from exchange.crypto import age
+from exchange.crypto.keys import (
     generate_linkage_key,
     generate_party_keys,
     load_identity,
     load_linkage_key,
     load_public_keys,
 )
+from exchange.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Contract patterns are evaluated with their ECMA-262 meaning (exchange/patterns.py).
+"""Contract patterns are evaluated with their ECMA-262 meaning (exchange/contract/patterns.py).
 
 ECMA_ACCEPTS was produced by V8 (node 20, ``new RegExp(pattern, "u").test(string)``) for
 every pattern against every string in STRINGS; ``python tests/unit/test_patterns.py``
@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exchange.contracts import all_contracts
+from exchange.contract.model import all_contracts
+from exchange.contract.patterns import ecma_to_python
 from exchange.errors import ContractError
-from exchange.patterns import ecma_to_python
 
 PERIOD = r"^\d{4}-(?:0[1-9]|1[0-2])$"
 STRINGS = ["2025-03", "2025-03\n", "\n2025-03", "\u0662\u0660\u0662\u0665-\u0660\u0663",
@@ -191,7 +191,7 @@ if __name__ == "__main__":  # regenerate ECMA_ACCEPTS with V8
     "period", ["2026-10\n", "\u0662\u0660\u0662\u0666-10", "\uff12\uff10\uff12\uff16-10", " 2026-10"], ids=repr
 )
 def test_a_declared_period_follows_the_same_rules(period: str):
-    from exchange.contracts import load_contract, parse_period
+    from exchange.contract.model import load_contract, parse_period
 
     contract = load_contract("workers_deployed.khm-tha")
     assert parse_period(contract, "2026-10").text == "2026-10"

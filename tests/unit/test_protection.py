@@ -8,9 +8,9 @@ from dataclasses import replace
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exchange.contracts import load_contract
-from exchange.protection import earlier_releases, protect_for_contract, sender_pseudonym_key
-from exchange.synthetic import generate
+from exchange.contract.model import load_contract
+from exchange.devkit.synthetic import generate
+from exchange.protocol.protection import earlier_releases, protect_for_contract, sender_pseudonym_key
 
 
 def _month(contract, period: str, seed: int) -> pa.Table:

@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from exchange.cli import main
-from exchange.contracts import load_contract
+from exchange.contract.model import load_contract
+from exchange.contract.validation import validate
+from exchange.devkit.synthetic import generate, write_dataset
 from exchange.errors import ContractError
-from exchange.quality import validate
-from exchange.synthetic import generate, write_dataset
 
 PERIOD = "2025-03"
 REPRESENTATIVE = ["workers_registered.tha-khm", "children_on_the_move.khm-tha", "returnees.tha-khm"]

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from exchange.report import report_html
-from tests.unit.report_home import PARTY, SECRET_COUNTS, SECRET_TEXT, build_home
+from tests.support.report_home import PARTY, SECRET_COUNTS, SECRET_TEXT, build_home
 
 VOID = {"meta", "br", "input", "link", "img", "hr", "line", "rect", "circle", "polyline", "path"}
 EXPECTED_STATUS = {

@@ -1,8 +1,8 @@
-"""Alarms (exchange.alarms) appear in the auditor's report, in red, with their reason."""
+"""Alarms (exchange.audit.alarms) appear in the auditor's report, in red, with their reason."""
 
 from __future__ import annotations
 
-from exchange.audit import AuditLog
+from exchange.audit.log import AuditLog
 from exchange.report import report_html
 
 

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from exchange.cli.report import COMMANDS, report
 from exchange.errors import ConfigError
-from tests.unit.report_home import PARTY, build_home
+from tests.support.report_home import PARTY, build_home
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import stat
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from exchange.crypto.minisign import PasswordRequired, PublicKey, SecretKey, generate_keypair
 from exchange.errors import CryptoError, GcmxError, NotFound, SignatureError
-from exchange.signatures import PasswordRequired, PublicKey, SecretKey, generate_keypair
 
 FAST_KDF = {"opslimit": 1 << 15, "memlimit": 1 << 20}  # tiny scrypt work for unit tests
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow.compute as pc
 import pytest
 
-from exchange.contracts import load_contract
-from exchange.synthetic import generate
+from exchange.contract.model import load_contract
+from exchange.devkit.synthetic import generate
 
 
 def test_seeded_and_deterministic():

@@ -11,8 +11,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from exchange.errors import ProtocolError
-from exchange.manifest import Manifest
-from exchange.parquet_guard import check_parquet
+from exchange.protocol.manifest import Manifest
+from exchange.protocol.parquet_guard import check_parquet
 
 GENUINE = {
     "exchange_id": "0" * 32, "bucket": "khm-to-tha", "sender": "KHM",

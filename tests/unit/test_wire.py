@@ -1,4 +1,4 @@
-"""The strict wire layout of exchange object keys (exchange/wire.py)."""
+"""The strict wire layout of exchange object keys (exchange/protocol/naming.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange.errors import ProtocolError
-from exchange.wire import (
+from exchange.protocol.naming import (
     ExchangeRef,
     exchange_prefix,
     is_reserved,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import start_seaweed
-from tests.integration.protocol_support import make_nodes
+from tests.support.protocol import make_nodes
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from exchange import age
-from exchange import inbound as inbound_module
-from exchange.inbound import ExchangeRejected, _publish_order, discover, pull, receive
-from exchange.manifest import Manifest, recipient_key_id
-from exchange.outbound import publish
+from exchange.crypto import age
+from exchange.protocol import inbound as inbound_module
+from exchange.protocol.inbound import ExchangeRejected, _publish_order, discover, pull, receive
+from exchange.protocol.manifest import Manifest, recipient_key_id
+from exchange.protocol.outbound import publish
 from tests.conftest import start_seaweed
-from tests.integration.protocol_support import dataset, make_nodes, signed_exchange
+from tests.support.protocol import dataset, make_nodes, signed_exchange
 
 CONTRACT = "children_on_the_move.khm-tha"
 PERIODS = (f"{year}-{month:02d}" for year in range(2030, 2050) for month in range(1, 13))

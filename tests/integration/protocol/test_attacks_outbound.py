@@ -18,20 +18,21 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
-from exchange import age, outbound, sent
-from exchange.audit import AuditLog
-from exchange.contracts import load_contract
+from exchange.audit.log import AuditLog
+from exchange.contract.model import load_contract
+from exchange.crypto import age
 from exchange.disclosure import protect
 from exchange.errors import ProtocolError, StoreUnavailable, TerminalError
-from exchange.inbound import ExchangeRejected, discover, pull, receive
-from exchange.limits import MANIFEST_MAX
-from exchange.manifest import DATA, Manifest, recipient_key_id, utc_now
-from exchange.node import Node
-from exchange.outbound import ContractBreach, publish
-from exchange.receipts import receipt_key
+from exchange.protocol import outbound, sent
+from exchange.protocol.inbound import ExchangeRejected, discover, pull, receive
+from exchange.protocol.limits import MANIFEST_MAX
+from exchange.protocol.manifest import DATA, Manifest, recipient_key_id, utc_now
+from exchange.protocol.node import Node
+from exchange.protocol.outbound import ContractBreach, publish
+from exchange.protocol.receipts import receipt_key
 from exchange.settings import load_settings
-from exchange.store import MANIFEST, SIGNATURE, Store
-from tests.integration.protocol_support import dataset
+from exchange.storage.s3 import MANIFEST, SIGNATURE, Store
+from tests.support.protocol import dataset
 
 CONTRACT = "children_on_the_move.khm-tha"
 BUCKET = "khm-to-tha"

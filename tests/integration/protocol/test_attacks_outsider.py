@@ -16,12 +16,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from exchange.audit import AuditLog, canonical, checkpoint_key, publish_checkpoint, utc_now
+from exchange.audit.log import AuditLog, canonical, checkpoint_key, publish_checkpoint, utc_now
 from exchange.cli import main
-from exchange.freshness import entry_key, local_index
-from exchange.manifest import Manifest, canonical_json, receipt
-from exchange.receipts import _comment, receipt_key
-from tests.integration.protocol_support import dataset, make_nodes, signed_exchange
+from exchange.protocol.freshness import entry_key, local_index
+from exchange.protocol.manifest import Manifest, canonical_json, receipt
+from exchange.protocol.receipts import _comment, receipt_key
+from tests.support.protocol import dataset, make_nodes, signed_exchange
 
 CONTRACT = "children_on_the_move.khm-tha"
 PERIODS = (f"{year}-{month:02d}" for year in range(2060, 2080) for month in range(1, 13))

@@ -12,15 +12,15 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from exchange.alarms import alarms_since, audit_seq
-from exchange.audit import AuditLog, canonical, checkpoint_key, publish_checkpoint, utc_now
+from exchange.audit.alarms import alarms_since, audit_seq
+from exchange.audit.log import AuditLog, canonical, checkpoint_key, publish_checkpoint, utc_now
 from exchange.cli import main
-from exchange.freshness import entry_key, local_index
-from exchange.inbound import pull
-from exchange.outbound import publish
-from exchange.receipts import collect_receipts, receipt_key
+from exchange.protocol.freshness import entry_key, local_index
+from exchange.protocol.inbound import pull
+from exchange.protocol.outbound import publish
+from exchange.protocol.receipts import collect_receipts, receipt_key
 from exchange.report import gather
-from tests.integration.protocol_support import dataset
+from tests.support.protocol import dataset
 
 CONTRACT = "children_on_the_move.khm-tha"
 PERIODS = (f"{year}-{month:02d}" for year in range(2000, 2010) for month in range(1, 13))

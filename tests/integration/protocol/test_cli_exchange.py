@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from exchange.cli import main
-from tests.integration.protocol_support import dataset
+from tests.support.protocol import dataset
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from exchange.errors import DisclosureError
-from exchange.inbound import pull
-from exchange.outbound import ContractBreach, publish
-from exchange.protection import pseudonym_key_path
-from tests.integration.protocol_support import dataset
+from exchange.protocol.inbound import pull
+from exchange.protocol.outbound import ContractBreach, publish
+from exchange.protocol.protection import pseudonym_key_path
+from tests.support.protocol import dataset
 
 
 def test_column_outside_the_contract_is_never_sent_and_is_quarantined(nodes, tmp_path):

@@ -7,12 +7,12 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from exchange.audit import verify_log
-from exchange.contracts import contracts_between
-from exchange.inbound import ExchangeRejected, pull, receive
-from exchange.outbound import ContractBreach, publish
-from exchange.receipts import collect_receipts
-from tests.integration.protocol_support import dataset
+from exchange.audit.log import verify_log
+from exchange.contract.model import contracts_between
+from exchange.protocol.inbound import ExchangeRejected, pull, receive
+from exchange.protocol.outbound import ContractBreach, publish
+from exchange.protocol.receipts import collect_receipts
+from tests.support.protocol import dataset
 
 
 def test_every_dataset_both_ways_lands_with_receipts(nodes, tmp_path):

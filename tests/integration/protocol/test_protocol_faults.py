@@ -11,12 +11,12 @@ import json
 import pytest
 
 from exchange.errors import AccessDenied, StoreUnavailable
-from exchange.inbound import ExchangeRejected, discover, receive
-from exchange.outbound import publish
-from exchange.receipts import receipt_key
-from exchange.store import Store
+from exchange.protocol.inbound import ExchangeRejected, discover, receive
+from exchange.protocol.outbound import publish
+from exchange.protocol.receipts import receipt_key
+from exchange.storage.s3 import Store
 from tests.conftest import start_seaweed
-from tests.integration.protocol_support import dataset, make_nodes
+from tests.support.protocol import dataset, make_nodes
 
 CONTRACT = "children_on_the_move.khm-tha"
 
@@ -95,7 +95,7 @@ def test_manifest_hashes_that_do_not_match(nodes, seaweed, published):
     manifest["plaintext"]["sha256"] = "0" * 64
     forged = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
     key = nodes["KHM"].identity.signing_key
-    from exchange.manifest import Manifest
+    from exchange.protocol.manifest import Manifest
     comment = Manifest.from_bytes(forged, "test").comment()
     seaweed.client().put_object(Bucket="khm-to-tha", Key=f"{published.prefix}/manifest.json", Body=forged)
     seaweed.client().put_object(Bucket="khm-to-tha", Key=f"{published.prefix}/manifest.json.minisig",
@@ -105,7 +105,7 @@ def test_manifest_hashes_that_do_not_match(nodes, seaweed, published):
 
 def test_signed_by_the_wrong_party(nodes, seaweed, published):
     body = nodes["KHM"].store.get_bytes("khm-to-tha", f"{published.prefix}/manifest.json", 1 << 20)
-    from exchange.manifest import Manifest
+    from exchange.protocol.manifest import Manifest
     forged_sig = nodes["THA"].identity.signing_key.sign(body, Manifest.from_bytes(body, "t").comment())
     seaweed.client().put_object(Bucket="khm-to-tha", Key=f"{published.prefix}/manifest.json.minisig",
                                 Body=forged_sig)
@@ -126,7 +126,7 @@ def test_manifest_copied_to_another_prefix(nodes, seaweed, published, tmp_path):
 
 def test_exchange_for_another_party(nodes, seaweed, tmp_path):
     """KHM's exchange for MYS is copied into the THA bucket: THA must refuse it."""
-    from exchange.bootstrap import provision  # noqa: F401 - provisioning happens in make_nodes
+    from exchange.devkit.bootstrap import provision  # noqa: F401 - provisioning happens in make_nodes
     src = dataset("workers_deployed.khm-mys", tmp_path, period="2026-05")
     nodes3 = make_nodes(seaweed, tmp_path / "three", parties=("KHM", "MYS"))
     result = publish(nodes3["KHM"], src, "workers_deployed.khm-mys", "2026-05")

@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail: the log, its hash chain, checkpoints, alarms."""

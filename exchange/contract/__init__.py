@@ -1,0 +1,1 @@
+"""Contracts: the model, validation, Great Expectations suites, lint, diff and agreements."""

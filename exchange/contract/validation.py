@@ -1,0 +1,292 @@
+"""Validate a Parquet file against its contract's GX 1.x suite; the report is plain data.
+
+The file is read with pyarrow and handed to GX as pandas with nullable extension
+dtypes: strings stay Arrow-backed (``StringDtype("pyarrow")``: ``isin`` and regexes run
+in Arrow compute, nothing becomes Python objects), integers and booleans become masked
+arrays (zero-copy data plus a validity mask), dates ``datetime64[ms]``.
+
+A file is checked in one of two forms (``form=``):
+
+* ``"exchanged"`` (the default): what is published and what the recipient receives. It
+  must carry every column of the contract.
+* ``"raw"``: the sender's input before disclosure control. Only here may the columns the
+  contract marks ``addedByProtection`` (OBS_STATUS, CONF_STATUS) be absent; they are then
+  added as all-null, so the one suite checks the rest of the raw file.
+
+Contract patterns are ECMA-262 and reach GX already translated (exchange/contract/patterns.py).
+
+Reports never carry record values when the contract's classification is ``children``
+or ``personal``: GX runs with ``partial_unexpected_count: 0`` and the report keeps only
+whitelisted counts and schema facts.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from exchange.contract.model import Contract
+from exchange.contract.suite import check_suite
+from exchange.errors import ContractError
+
+COUNT_KEYS = ("element_count", "unexpected_count", "unexpected_percent", "missing_count", "missing_percent")
+# Expectations whose observed_value is a schema fact or a count, never a record value.
+SAFE_OBSERVED = frozenset(
+    {
+        "expect_table_columns_to_match_set",
+        "expect_table_row_count_to_be_between",
+        "expect_column_values_to_be_in_type_list",
+        "expect_column_to_exist",
+        "expect_column_unique_value_count_to_be_between",
+        "expect_table_column_count_to_equal",
+    }
+)
+ARROW_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+}
+PARTIAL_VALUES = 10
+RAW, EXCHANGED = "raw", "exchanged"
+FORMS = (RAW, EXCHANGED)
+
+
+@dataclass
+class ExpectationOutcome:
+    """The result of one expectation: what was checked, whether it held, how many rows failed."""
+
+    expectation: str
+    column: str | None
+    success: bool
+    counts: dict[str, float] = field(default_factory=dict)
+    observed: Any = None
+    unexpected_sample: list[Any] | None = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``expectation(column)`` for messages and summaries."""
+        return f"{self.expectation}({self.column})" if self.column else self.expectation
+
+
+@dataclass
+class ValidationReport:
+    """What validating one file against one contract found; JSON-able via ``to_dict``."""
+
+    contract_id: str
+    contract_version: str
+    contract_hash: str
+    dataset: str
+    classification: str
+    file: str
+    row_count: int
+    outcomes: list[ExpectationOutcome]
+    added_columns: list[str] = field(default_factory=list)
+    form: str = EXCHANGED
+
+    @property
+    def success(self) -> bool:
+        """True when every expectation held."""
+        return all(o.success for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[ExpectationOutcome]:
+        """The expectations that did not hold."""
+        return [o for o in self.outcomes if not o.success]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole report as JSON-able data (no record values for restricted data)."""
+        data = asdict(self)
+        data["success"] = self.success
+        data["outcomes"] = [{k: v for k, v in o.items() if v is not None} for o in data["outcomes"]]
+        return data
+
+    def summary(self) -> dict[str, Any]:
+        """A short form for manifests: contract, success, rows and the failed expectations."""
+        return {
+            "contract_id": self.contract_id,
+            "contract_version": self.contract_version,
+            "contract_hash": self.contract_hash,
+            "success": self.success,
+            "row_count": self.row_count,
+            "evaluated": len(self.outcomes),
+            "failed": [
+                {"expectation": o.label, "unexpected_count": o.counts.get("unexpected_count")}
+                for o in self.failed
+            ],
+        }
+
+
+def read_table(parquet_path: Path, contract: Contract) -> pa.Table:
+    """Read a Parquet file; an empty, missing or corrupted file is a ContractError."""
+    path = Path(parquet_path)
+    where = f"{path} (dataset {contract.dataset}, contract {contract.id})"
+    if not path.is_file():
+        raise ContractError(f"{where}: no such file", hint="check the path")
+    if path.stat().st_size == 0:
+        raise ContractError(f"{where}: the file is empty (0 bytes)", hint="re-export the dataset as Parquet")
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        reason = type(exc).__name__ if contract.restricted else str(exc)[:200]
+        raise ContractError(
+            f"{where}: not a readable Parquet file ({reason})",
+            hint="re-export the dataset as Parquet; the file may be truncated",
+        ) from None
+
+
+def _pandas_type(arrow_type: pa.DataType) -> Any:
+    """pandas dtype GX handles fast for an Arrow column that has nulls (None: pyarrow's default)."""
+    import pandas as pd
+
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return pd.StringDtype("pyarrow")
+    if pa.types.is_integer(arrow_type):
+        sign = "UInt" if pa.types.is_unsigned_integer(arrow_type) else "Int"
+        return pd.api.types.pandas_dtype(f"{sign}{arrow_type.bit_width}")
+    if pa.types.is_boolean(arrow_type):
+        return pd.BooleanDtype()
+    if pa.types.is_floating(arrow_type):
+        return pd.Float64Dtype()
+    return None
+
+
+def _to_pandas(values: pa.ChunkedArray) -> Any:
+    """One column for GX: numpy for null-free numbers (GX vectorises ranges only for
+    numpy ints/floats), arrow-backed strings, masked nullable types otherwise."""
+    import pandas as pd
+
+    numeric = pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
+    if numeric and values.null_count == 0:
+        return values.to_pandas()
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    mapper = _pandas_type(values.type)
+    return (
+        values.to_pandas(types_mapper=lambda t: mapper, date_as_object=False)
+        if mapper
+        else pd.Series(values.to_pandas(date_as_object=False))
+    )
+
+
+def prepare(table: pa.Table, contract: Contract, form: str = EXCHANGED) -> tuple[Any, list[str]]:
+    """Arrow table → GX-friendly pandas frame; in the raw form, columns protection adds
+    are added as nulls when absent (the exchanged form must carry them itself)."""
+    added = []
+    for column in contract.columns.values():
+        if form == RAW and not column.required and column.name not in table.column_names:
+            table = table.append_column(column.name, pa.nulls(table.num_rows, ARROW_TYPES[column.type]))
+            added.append(column.name)
+    import pandas as pd
+
+    frame = pd.DataFrame({name: _to_pandas(table.column(name)) for name in table.column_names}, copy=False)
+    return frame, added
+
+
+@cache
+def _batch_definition():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    # GX fingerprints every in-memory batch under 1 GB by hashing all its values (seconds
+    # per million rows); the fingerprint only labels the batch, so switch it off.
+    pandas_execution_engine.HASH_THRESHOLD = 0
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = context.data_sources.add_pandas("gcmx")
+    return source.add_dataframe_asset("dataset").add_batch_definition_whole_dataframe("whole")
+
+
+def _suite(contract: Contract):
+    import great_expectations as gx
+
+    from exchange.contract.model import read_suite
+
+    document = read_suite(contract.suite_path, contract.path)
+    try:
+        return gx.ExpectationSuite(name=document["name"], expectations=document["expectations"])
+    except Exception as exc:  # GX raises many kinds for a bad expectation entry
+        raise ContractError(
+            f"{contract.suite_path}: GX cannot load the suite ({type(exc).__name__}: {str(exc)[:200]})",
+            hint="fix the expectation named",
+        ) from None
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able form of a sample value (pandas NA → None, numpy scalars → Python)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    return None if str(value) in ("<NA>", "NaT", "nan") else str(value)
+
+
+def _outcome(result: Any, restricted: bool) -> ExpectationOutcome:
+    config = result.expectation_config
+    raw = result.result or {}
+    outcome = ExpectationOutcome(
+        expectation=config.type,
+        column=config.kwargs.get("column"),
+        success=bool(result.success),
+        counts={k: raw[k] for k in COUNT_KEYS if raw.get(k) is not None},
+    )
+    if config.type in SAFE_OBSERVED and "observed_value" in raw:
+        outcome.observed = raw["observed_value"]
+    if not restricted and raw.get("partial_unexpected_list"):
+        outcome.unexpected_sample = [_plain(v) for v in raw["partial_unexpected_list"][:PARTIAL_VALUES]]
+    info = result.exception_info or {}
+    if info.get("raised_exception"):
+        outcome.success = False
+        outcome.error = (
+            "could not be evaluated (missing or mistyped column?)"
+            if restricted
+            else str(info.get("exception_message"))[:200]
+        )
+    return outcome
+
+
+def validate(parquet_path: Path, contract: Contract, form: str = EXCHANGED) -> ValidationReport:
+    """Run the contract's suite on a Parquet file; failures are in the report, not raised.
+
+    ``form`` is ``"exchanged"`` (published or received data: every contract column must be
+    present) or ``"raw"`` (the sender's input before protection, which may lack the
+    columns protection adds). Raises ContractError only when validation cannot run:
+    unknown form, unreadable file, or a suite that does not agree with the contract.
+    """
+    if form not in FORMS:
+        raise ContractError(f"validation form {form!r} is not one of {FORMS}", hint="pass raw or exchanged")
+    check_suite(contract)
+    table = read_table(parquet_path, contract)
+    rows = table.num_rows
+    frame, added = prepare(table, contract, form)
+    del table
+    count = 0 if contract.restricted else PARTIAL_VALUES
+    result_format = {"result_format": "BASIC", "partial_unexpected_count": count}
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+    results = batch.validate(_suite(contract), result_format=result_format)
+    outcomes = [_outcome(r, contract.restricted) for r in results.results]
+    return ValidationReport(
+        contract_id=contract.id,
+        contract_version=contract.version,
+        contract_hash=contract.hash,
+        dataset=contract.dataset,
+        classification=contract.classification,
+        file=Path(parquet_path).name,
+        row_count=rows,
+        outcomes=outcomes,
+        added_columns=added,
+        form=form,
+    )

@@ -1,0 +1,1 @@
+"""Cryptography: age encryption, minisign signatures and the party's keys."""

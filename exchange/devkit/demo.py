@@ -1,0 +1,180 @@
+"""``make demo``: the whole bilateral exchange KHM ⇄ THA, through the Airflow DAGs.
+
+Starts SeaweedFS on loopback, sets up both offices under ``var/demo`` (keys, keyrings,
+linkage key, contracts signed by both, an Airflow home with SQLite each), drops synthetic
+data in each outbox, runs every outbound DAG, then each side's inbound DAG, then the
+receipts-and-audit DAGs, prints what happened and stops SeaweedFS. Every run starts fresh.
+
+``make airflow`` (``--airflow``) sets up the same and starts ``airflow standalone`` for
+KHM, so an officer can click through the DAGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+from exchange.contract.model import contracts_between
+from exchange.devkit.airflow_local import LocalAirflow, s3_connection
+from exchange.devkit.bootstrap import provision
+from exchange.devkit.seaweed import SeaweedServer, new_server
+from exchange.devkit.synthetic import write_dataset
+from exchange.orchestration.tasks import outbox_path, previous_period, suppressed_count
+from exchange.settings import PROJECT_ROOT, load_settings
+
+PARTIES = ("KHM", "THA")
+DEFAULT_DIR = PROJECT_ROOT / "var" / "demo"
+
+
+def setup(base: Path, period: str) -> tuple[SeaweedServer, dict[str, LocalAirflow]]:
+    """Fresh SeaweedFS, both parties provisioned, outboxes filled, Airflow DBs migrated."""
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    server = new_server(base / "s3", PARTIES, [PARTIES]).start()
+    homes = provision(base / "parties", PARTIES, [PARTIES])
+    airflow = {}
+    for party in PARTIES:
+        creds = server.credentials[party]
+        connection = s3_connection(server.endpoint, creds.access_key_id, creds.secret_access_key)
+        airflow[party] = LocalAirflow(party, homes[party], base / "airflow" / party, connection)
+    for sender, recipient in (PARTIES, PARTIES[::-1]):
+        settings = load_settings(party=sender, home=homes[sender])
+        for seed, contract in enumerate(contracts_between(sender, recipient), start=1):
+            write_dataset(contract, outbox_path(settings, contract.id, period), period, seed=seed, rows=2000)
+    airflow["KHM"].migrate()
+    airflow["THA"].migrate(template=airflow["KHM"].database)
+    return server, airflow
+
+
+def outbound_runs(party: str, partner: str, period: str) -> list[tuple[str, dict]]:
+    """The outbound DAG runs of ``party`` towards ``partner`` for ``period``."""
+    return [(f"gcmx_outbound_{c.id.replace('.', '_').replace('-', '_')}", {"period": period})
+            for c in contracts_between(party, partner)]
+
+
+def run_everywhere(airflow: dict[str, LocalAirflow], runs: dict[str, list[tuple[str, dict]]]) -> list[dict]:
+    """Each party runs its list of DAGs; the two parties run at the same time."""
+    with ThreadPoolExecutor(len(runs)) as pool:
+        futures = [pool.submit(airflow[party].run_dags, todo) for party, todo in runs.items() if todo]
+        return [result for future in futures for result in future.result()]
+
+
+def exchange_rows(airflow: dict[str, LocalAirflow]) -> list[dict]:
+    """One row per exchange sent: from the sender's local manifest and receipt."""
+    rows = []
+    for party, local in airflow.items():
+        for manifest_path in sorted((local.gcmx_home / "outbound").glob("*/manifest.json")):
+            manifest = json.loads(manifest_path.read_text())
+            receipt_path = manifest_path.parent / "receipt.json"
+            receipt = json.loads(receipt_path.read_text())["status"] if receipt_path.exists() else "missing"
+            rows.append({
+                "dataset": manifest["dataset"],
+                "direction": f"{party} → {'/'.join(r['party'] for r in manifest['recipients'])}",
+                "rows": manifest["rows"], "suppressed": suppressed_count(manifest["disclosure"]),
+                "validation": "passed" if manifest["validation"].get("success") else "FAILED",
+                "receipt": receipt,
+            })
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    """The officer's summary: one line per exchange."""
+    headers = {"dataset": "dataset", "direction": "direction", "rows": "rows",
+               "suppressed": "suppressed (cells/records)", "validation": "validation", "receipt": "receipt"}
+    widths = {k: max(len(h), *(len(str(r[k])) for r in rows)) for k, h in headers.items()}
+    print("  ".join(h.ljust(widths[k]) for k, h in headers.items()))
+    print("  ".join("-" * widths[k] for k in headers))
+    for row in rows:
+        print("  ".join(str(row[k]).rjust(widths[k]) if k in ("rows", "suppressed") else
+                        str(row[k]).ljust(widths[k]) for k in headers))
+
+
+def print_failures(results: list[dict]) -> bool:
+    """Name every DAG run that did not succeed; True when all did."""
+    failed = [r for r in results if r["state"] != "success"]
+    for result in failed:
+        bad = {t: s for t, s in result.get("tasks", {}).items() if s != "success"}
+        print(f"  ! {result['dag_id']}: {result['state']} {bad}")
+    return not failed
+
+
+def demo(base: Path, period: str) -> int:
+    """Run the whole exchange through the DAGs; 0 when every run succeeded and was received."""
+    started = time.monotonic()
+    print(f"GCM data exchange demo: KHM ⇄ THA, period {period}, in {base}")
+    server, airflow = setup(base, period)
+    try:
+        print(f"  SeaweedFS on {server.endpoint}; keys, keyrings, signed contracts and data ready")
+        results = run_everywhere(airflow, {"KHM": outbound_runs("KHM", "THA", period),
+                                           "THA": outbound_runs("THA", "KHM", period)})
+        print(f"  outbound DAGs done ({len(results)} runs)")
+        results += run_everywhere(airflow, {"KHM": [("gcmx_inbound_tha", {})],
+                                            "THA": [("gcmx_inbound_khm", {})]})
+        print("  inbound DAGs done")
+        results += run_everywhere(airflow, {p: [("gcmx_receipts_audit", {})] for p in PARTIES})
+        print("  receipts and audit DAGs done\n")
+        rows = exchange_rows(airflow)
+        print_table(rows)
+        ok = print_failures(results) and all(r["receipt"] == "accepted" for r in rows)
+        print()
+        for party, local in airflow.items():
+            home = local.gcmx_home
+            print(f"{party}: landed data {home / 'landing'}")
+            print(f"     audit log   {home / 'audit' / f'{party}.audit.jsonl'}")
+            print(f"     report      {home / 'reports' / f'{party}-report.html'}")
+        print(f"\n{'done' if ok else 'FAILED'} in {time.monotonic() - started:.0f}s; "
+              "`make airflow` opens KHM's Airflow UI on a fresh set-up")
+        return 0 if ok else 1
+    finally:
+        server.stop()
+
+
+def airflow_ui(base: Path, period: str, port: int = 8080) -> int:
+    """Set up the demo and run ``airflow standalone`` for KHM until interrupted."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `finally` stops SeaweedFS
+    server, airflow = setup(base, period)
+    khm = airflow["KHM"]
+    password = secrets.token_urlsafe(12)
+    passwords = khm.airflow_home / "passwords.json"
+    passwords.write_text(json.dumps({"officer": password}))
+    passwords.chmod(0o600)
+    env = khm.env | {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "officer:admin",
+                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+                     "AIRFLOW__API__PORT": str(port), "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
+                     "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    print(f"KHM's Airflow: http://localhost:{port}  login: officer / {password}")
+    print(f"  outbox with {period} data: {khm.gcmx_home / 'outbox'}; SeaweedFS on {server.endpoint}")
+    print("  trigger e.g. gcmx_outbound_workers_deployed_khm_tha; Ctrl-C stops Airflow and SeaweedFS")
+    try:
+        standalone = [sys.executable, "-m", "airflow", "standalone"]
+        return subprocess.run(standalone, env=env, check=False).returncode
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m exchange.devkit.demo [--airflow [--port N]] [--dir DIR] [--period YYYY-MM]``."""
+    parser = argparse.ArgumentParser(prog="python -m exchange.devkit.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--airflow", action="store_true", help="start KHM's Airflow UI instead")
+    parser.add_argument("--dir", type=Path, default=Path(os.environ.get("GCMX_DEMO_DIR", DEFAULT_DIR)))
+    parser.add_argument("--period", default=previous_period("monthly", date.today()))
+    parser.add_argument("--port", type=int, default=8080, help="Airflow UI port (with --airflow)")
+    args = parser.parse_args(argv)
+    return airflow_ui(args.dir, args.period, args.port) if args.airflow else demo(args.dir, args.period)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Airflow: the task functions the DAGs call and the glue to Airflow."""

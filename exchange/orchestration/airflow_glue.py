@@ -1,0 +1,118 @@
+"""The thin Airflow layer between the DAG files and ``exchange.orchestration.tasks``.
+
+* S3 comes from the amazon provider's connection ``gcmx_s3`` (``endpoint_url`` in its
+  extra for SeaweedFS or any non-AWS store), turned into a boto3 client at run time.
+* The party's secret keys come from the connection ``gcmx_identity`` (extra
+  ``{"identity_dir": "/path"}``, e.g. from a secrets backend) or else ``GCMX_IDENTITY``.
+* A terminal failure flagged by ``exchange.orchestration.tasks`` becomes AirflowFailException (no retry);
+  transient errors propagate, and Airflow retries them with exponential backoff.
+* Contract terms for building DAGs are read with the C YAML loader only: DAG parsing
+  touches the contracts folder and nothing else (no boto3, no GX, no pyarrow).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+
+from exchange.contract.model import CONTRACT_SUFFIX, custom_properties
+
+S3_CONN_ID = "gcmx_s3"
+IDENTITY_CONN_ID = "gcmx_identity"
+OWNER = "gcmx-data-office"
+DEFAULT_ARGS = {
+    "owner": OWNER,
+    "retries": 3,
+    "retry_delay": timedelta(seconds=20),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=30),
+}
+
+log = logging.getLogger("gcmx")
+
+
+@dataclass(frozen=True)
+class ContractTerms:
+    """What DAG building needs from one contract file."""
+
+    id: str
+    dataset: str
+    name: str
+    sender: str
+    recipients: tuple[str, ...]
+    schedule: str
+    period: str
+    classification: str
+
+    @property
+    def dag_suffix(self) -> str:
+        """``workers_deployed.khm-tha`` → ``workers_deployed_khm_tha``."""
+        return self.id.replace(".", "_").replace("-", "_")
+
+
+def contract_terms(contracts_dir: Path) -> list[ContractTerms]:
+    """The exchange terms of every contract in ``contracts_dir``, read fast (no schema checks)."""
+    found = []
+    for path in sorted(Path(contracts_dir).glob(f"*{CONTRACT_SUFFIX}")):
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)  # noqa: S506 - safe loader
+        terms = custom_properties(document)
+        found.append(ContractTerms(
+            id=document["id"], dataset=document["schema"][0]["name"],
+            name=document.get("name", document["id"]), sender=str(terms["sender"]).upper(),
+            recipients=tuple(str(r).upper() for r in terms["recipients"]),
+            schedule=str(terms["schedule"]), period=str(terms["period"]),
+            classification=str(terms["classification"])))
+    return found
+
+
+def partners(party: str, terms: list[ContractTerms]) -> list[str]:
+    """Parties that send to ``party`` under some contract."""
+    return sorted({t.sender for t in terms if party in t.recipients})
+
+
+def s3_client(conn_id: str = S3_CONN_ID):
+    """A boto3 S3 client from the Airflow connection; the connection's botocore config wins."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from exchange.storage.s3 import client_config
+
+    hook = S3Hook(aws_conn_id=conn_id)
+    return hook.get_client_type(config=client_config().merge(hook.config))
+
+
+def use_identity_connection(conn_id: str = IDENTITY_CONN_ID) -> None:
+    """Point ``GCMX_IDENTITY`` at the folder named by the identity connection, when there is one."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        connection = Connection.get(conn_id)
+    except AirflowNotFoundException:
+        return
+    folder = (connection.extra_dejson or {}).get("identity_dir")
+    if folder:
+        os.environ["GCMX_IDENTITY"] = str(folder)
+
+
+def run(func: Callable[..., dict | list], **kwargs) -> dict | list:
+    """Call one ``exchange.orchestration.tasks`` function with an S3 client; fail at once on terminal errors."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from exchange.orchestration.tasks import to_json
+
+    use_identity_connection()
+    result = func(s3_client(), **kwargs)
+    if isinstance(result, dict) and result.get("failed"):
+        log.error("gcmx %s FAILED (%s): %s", func.__name__, result["kind"], result["error"])
+        if result.get("hint"):
+            log.error("gcmx what to do: %s", result["hint"])
+        raise AirflowFailException(f"{result['error']} — {result['hint']}" if result.get("hint")
+                                   else result["error"])
+    log.info("gcmx %s: %s", func.__name__, to_json(result) if isinstance(result, dict) else result)
+    return result

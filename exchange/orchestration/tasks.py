@@ -1,0 +1,234 @@
+"""The one function each Airflow task calls: plain Python, testable without Airflow.
+
+Every function takes the boto3 S3 client the caller built (from an Airflow connection,
+or a test server) and keyword arguments that are plain values, builds the party's Node
+from ``GCMX_*`` settings, does one step of the exchange and returns a JSON-able dict
+with no secrets and no record values: safe for XCom and logs.
+
+Terminal failures (contract breach, bad signature, rejected exchange) do not raise: they
+come back as ``{"failed": True, "error": ..., "hint": ...}`` so the Airflow layer can fail
+the task at once without retrying. Transient failures (S3 unreachable) raise their
+TransientError so the task is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from exchange.errors import NotFound, TerminalError
+from exchange.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # imported at run time only: DAG files import this module while parsing
+    from exchange.protocol.node import Node
+
+log = logging.getLogger(__name__)
+
+OUTBOX = "outbox"
+
+
+def node_for(client, settings: Settings | None = None) -> Node:
+    """The configured party's node, talking to S3 through ``client``."""
+    from exchange.protocol.node import Node
+    from exchange.storage.s3 import Store
+
+    return Node(settings or load_settings(), Store(client))
+
+
+def terminal_as_flag(func: Callable[..., dict]) -> Callable[..., dict]:
+    """Turn a TerminalError of ``func`` into a ``failed`` result; transient errors still raise."""
+
+    @functools.wraps(func)
+    def guarded(*args, **kwargs) -> dict:
+        try:
+            return func(*args, **kwargs)
+        except TerminalError as exc:
+            return {"failed": True, "kind": type(exc).__name__, "error": exc.message, "hint": exc.hint or ""}
+
+    return guarded
+
+
+def previous_period(kind: str, day: date | datetime) -> str:
+    """The last complete reporting period before ``day``: ``2025-02`` or ``2024-Q4``."""
+    if kind == "quarterly":
+        quarter = (day.month - 1) // 3
+        return f"{day.year - 1}-Q4" if quarter == 0 else f"{day.year}-Q{quarter}"
+    return f"{day.year - 1}-12" if day.month == 1 else f"{day.year}-{day.month - 1:02d}"
+
+
+def outbox_path(settings: Settings, contract_id: str, period: str) -> Path:
+    """Where the office drops the file to send: ``{GCMX_HOME}/outbox/{contract}/{period}.parquet``."""
+    return settings.home / OUTBOX / contract_id / f"{period}.parquet"
+
+
+def _source(node: Node, contract_id: str, period: str, source: str | None) -> Path:
+    path = Path(source) if source else outbox_path(node.settings, contract_id, period)
+    if not path.is_file():
+        raise NotFound(f"no dataset to send for {contract_id} {period}: {path} does not exist",
+                       hint=f"put the {period} Parquet file at {path}, or trigger with a 'source' path")
+    return path
+
+
+@terminal_as_flag
+def validate_outbound(client, contract_id: str, period: str | None = None, source: str | None = None,
+                      logical_date: datetime | None = None) -> dict:
+    """Check the period's file against its contract; quarantine it on a breach (nothing sent)."""
+    from exchange.contract.model import load_contract
+    from exchange.protocol.outbound import check_source
+
+    node = node_for(client)
+    if not period:
+        kind = load_contract(contract_id, node.settings.contracts).period
+        period = previous_period(kind, logical_date or datetime.now())
+    path = _source(node, contract_id, period, source)
+    summary = check_source(node, path, contract_id, period)
+    return {"contract": contract_id, "period": period, "source": str(path), "validation": summary}
+
+
+@terminal_as_flag
+def protect_outbound(client, contract_id: str, period: str, source: str) -> dict:
+    """Preview disclosure control: the counts of what will be suppressed or generalised."""
+    from exchange.protocol.outbound import preview_protection
+
+    node = node_for(client)
+    disclosure = preview_protection(node, _source(node, contract_id, period, source), contract_id, period)
+    return {"contract": contract_id, "period": period, "disclosure": disclosure,
+            "suppressed": suppressed_count(disclosure)}
+
+
+@terminal_as_flag
+def publish_outbound(client, contract_id: str, period: str, source: str) -> dict:
+    """Protect, encrypt, sign and publish the exchange; a re-run finishes the same exchange."""
+    from exchange.protocol.outbound import publish
+
+    node = node_for(client)
+    return publish(node, _source(node, contract_id, period, source), contract_id, period).to_dict()
+
+
+@terminal_as_flag
+def record_outbound(client, published: dict) -> dict:
+    """Keep the validation summary beside the local manifest; return the officer's summary line."""
+    from exchange.protocol.node import write_json_atomic
+
+    node = node_for(client)
+    folder = node.folder("outbound") / published["exchange_id"]
+    if not (folder / "validation.json").exists():
+        write_json_atomic(folder / "validation.json", published["validation"])
+    return {"exchange_id": published["exchange_id"], "bucket": published["bucket"],
+            "prefix": published["prefix"], "rows": published["rows"], "revision": published["revision"],
+            "new": published["created_now"], "validation": "passed" if published["validation"].get("success")
+            else "failed", "suppressed": suppressed_count(published["disclosure"])}
+
+
+def suppressed_count(disclosure: dict) -> int:
+    """Cells (aggregates) or records/values (record level) disclosure control suppressed."""
+    keys = ("cellsSuppressed", "recordsSuppressed")
+    return sum(int(disclosure.get(k) or 0) for k in keys)
+
+
+def discover_inbound(client, partner: str) -> list[str]:
+    """Prefixes of complete exchanges from ``partner`` this node has not decided on yet."""
+    from exchange.protocol.freshness_check import watch_partner
+    from exchange.protocol.inbound import discover
+
+    node = node_for(client)
+    alarms = watch_partner(node, partner.upper())
+    if alarms:
+        log.warning("%d alarm(s) about %s's bucket (index or audit checkpoint); see the audit log and report",
+                    len(alarms), partner.upper())
+    return discover(node, partner.upper())
+
+
+@terminal_as_flag
+def receive_inbound(client, partner: str, prefix: str) -> dict:
+    """Verify, decrypt, re-validate and land one exchange; a bad one is quarantined and rejected."""
+    from exchange.protocol.inbound import receive
+
+    return receive(node_for(client), partner.upper(), prefix).to_dict()
+
+
+def signed_partners(node: Node) -> list[str]:
+    """Partners with whom both sides signed at least one contract (agreements folder)."""
+    found: set[str] = set()
+    for own in node.agreements_dir.glob(f"*.{node.party}.minisig"):
+        stem = own.name.removesuffix(f".{node.party}.minisig")
+        for other in node.agreements_dir.glob(f"{stem}.*.minisig"):
+            found.add(other.name.removesuffix(".minisig").rsplit(".", 1)[1])
+    return sorted(found - {node.party})
+
+
+def awaiting_receipt(node: Node) -> list[str]:
+    """Partners that still owe a receipt for an exchange this node sent."""
+    found: set[str] = set()
+    for manifest in node.folder("outbound").glob("*/manifest.json"):
+        if not (manifest.parent / "receipt.json").exists():
+            found.update(r["party"] for r in json.loads(manifest.read_text())["recipients"])
+    return sorted(found)
+
+
+@terminal_as_flag
+def collect_all_receipts(client) -> dict:
+    """Fetch and verify the receipts partners owe for this node's exchanges."""
+    from exchange.protocol.receipts import collect_receipts
+
+    node = node_for(client)
+    statuses = {partner: [s.to_dict() for s in collect_receipts(node, partner)]
+                for partner in awaiting_receipt(node)}
+    found = [s for per_partner in statuses.values() for s in per_partner]
+    return {"receipts": statuses, "collected": len(found),
+            "invalid": sum(s["status"] == "invalid" for s in found)}
+
+
+@terminal_as_flag
+def verify_audit(client) -> dict:
+    """Check this party's audit chain, against its latest local signed checkpoint when there is one."""
+    from exchange.audit.log import AuditError, AuditLog, load_checkpoint, verify_log
+
+    node = node_for(client)
+    log = AuditLog.for_home(node.home, node.party)
+    latest = log.checkpoints_dir / "latest.json"
+    checkpoint = None
+    if latest.exists():
+        signature = (latest.parent / "latest.json.minisig").read_bytes()
+        checkpoint = load_checkpoint(latest.read_bytes(), signature, node.identity.signing_key.public_key)
+    verdict = verify_log(log.path, checkpoint)
+    if not verdict.ok:
+        raise AuditError(f"audit log {log.path} is damaged: {'; '.join(verdict.problems[:5])}",
+                         hint="run `gcmx audit verify` and compare with the published checkpoints")
+    return verdict.to_dict()
+
+
+@terminal_as_flag
+def publish_audit_checkpoint(client) -> dict:
+    """Sign the audit log's head; put the checkpoint in the bucket towards each signed partner."""
+    from exchange.audit.log import AuditLog, publish_checkpoint
+    from exchange.devkit.seaweed import bucket_name
+
+    node = node_for(client)
+    log = AuditLog.for_home(node.home, node.party)
+    buckets = [bucket_name(node.party, p) for p in signed_partners(node)]
+    key = publish_checkpoint(log, node.identity.signing_key, node.store, buckets)
+    return {"checkpoint": key, "buckets": buckets}
+
+
+@terminal_as_flag
+def build_report(client=None) -> dict:
+    """Rebuild the auditor's HTML report when the report module is installed."""
+    if importlib.util.find_spec("exchange.report") is None:
+        return {"report": None, "note": "exchange.report is not installed; no report built"}
+    from exchange import report
+
+    settings = load_settings()
+    path = report.build_report(settings)
+    return {"report": str(path)}
+
+
+def to_json(value: dict) -> str:
+    """Compact JSON for a log line (values are already free of secrets)."""
+    return json.dumps(value, sort_keys=True, default=str)

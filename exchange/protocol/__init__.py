@@ -1,0 +1,1 @@
+"""The exchange protocol: wire naming, manifest, outbound, inbound, receipts."""

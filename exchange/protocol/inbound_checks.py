@@ -1,0 +1,124 @@
+"""What a recipient checks of a signed manifest before it downloads a byte of data.
+
+* The signature, with the key of the partner whose bucket it is, over a manifest that
+  names exactly this prefix, bucket and sender, addressed to this party's own age key.
+* The contract the manifest names: its sender is that partner, this party is its
+  recipient, and dataset, bucket and period style are the contract's; held in force.
+* Order: newer than what this sender already landed under the same contract, dataset
+  and period (a replay or rollback is refused; another sender's exchange does not count).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from exchange.contract.agreement import require_in_force
+from exchange.contract.model import ID_PATTERN, Contract, load_contract, parse_period
+from exchange.crypto import age
+from exchange.devkit.seaweed import bucket_name
+from exchange.errors import ProtocolError
+from exchange.protocol.manifest import Manifest, recipient_key_id
+from exchange.protocol.naming import MANIFEST, ExchangeRef
+from exchange.protocol.node import Node
+from exchange.storage.streams import file_sha256
+
+_COPIED = "the manifest was copied from another exchange or bucket; the genuine one is unaffected"
+
+
+def check_manifest(node: Node, ref: ExchangeRef, sender: str, body: bytes, signature: bytes) -> Manifest:
+    """The manifest of ``ref``, verified with ``sender``'s key and checked against its prefix."""
+    where = ref.where(MANIFEST)
+    key = node.public_keys(sender).minisign
+    comment = key.verify(body, signature, f"signature {where}.minisig")
+    manifest = Manifest.from_signed_bytes(body, where)
+    if comment != manifest.comment():
+        raise ProtocolError(f"{where}: signature names another exchange ({comment!r})",
+                            hint="a signature was moved between exchanges; ask the sender to republish")
+    expected = {"exchange_id": ref.exchange_id, "dataset": ref.dataset, "period": ref.period,
+                "bucket": ref.bucket, "sender": sender, "sender_key_id": key.key_id}
+    for name, value in expected.items():
+        actual = getattr(manifest, name)
+        if actual != value:
+            raise ProtocolError(f"{where}: manifest {name} is {actual!r}, expected {value!r}", hint=_COPIED)
+    if manifest.recipient_parties != [node.party]:
+        raise ProtocolError(f"{where}: exchange is addressed to {manifest.recipient_parties}, "
+                            f"not to {node.party} alone",
+                            hint="the sender encrypted it for another party; ask it to republish")
+    key_id, own = manifest.recipients[0]["key_id"], own_recipient_key_ids(node)
+    if key_id not in own:
+        raise ProtocolError(f"{where}: encrypted to age key {key_id}, this party's key is "
+                            f"{', '.join(sorted(own))}",
+                            hint="the sender holds a stale or wrong public key of this party; "
+                                 "send it the current .age.pub and ask it to republish")
+    return manifest
+
+
+def own_recipient_key_ids(node: Node) -> set[str]:
+    """Key ids (:func:`exchange.protocol.manifest.recipient_key_id`) of this party's own age identities."""
+    return {recipient_key_id(age.to_recipient(identity)) for identity in node.identity.age_identities}
+
+
+def check_contract(node: Node, manifest: Manifest, sender: str, where: str) -> Contract:
+    """The contract the manifest names, checked against its terms and held in force."""
+    contract_id = manifest.contract["id"]
+    if not ID_PATTERN.fullmatch(contract_id):
+        raise ProtocolError(f"{where}: contract id {contract_id!r} is not a contract id",
+                            hint="the sender's manifest is malformed; ask it to republish")
+    contract = load_contract(contract_id, node.settings.contracts)
+    if contract.sender != sender or node.party not in contract.recipients:
+        raise ProtocolError(f"{where}: contract {contract.id} is from {contract.sender} to "
+                            f"{'/'.join(contract.recipients)}; this exchange is from {sender} to {node.party}",
+                            hint="a partner sent under a contract that is not its own; refused")
+    terms = {"sender": contract.sender, "dataset": contract.dataset,
+             "bucket": bucket_name(contract.sender, node.party)}
+    for name, value in terms.items():
+        if getattr(manifest, name) != value:
+            raise ProtocolError(f"{where}: manifest {name} is {getattr(manifest, name)!r}, "
+                                f"contract {contract.id} says {value!r}",
+                                hint="the exchange does not fit the contract it names; refused")
+    parse_period(contract, manifest.period)
+    if (contract.version, contract.hash) != (manifest.contract["version"], manifest.contract["hash"]):
+        raise ProtocolError(f"{where}: sent under contract {contract.id} v{manifest.contract['version']} "
+                            f"which this node does not hold in force (it holds v{contract.version})",
+                            hint="agree and sign the same contract version")
+    parties = [contract.sender, *contract.recipients]
+    require_in_force(contract, node.agreements_dir, {p: node.public_keys(p).minisign for p in parties})
+    return contract
+
+
+def decision_path(node: Node, sender: str, ref: ExchangeRef) -> Path:
+    """``inbound/{sender}/{dataset}/{period}/{exchange_id}.json``: what this node decided."""
+    return node.folder("inbound") / sender / ref.dataset / ref.period / f"{ref.exchange_id}.json"
+
+
+def landing_folder(node: Node, sender: str, ref: ExchangeRef) -> Path:
+    """``landing/{sender}/{dataset}/{period}/{exchange_id}``."""
+    return node.folder("landing") / sender / ref.dataset / ref.period / ref.exchange_id
+
+
+def landed_before(folder: Path, body: bytes, manifest: Manifest) -> bool:
+    """Whether ``folder`` holds this very exchange, landed by a run that died before recording
+    its decision: the same signed manifest, and data with the signed plaintext hash."""
+    if not (folder / "manifest.json").is_file():
+        return False
+    if (folder / "manifest.json").read_bytes() != body or not (folder / "data.parquet").is_file() \
+            or file_sha256(folder / "data.parquet") != manifest.plaintext["sha256"]:
+        raise ProtocolError(f"{folder} already holds another exchange with id {manifest.exchange_id}",
+                            hint="the sender signed two different exchanges under one id; refused")
+    return True
+
+
+def check_order(node: Node, sender: str, manifest: Manifest, contract: Contract, where: str) -> None:
+    """Refuse a replay or rollback: not newer than what ``sender`` landed under this contract,
+    dataset and period. A sender raises both the revision and the sequence with every new
+    exchange of a period, so a second exchange of a landed revision is a replay too."""
+    folder = node.folder("landing") / sender / manifest.dataset / manifest.period
+    for path in sorted(folder.glob("*/manifest.json")):
+        landed = json.loads(path.read_text())
+        if landed["contract"]["id"] != contract.id or landed["exchange_id"] == manifest.exchange_id:
+            continue
+        if landed["revision"] >= manifest.revision or landed["sequence"] >= manifest.sequence:
+            raise ProtocolError(f"{where}: revision {manifest.revision} / sequence {manifest.sequence} is not "
+                                f"newer than landed {landed['exchange_id']} (revision {landed['revision']}, "
+                                f"sequence {landed['sequence']})", hint="a replayed or rolled-back exchange")

@@ -1,0 +1,48 @@
+"""Offline check of an exchange folder downloaded with any S3 client."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from exchange.crypto import age
+from exchange.crypto.keys import load_public_keys
+from exchange.errors import NotFound, ProtocolError
+from exchange.protocol.manifest import DATA, Manifest
+from exchange.settings import load_settings
+from exchange.storage.streams import HashingWriter, file_sha256
+
+
+def verify_folder(folder: Path, sender: str, identity_file: Path | None = None) -> dict:
+    """Verify the signature, ciphertext hash and (with an identity) the plaintext hash.
+
+    Raises a typed error at the first failure; returns what was checked.
+    """
+    missing = [n for n in ("manifest.json", "manifest.json.minisig", DATA) if not (folder / n).is_file()]
+    if missing:
+        raise NotFound(f"{folder}: {', '.join(missing)} missing",
+                       hint="download manifest.json, manifest.json.minisig and data.parquet.age of the exchange")
+    body = (folder / "manifest.json").read_bytes()
+    signature = (folder / "manifest.json.minisig").read_bytes()
+    public = load_public_keys(sender, load_settings().keyring_dir).minisign
+    comment = public.verify(body, signature)
+    manifest = Manifest.from_bytes(body, str(folder / "manifest.json"))
+    if comment != manifest.comment() or manifest.sender != sender:
+        raise ProtocolError(f"{folder}: signature or sender does not match the manifest",
+                            hint="the manifest was moved or altered")
+    cipher_sha = file_sha256(folder / DATA)
+    if cipher_sha != manifest.ciphertext["sha256"]:
+        raise ProtocolError(f"{folder / DATA}: SHA-256 does not match the manifest",
+                            hint="download it again; the object may be incomplete")
+    checked = {"exchange_id": manifest.exchange_id, "signature": "valid", "trusted_comment": comment,
+               "ciphertext_sha256": "matches"}
+    if identity_file:
+        identities = age.read_identity_file(identity_file.read_text())
+        with (folder / DATA).open("rb") as src, open(os.devnull, "wb") as sink:
+            plain = HashingWriter(sink)
+            age.decrypt(src, plain, identities)
+        if plain.hash.hexdigest() != manifest.plaintext["sha256"]:
+            raise ProtocolError(f"{folder / DATA}: plaintext SHA-256 does not match the manifest",
+                                hint="the sender published inconsistent data; ask it to republish")
+        checked["plaintext_sha256"] = "matches"
+    return checked

@@ -1,0 +1,271 @@
+"""Sending side of the protocol: validate → protect → encrypt while uploading → sign → publish.
+
+Publishing is atomic to readers: the encrypted data goes first, the manifest and its
+signature last, each with a create-only write. The exchange id is derived from sender,
+recipient, dataset, period, revision and the SHA-256 of the input, so re-running a
+publish after a crash at any step finishes the same exchange instead of making a second.
+
+Before anything is read, encrypted or uploaded, the keys, keyring and agreement are
+checked, and the rows must hold the period and parties the exchange declares
+(:mod:`exchange.protocol.declared`). The sender trusts only what it recorded or signed itself
+(:mod:`exchange.protocol.sent`): a manifest planted in its bucket is never reused or signed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from exchange.audit.log import AuditLog
+from exchange.contract.agreement import require_in_force
+from exchange.contract.model import Contract, load_contract, parse_period
+from exchange.contract.validation import validate
+from exchange.crypto import age
+from exchange.crypto.age.keys import parse_recipient
+from exchange.devkit.seaweed import bucket_name
+from exchange.errors import ConfigError, ContractError, DisclosureError
+from exchange.protocol.declared import DeclarationMismatch, check_declared
+from exchange.protocol.freshness import sync_index
+from exchange.protocol.manifest import DATA, Manifest, exchange_id, recipient_key_id, utc_now
+from exchange.protocol.node import Node, write_json_atomic
+from exchange.protocol.protection import protect_on_node
+from exchange.protocol.sent import RECORD, put_signed, record_folder, record_published, trusted_manifests, write_record
+from exchange.storage.streams import HashingReader, consume_produced, file_sha256
+
+ROW_GROUP = 256 * 1024
+
+
+class ContractBreach(ContractError):
+    """The dataset does not honour its contract; it was quarantined, nothing was sent."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What a publish did: the exchange, where it is, and whether it was new."""
+
+    exchange_id: str
+    bucket: str
+    prefix: str
+    rows: int
+    revision: int
+    sequence: int
+    created_now: bool
+    validation: dict
+    disclosure: dict
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def outbound_contract(node: Node, contract_id: str, period: str) -> Contract:
+    """The contract, checked: this node is its sender, the period fits, it is in force."""
+    contract = load_contract(contract_id, node.settings.contracts)
+    if contract.sender != node.party:
+        raise ContractError(f"contract {contract.id}: sender is {contract.sender}, this node is {node.party}",
+                            hint="publish only datasets this party sends; check GCMX_PARTY")
+    if len(contract.recipients) != 1:
+        raise ContractError(f"contract {contract.id}: one recipient per contract expected",
+                            hint="split the agreement into one contract per direction")
+    parse_period(contract, period)
+    parties = [contract.sender, *contract.recipients]
+    require_in_force(contract, node.agreements_dir, {p: node.public_keys(p).minisign for p in parties})
+    return contract
+
+
+def quarantine(node: Node, name: str, reason: str, files: dict[str, Path] | None = None,
+               documents: dict[str, dict] | None = None) -> Path:
+    """Keep a rejected input with its reason under quarantine/{name}/; nothing is lost."""
+    folder = node.folder("quarantine") / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for target, source in (files or {}).items():
+        if source.exists():
+            shutil.copy2(source, folder / target)
+    for target, document in (documents or {}).items():
+        write_json_atomic(folder / target, document)
+    write_json_atomic(folder / "reason.json", {"reason": reason, "time": utc_now()})
+    return folder
+
+
+def _quarantine_name(source: Path, contract: Contract, period: str) -> str:
+    return f"{contract.id}-{period}-{file_sha256(source)[:12]}"
+
+
+def check_declared_terms(node: Node, source: Path, contract: Contract, period: str) -> None:
+    """The rows must hold what the exchange declares (period, areas); else quarantine, ContractBreach."""
+    try:
+        check_declared(source, contract, period)
+    except DeclarationMismatch as exc:
+        folder = quarantine(node, _quarantine_name(source, contract, period), exc.message,
+                            {"input.parquet": source})
+        AuditLog.for_home(node.home, node.party).append(
+            "quarantine", contract=contract.id, period=period, reason=exc.message[:400], folder=str(folder))
+        raise ContractBreach(f"dataset {contract.dataset} ({source.name}) breaks contract {contract.id}: "
+                             f"{exc.message}", hint=f"nothing was sent; the file is in {folder}") from None
+
+
+def _validated(node: Node, source: Path, contract: Contract, period: str) -> dict:
+    report = validate(source, contract, form="raw")  # the sender's input, before protection
+    if not report.success:
+        folder = quarantine(node, _quarantine_name(source, contract, period), "failed validation",
+                            {"input.parquet": source}, {"validation.json": report.to_dict()})
+        AuditLog.for_home(node.home, node.party).append(
+            "quarantine", contract=contract.id, period=period, reason="failed validation",
+            failed=report.summary().get("failed", []), folder=str(folder))
+        raise ContractBreach(f"dataset {contract.dataset} ({source.name}) breaks contract {contract.id}: "
+                             f"{_failed_text(report.summary())}",
+                             hint=f"nothing was sent; the file and its report are in {folder}")
+    return report.summary()
+
+
+def check_source(node: Node, source: Path, contract_id: str, period: str) -> dict:
+    """Check ``source`` against its contract (declared terms, then validation); quarantine it and
+    raise ContractBreach if it fails."""
+    contract = outbound_contract(node, contract_id, period)
+    check_declared_terms(node, source, contract, period)
+    return _validated(node, source, contract, period)
+
+
+def _failed_text(summary: dict) -> str:
+    failed = summary.get("failed") or []
+    return "failed " + ", ".join(str(f) for f in failed[:5]) if failed else "validation failed"
+
+
+def protect_source(node: Node, source: Path, contract: Contract) -> tuple:
+    """The dataset as it may leave the country: disclosure rules applied (table, the
+    sender's full DisclosureReport; the manifest carries only its ``for_partner`` view)."""
+    return protect_on_node(node, source, contract)  # contract-only input, keys, releases
+
+
+def _quarantine_unprotectable(node: Node, source: Path, contract: Contract, period: str,
+                              exc: DisclosureError) -> None:
+    quarantine(node, _quarantine_name(source, contract, period),
+               f"disclosure control failed: {exc.message}", {"input.parquet": source})
+
+
+def preview_protection(node: Node, source: Path, contract_id: str, period: str) -> dict:
+    """The disclosure report the publish will carry (counts only), computed without sending.
+
+    A dataset that cannot be protected is quarantined with the reason (DisclosureError)."""
+    contract = outbound_contract(node, contract_id, period)
+    try:
+        return protect_source(node, source, contract)[1].to_dict()
+    except DisclosureError as exc:
+        _quarantine_unprotectable(node, source, contract, period, exc)
+        raise
+
+
+def _protect_checked(node: Node, source: Path, contract: Contract, period: str, checking: Future) -> tuple:
+    """Protect while validation runs; when protection fails, a contract breach explains it better."""
+    try:
+        return protect_source(node, source, contract)
+    except DisclosureError as exc:
+        checking.result()  # raises ContractBreach (quarantined with its report) if the data broke the contract
+        _quarantine_unprotectable(node, source, contract, period, exc)
+        raise
+
+
+def ready_to_send(node: Node, contract_id: str, period: str) -> tuple[Contract, str]:
+    """The contract and the recipient's age recipient, once everything a publish needs is in
+    place: contract in force, this party's signing key (matching its public key in the
+    keyring), the recipient's age key and the linkage key. Checked before anything is read,
+    encrypted or uploaded."""
+    contract = outbound_contract(node, contract_id, period)
+    recipient = contract.recipients[0]
+    signing_key = node.identity.signing_key
+    published = node.public_keys(node.party).minisign
+    if signing_key.public_key != published:
+        raise ConfigError(f"signing key {signing_key.key_id} of {node.party} is not the public key "
+                          f"{published.key_id} in the keyring that partners verify with",
+                          hint="use the secret key that belongs to the published public key, or send "
+                               "partners the new public key first")
+    age_recipient = node.public_keys(recipient).age_recipient
+    parse_recipient(age_recipient)
+    if contract.disclosure.get("pseudonymise"):
+        node.pseudonym_key(contract)
+    return contract, age_recipient
+
+
+def publish(node: Node, source: Path, contract_id: str, period: str,
+            progress: Callable[[int], None] | None = None) -> PublishResult:
+    """Publish ``source`` as the exchange of ``contract_id`` for ``period``; safe to re-run.
+
+    Only what this node recorded or signed itself counts (see :mod:`exchange.protocol.sent`): a re-run
+    finishes or confirms its own exchange and never signs anything planted in the bucket."""
+    source = Path(source)
+    contract, recipient_key = ready_to_send(node, contract_id, period)
+    recipient = contract.recipients[0]
+    check_declared_terms(node, source, contract, period)
+    bucket = bucket_name(contract.sender, recipient)
+    source_sha = file_sha256(source)
+    own = trusted_manifests(node, bucket, contract.dataset, recipient)
+    in_period = [m for m in own.values() if m.period == period]
+    same = [m for m in in_period
+            if m.exchange_id == exchange_id(node.party, recipient, contract.dataset, period, m.revision, source_sha)]
+    done = max(same, key=lambda m: m.revision, default=None)
+    if done is not None and not _rejected(node, done):
+        if not (record_folder(node, done.exchange_id) / RECORD).exists():
+            write_record(node, done)
+        return _finish(node, done)
+    revision = 1 + max((m.revision for m in in_period), default=0)
+    sequence = 1 + max((m.sequence for m in own.values()), default=0)
+    eid = exchange_id(node.party, recipient, contract.dataset, period, revision, source_sha)
+    key = f"{contract.dataset}/{period}/{eid}/{DATA}"
+    # Validation runs beside protection and upload. Only protected bytes leave, and the
+    # multipart upload completes only once validation has passed: a breach aborts it, so
+    # nothing of a dataset that breaks its contract stays in the bucket.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as pool:
+        checking = pool.submit(_validated, node, source, contract, period)
+        protected, disclosure = _protect_checked(node, source, contract, period, checking)
+        with node.store.writer(bucket, key, progress=progress) as upload:
+            plain = {}
+
+            def encrypt(source_stream) -> None:
+                hashing = HashingReader(source_stream)
+                age.encrypt(hashing, upload, [recipient_key])
+                plain.update(sha256=hashing.hash.hexdigest(), size=hashing.size)
+
+            consume_produced(lambda sink: pq.write_table(protected, sink, row_group_size=ROW_GROUP,
+                                                         compression="zstd"), encrypt)
+            validation = checking.result()
+    sent = upload.result
+    manifest = Manifest(
+        exchange_id=eid, bucket=bucket, sender=node.party,
+        recipients=[{"party": recipient, "key_id": recipient_key_id(recipient_key),
+                     "type": "mlkem768x25519" if recipient_key.startswith("age1pq1") else "x25519"}],
+        dataset=contract.dataset, period=period, revision=revision, sequence=sequence, created=utc_now(),
+        contract={"id": contract.id, "version": contract.version, "hash": contract.hash},
+        rows=protected.num_rows, plaintext=plain,
+        ciphertext={"sha256": sent.sha256, "size": sent.size},
+        validation=validation, disclosure=disclosure.for_partner(),
+        sender_key_id=node.identity.signing_key.public_key.key_id)
+    write_record(node, manifest)
+    write_json_atomic(record_folder(node, eid) / "disclosure.json", disclosure.to_dict())  # sender's own
+    return _finish(node, manifest)
+
+
+def _rejected(node: Node, manifest: Manifest) -> bool:
+    """Whether the recipient answered ``manifest`` with a verified ``rejected`` receipt (then a
+    re-run sends the same input again as a new revision, e.g. after its data was deleted)."""
+    path = record_folder(node, manifest.exchange_id) / "receipt.json"
+    try:
+        return json.loads(path.read_text()).get("status") == "rejected"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _finish(node: Node, manifest: Manifest) -> PublishResult:
+    """Put the recorded manifest and its signature in the bucket and audit ``publish`` once.
+
+    ``created_now`` says whether this run completed the exchange."""
+    put_signed(node, manifest)
+    created = record_published(node, manifest)
+    sync_index(node, manifest.recipient_parties[0])
+    return PublishResult(manifest.exchange_id, manifest.bucket, manifest.prefix, manifest.rows,
+                         manifest.revision, manifest.sequence, created, manifest.validation,
+                         manifest.disclosure)

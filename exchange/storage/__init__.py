@@ -1,0 +1,1 @@
+"""Object storage (S3) and the streams and transfers over it."""

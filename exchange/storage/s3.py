@@ -1,0 +1,214 @@
+"""The S3 object store of the exchange, on boto3.
+
+Streaming in both directions (multipart upload fed by a writer, chunked download)
+with a running SHA-256, create-only writes for manifests, listing of complete
+exchanges, and typed errors: ``AccessDenied``, ``NotFound`` (terminal) and
+``StoreUnavailable`` (transient, retry).
+
+Create-only writes use S3 conditional puts (``If-None-Match: *``; AWS S3 and
+SeaweedFS honour it). As a fallback for servers that ignore the header, the store
+first checks with HEAD; with one writer per bucket (the design's rule) the only
+racer is the writer's own retry, which the HEAD check catches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from exchange.errors import AccessDenied, GcmxError, NotFound, ObjectTooLarge, StoreUnavailable, TerminalError
+from exchange.protocol.naming import MANIFEST as MANIFEST  # re-exported: the object names of an exchange
+from exchange.protocol.naming import SIGNATURE as SIGNATURE
+from exchange.protocol.naming import ExchangeRef, Scan, scan
+from exchange.settings import Settings
+from exchange.storage.transfer import MultipartWriter, Progress, RangedReader, Transferred
+
+PART_SIZE = 8 * 1024 * 1024
+_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
+           "InvalidToken", "ExpiredToken", "403"}
+_MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "404", "NotFound"}
+
+
+def client_config() -> Config:
+    """botocore settings that suit AWS S3 and S3-compatible stores alike."""
+    return Config(
+        s3={"addressing_style": "path"},
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=5,
+        read_timeout=60,
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+
+
+def translate(exc: Exception, action: str, bucket: str, key: str = "") -> GcmxError:
+    """Map a boto3/botocore exception to the exchange's typed errors."""
+    where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _DENIED or status == 403:
+            return AccessDenied(f"{action} {where} refused ({code or status})",
+                                hint="check this party's S3 credentials and that it may use this bucket")
+        if code in _MISSING or status == 404:
+            return NotFound(f"{action} {where}: not found ({code or status})",
+                            hint="check the bucket name, dataset, period and exchange id")
+        if status >= 500 or code in {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"}:
+            return StoreUnavailable(f"{action} {where}: server error {code or status}",
+                                    hint="the store is busy or down; retry later")
+        return TerminalError(f"{action} {where} failed: {code or status}")
+    if isinstance(exc, BotoCoreError | OSError):
+        return StoreUnavailable(f"{action} {where}: store unreachable ({type(exc).__name__})",
+                                hint="check GCMX_S3_ENDPOINT and that the S3 server is up; retry")
+    raise exc
+
+
+class Store:
+    """S3 operations of the exchange, over one boto3 client."""
+
+    def __init__(self, client):
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """A store for the endpoint and credentials in ``GCMX_S3_*`` (or boto3's defaults)."""
+        secret = settings.s3_secret_access_key
+        client = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint,
+            region_name=settings.s3_region,
+            aws_access_key_id=settings.s3_access_key_id,
+            aws_secret_access_key=secret.get_secret_value() if secret else None,
+            config=client_config(),
+        )
+        return cls(client)
+
+    def _call(self, action: str, bucket: str, key: str, operation):
+        try:
+            return operation(self.client)
+        except (ClientError, BotoCoreError, OSError) as exc:
+            raise translate(exc, action, bucket, key) from None
+
+    @contextmanager
+    def writer(self, bucket: str, key: str, *, part_size: int = PART_SIZE,
+               progress: Progress | None = None) -> Iterator[MultipartWriter]:
+        """Write an object as a stream; it appears only if the block completes without error."""
+        writer = MultipartWriter(self._call, bucket, key, part_size, progress)
+        try:
+            yield writer
+        except BaseException:
+            writer.abort()
+            raise
+        try:
+            writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+
+    def upload(self, bucket: str, key: str, src: BinaryIO, *, part_size: int = PART_SIZE,
+               progress: Progress | None = None) -> Transferred:
+        """Stream ``src`` into ``bucket/key``; returns its size and SHA-256."""
+        with self.writer(bucket, key, part_size=part_size, progress=progress) as out:
+            while chunk := src.read(part_size):
+                out.write(chunk)
+        return out.result
+
+    def download(self, bucket: str, key: str, dst: BinaryIO, *, chunk_size: int = 1 << 20,
+                 progress: Progress | None = None) -> Transferred:
+        """Stream ``bucket/key`` into ``dst``; returns its size and SHA-256."""
+        body = self._call("download", bucket, key, lambda c: c.get_object(Bucket=bucket, Key=key))["Body"]
+        digest, size = hashlib.sha256(), 0
+        try:
+            while chunk := body.read(chunk_size):
+                digest.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+                if progress:
+                    progress(len(chunk))
+        except (BotoCoreError, OSError) as exc:
+            raise translate(exc, "download", bucket, key) from None
+        finally:
+            body.close()
+        return Transferred(size, digest.hexdigest())
+
+    def open(self, bucket: str, key: str) -> BinaryIO:
+        """A readable stream of ``bucket/key`` (close it when done)."""
+        return self._call("open", bucket, key, lambda c: c.get_object(Bucket=bucket, Key=key))["Body"]
+
+    def open_ranged(self, bucket: str, key: str) -> RangedReader:
+        """A readable stream of a large object, fetched in parallel ranges (use as a context)."""
+        head = self._call("check", bucket, key, lambda c: c.head_object(Bucket=bucket, Key=key))
+        return RangedReader(self._call, bucket, key, int(head["ContentLength"]))
+
+    def get_bytes(self, bucket: str, key: str, limit: int) -> bytes:
+        """A small object (manifest, signature, receipt) in full, of at most ``limit`` bytes.
+
+        Objects read before their signature is verified may have been planted with a leaked
+        bucket key: a larger one raises :class:`ObjectTooLarge` without being read further.
+        """
+        with self.open(bucket, key) as body:
+            try:
+                data = body.read(limit + 1)
+            except (BotoCoreError, OSError) as exc:
+                raise translate(exc, "read", bucket, key) from None
+        if len(data) > limit:
+            raise ObjectTooLarge(f"s3://{bucket}/{key} is larger than {limit} bytes",
+                                 hint="no genuine object of this kind is that large; it was planted or "
+                                      "corrupted: tell the partner and remove it")
+        return data
+
+    def exists(self, bucket: str, key: str) -> bool:
+        """Whether ``bucket/key`` exists."""
+        try:
+            self._call("check", bucket, key, lambda c: c.head_object(Bucket=bucket, Key=key))
+            return True
+        except NotFound:
+            return False
+
+    def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
+        """Write a small object, replacing any previous one (audit checkpoints)."""
+        self._call("write", bucket, key, lambda c: c.put_object(Bucket=bucket, Key=key, Body=data))
+
+    def put_if_absent(self, bucket: str, key: str, data: bytes) -> bool:
+        """Create ``bucket/key`` only if it does not exist; True if this call created it."""
+        if self.exists(bucket, key):
+            return False
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412",
+                                                              "ConditionalRequestConflict"}:
+                return False
+            raise translate(exc, "create", bucket, key) from None
+        except (BotoCoreError, OSError) as exc:
+            raise translate(exc, "create", bucket, key) from None
+        return True
+
+    def list_keys(self, bucket: str, prefix: str = "") -> Iterator[str]:
+        """Every key under ``prefix``, in key order."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield item["Key"]
+        except (ClientError, BotoCoreError, OSError) as exc:
+            raise translate(exc, "list", bucket, prefix) from None
+
+    def scan_exchanges(self, bucket: str, prefix: str = "") -> Scan:
+        """Complete exchanges under ``prefix`` and the keys that fit no wire layout
+        (:mod:`exchange.protocol.naming`); odd keys are for the caller to note, never to use."""
+        return scan(self.list_keys(bucket, prefix), bucket)
+
+    def list_exchanges(self, bucket: str, prefix: str = "") -> list[ExchangeRef]:
+        """Complete exchanges under ``prefix``: those whose manifest and signature both exist.
+
+        A prefix with data but no signed manifest is an unfinished publish and does not exist
+        for a reader; keys that do not fit the wire layout are left out.
+        """
+        return self.scan_exchanges(bucket, prefix).refs

@@ -1,0 +1,438 @@
+"""A KHM node home with every kind of exchange, built from the protocol's own pieces.
+
+Manifests are real :class:`exchange.protocol.manifest.Manifest` documents, receipts come from
+:func:`exchange.protocol.manifest.receipt`, the audit log is a real hash-chained
+:class:`exchange.audit.log.AuditLog` with a real signed checkpoint; validation and disclosure
+documents have the exact shapes ``ValidationReport`` and ``DisclosureReport`` write.
+Data files hold children's data with distinctive synthetic values (``SECRET_*``) that must
+never reach the report; some documents even carry such values in fields the report must drop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from exchange.audit.log import AuditLog, make_checkpoint
+from exchange.crypto.keys import generate_party_keys, load_identity
+from exchange.protocol.manifest import Manifest, canonical_json, receipt
+from exchange.protocol.node import write_json_atomic
+
+PARTY, PARTNER = "KHM", "THA"
+SECRET_TEXT = ("PSEUDO-ZQX-4471-CHILD", "Sokha-Synthetic-Child", "KH-99-SECRET-VILLAGE")
+SECRET_COUNTS = (918273, 564738, 777331)
+HASH = "ab" * 32
+
+
+def children_table() -> pa.Table:
+    """A children's table whose values appear nowhere but in Parquet files."""
+    return pa.table(
+        {
+            "period": ["2026-09"] * 3,
+            "care_situation": ["UNACCOMPANIED", "SEPARATED", "ACCOMPANIED"],
+            "age_group": ["Y10T14", "Y15T17", "Y5T9"],
+            "sex": ["F", "M", "F"],
+            "person_pseudonym": list(SECRET_TEXT),
+            "children": list(SECRET_COUNTS),
+        }
+    )
+
+
+def validation_summary(contract_id: str, rows: int, failed: list[dict] | None = None) -> dict:
+    """The shape of ``ValidationReport.summary()``."""
+    return {
+        "contract_id": contract_id,
+        "contract_version": "1.0.0",
+        "contract_hash": HASH,
+        "success": not failed,
+        "row_count": rows,
+        "evaluated": 45,
+        "failed": failed or [],
+    }
+
+
+def validation_report(contract_id: str, rows: int, failing: bool) -> dict:
+    """The shape of ``ValidationReport.to_dict()``, with value-bearing fields the report must drop."""
+    outcomes = [
+        {
+            "expectation": "expect_table_columns_to_match_set",
+            "success": True,
+            "counts": {},
+            "observed": ["age_group", "care_situation", "children", "period", "sex"],
+        },
+        {
+            "expectation": "expect_column_values_to_not_be_null",
+            "column": "period",
+            "success": True,
+            "counts": {"element_count": rows, "unexpected_count": 0, "unexpected_percent": 0.0},
+        },
+    ]
+    if failing:
+        outcomes += [
+            {
+                "expectation": "expect_column_values_to_be_in_set",
+                "column": "care_situation",
+                "success": False,
+                "counts": {"element_count": rows, "unexpected_count": 10, "unexpected_percent": 1.85},
+                "unexpected_sample": [SECRET_TEXT[1]],
+                "observed": SECRET_TEXT[2],
+            },
+            {
+                "expectation": "expect_compound_columns_to_be_unique",
+                "success": False,
+                "counts": {"element_count": rows, "unexpected_count": 2, "unexpected_percent": 0.37},
+            },
+            {
+                "expectation": "expect_column_values_to_be_between",
+                "column": "children",
+                "success": False,
+                "counts": {},
+                "error": f"value {SECRET_COUNTS[2]} is not comparable",
+            },
+        ]
+    return {
+        "contract_id": contract_id,
+        "contract_version": "1.0.0",
+        "contract_hash": HASH,
+        "dataset": contract_id.split(".")[0],
+        "classification": "children",
+        "file": "data.parquet",
+        "row_count": rows,
+        "outcomes": outcomes,
+        "added_columns": [],
+        "success": not failing,
+    }
+
+
+AGGREGATE_DISCLOSURE = {
+    "method": "aggregate",
+    "cellsTotal": 540,
+    "cellsPrimarySuppressed": 223,
+    "cellsSecondarySuppressed": 26,
+    "rules": {
+        "method": "aggregate",
+        "countColumn": "children",
+        "dimensions": ["care_situation", "sex"],
+        "totalCode": "_T",
+        "minimumCellSize": 10,
+        "protectionLevels": {"lower": 3, "upper": 5},
+    },
+    "audit": {
+        "method": "exact-linear-programming",
+        "ok": True,
+        "suppressedCells": 249,
+        "provenCells": 249,
+        "failedCells": 0,
+        "publishedBelowMinimum": 0,
+    },
+}
+RECORDS_DISCLOSURE = {
+    "method": "records",
+    "recordsTotal": 1200,
+    "recordsGeneralised": 96,
+    "recordsSuppressed": 4,
+    "valuesSuppressed": 11,
+    "kReached": 5,
+    "informationLoss": 0.083,
+    "columnsPseudonymised": ["person_id"],
+    "rules": {
+        "method": "records",
+        "quasiIdentifiers": ["age_band", "sex", "province"],
+        "k": 5,
+        "pseudonymise": ["person_id"],
+        "hierarchies": {"province": [{"KH-1": "KH-NW"}]},
+    },
+}
+
+
+def make_manifest(
+    sender: str,
+    recipient: str,
+    contract_id: str,
+    period: str,
+    revision: int,
+    sequence: int,
+    rows: int,
+    disclosure: dict,
+    validation: dict,
+) -> Manifest:
+    """A manifest as ``exchange.protocol.outbound.publish`` writes it."""
+    dataset = contract_id.split(".")[0]
+    eid = hashlib.sha256(f"{sender}{contract_id}{period}{revision}".encode()).hexdigest()[:32]
+    return Manifest(
+        exchange_id=eid,
+        bucket=f"{sender.lower()}-to-{recipient.lower()}",
+        sender=sender,
+        recipients=[{"party": recipient, "key_id": "0123456789abcdef", "type": "mlkem768x25519"}],
+        dataset=dataset,
+        period=period,
+        revision=revision,
+        sequence=sequence,
+        created=f"{period}-28T09:15:02Z",
+        contract={"id": contract_id, "version": "1.0.0", "hash": HASH},
+        rows=rows,
+        plaintext={"sha256": hashlib.sha256(eid.encode()).hexdigest(), "size": 48_213},
+        ciphertext={"sha256": hashlib.sha256(eid.encode() + b"c").hexdigest(), "size": 48_501},
+        validation=validation,
+        disclosure=disclosure,
+        sender_key_id="E2C6D4A1B3F50718",
+    )
+
+
+def _outbound(
+    home: Path,
+    log: AuditLog,
+    manifest: Manifest,
+    answer: str | None,
+    reason: str = "",
+    partner_validation: dict | None = None,
+) -> None:
+    folder = home / "outbound" / manifest.exchange_id
+    log.append(
+        "key_use", purpose="sign manifest", exchange_id=manifest.exchange_id, key_id=manifest.sender_key_id
+    )
+    write_json_atomic(folder / "manifest.json", json.loads(manifest.to_bytes()))
+    log.append(
+        "publish",
+        exchange_id=manifest.exchange_id,
+        contract=manifest.contract["id"],
+        dataset=manifest.dataset,
+        period=manifest.period,
+        recipient=PARTNER,
+        revision=manifest.revision,
+        sequence=manifest.sequence,
+        rows=manifest.rows,
+        ciphertext_sha256=manifest.ciphertext["sha256"],
+        bucket=manifest.bucket,
+    )
+    if answer:
+        doc = receipt(
+            manifest.exchange_id,
+            manifest.dataset,
+            manifest.period,
+            PARTY,
+            PARTNER,
+            answer == "accepted",
+            reason,
+            partner_validation or manifest.validation,
+            hashlib.sha256(manifest.to_bytes()).hexdigest(),
+        )
+        write_json_atomic(folder / "receipt.json", doc)
+        log.append(
+            "receipt",
+            direction="received",
+            exchange_id=manifest.exchange_id,
+            status=doc["status"],
+            reason=reason,
+            **{"from": PARTNER},
+        )
+
+
+def _inbound(
+    home: Path, log: AuditLog, manifest: Manifest, landed: bool, reason: str = "", report: dict | None = None
+) -> None:
+    eid = manifest.exchange_id
+    body = manifest.to_bytes()
+    log.append("fetch", exchange_id=eid, bucket=manifest.bucket, prefix=manifest.prefix)
+    log.append(
+        "verify",
+        exchange_id=eid,
+        sender=PARTNER,
+        key_id=manifest.sender_key_id,
+        contract=manifest.contract["id"],
+        version="1.0.0",
+    )
+    log.append("key_use", purpose="decrypt", exchange_id=eid)
+    folder = home / "landing" / PARTNER / manifest.prefix if landed else home / "quarantine" / eid
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_bytes(body)
+    pq.write_table(children_table(), folder / "data.parquet")
+    write_json_atomic(
+        folder / "validation.json",
+        report or validation_report(manifest.contract["id"], manifest.rows, not landed),
+    )
+    if landed:
+        log.append(
+            "land",
+            exchange_id=eid,
+            dataset=manifest.dataset,
+            period=manifest.period,
+            rows=manifest.rows,
+            path=str(folder),
+        )
+        write_json_atomic(
+            home / "inbound" / PARTNER / f"{manifest.prefix}.json",
+            {"status": "landed", "time": "x", "path": str(folder)},
+        )
+    else:
+        write_json_atomic(folder / "reason.json", {"reason": reason, "time": "2026-10-02T08:00:00Z"})
+        log.append(
+            "reject",
+            exchange_id=eid,
+            dataset=manifest.dataset,
+            period=manifest.period,
+            reason=reason,
+            folder=str(folder),
+        )
+        write_json_atomic(
+            home / "inbound" / PARTNER / f"{manifest.prefix}.json",
+            {"status": "rejected", "reason": reason, "time": "x", "quarantine": str(folder)},
+        )
+    log.append(
+        "receipt", direction="sent", exchange_id=eid, status="accepted" if landed else "rejected", to=PARTNER
+    )
+
+
+def build_home(base: Path) -> dict:
+    """Write KHM's home under ``base``; return ``{home, exchanges: {name: id}, blocked}``."""
+    home = base / PARTY
+    generate_party_keys(PARTY, home / "keys", classic=True)
+    log = AuditLog.for_home(home, PARTY)
+    agreements = home / "agreements"
+    agreements.mkdir(parents=True)
+    for contract in (
+        "workers_deployed.khm-tha",
+        "children_on_the_move.khm-tha",
+        "workers_registered.tha-khm",
+    ):
+        for party in (PARTY, PARTNER):
+            (agreements / f"{contract}@1.0.0.{party}.minisig").write_text("signature\n")
+    ids = {}
+    sent = make_manifest(
+        PARTY,
+        PARTNER,
+        "workers_deployed.khm-tha",
+        "2026-08",
+        1,
+        1,
+        1_234_567,
+        AGGREGATE_DISCLOSURE,
+        validation_summary("workers_deployed.khm-tha", 1_234_567),
+    )
+    _outbound(home, log, sent, "accepted")
+    ids["delivered"] = sent.exchange_id
+    failed = [
+        {
+            "expectation": "expect_column_values_to_be_in_set(care_situation)",
+            "unexpected_count": 10,
+            "partial_unexpected_list": [SECRET_TEXT[0]],
+        }
+    ]
+    refused = make_manifest(
+        PARTY,
+        PARTNER,
+        "children_on_the_move.khm-tha",
+        "2026-08",
+        1,
+        1,
+        540,
+        AGGREGATE_DISCLOSURE,
+        validation_summary("children_on_the_move.khm-tha", 540),
+    )
+    _outbound(
+        home,
+        log,
+        refused,
+        "rejected",
+        "exchange fails contract children_on_the_move.khm-tha",
+        validation_summary("children_on_the_move.khm-tha", 540, failed),
+    )
+    ids["refused"] = refused.exchange_id
+    waiting = make_manifest(
+        PARTY,
+        PARTNER,
+        "workers_deployed.khm-tha",
+        "2026-09",
+        1,
+        2,
+        9_001,
+        AGGREGATE_DISCLOSURE,
+        validation_summary("workers_deployed.khm-tha", 9_001),
+    )
+    _outbound(home, log, waiting, None)
+    ids["awaiting"] = waiting.exchange_id
+    landed = make_manifest(
+        PARTNER,
+        PARTY,
+        "children_on_the_move.tha-khm",
+        "2026-09",
+        1,
+        1,
+        3,
+        AGGREGATE_DISCLOSURE,
+        validation_summary("children_on_the_move.tha-khm", 3),
+    )
+    _inbound(home, log, landed, True)
+    ids["landed"] = landed.exchange_id
+    returnees = make_manifest(
+        PARTNER,
+        PARTY,
+        "returnees.tha-khm",
+        "2026-09",
+        1,
+        1,
+        1_200,
+        RECORDS_DISCLOSURE,
+        validation_summary("returnees.tha-khm", 1_200),
+    )
+    _inbound(home, log, returnees, False, "exchange fails contract returnees.tha-khm: 3 expectations failed")
+    ids["rejected"] = returnees.exchange_id
+    unsigned = "f0" * 16
+    reason = "s3://tha-to-khm/child_birth_registrations/2026-09/…/manifest.json: signature does not verify"
+    log.append(
+        "fetch",
+        exchange_id=unsigned,
+        bucket="tha-to-khm",
+        prefix=f"child_birth_registrations/2026-09/{unsigned}",
+    )
+    write_json_atomic(
+        home / "quarantine" / unsigned / "reason.json", {"reason": reason, "time": "2026-10-02T08:00:00Z"}
+    )
+    log.append(
+        "reject", exchange_id=unsigned, dataset="child_birth_registrations", period="2026-09", reason=reason
+    )
+    write_json_atomic(
+        home / "inbound" / PARTNER / "child_birth_registrations" / "2026-09" / f"{unsigned}.json",
+        {"status": "rejected", "reason": reason, "time": "x"},
+    )
+    log.append("receipt", direction="sent", exchange_id=unsigned, status="rejected", to=PARTNER)
+    ids["unsigned"] = unsigned
+    blocked = home / "quarantine" / f"children_on_the_move.khm-tha-2026-09-{'c0ffee' * 2}"
+    blocked.mkdir(parents=True)
+    pq.write_table(children_table(), blocked / "input.parquet")
+    write_json_atomic(
+        blocked / "validation.json", validation_report("children_on_the_move.khm-tha", 540, True)
+    )
+    write_json_atomic(
+        blocked / "reason.json", {"reason": "failed validation", "time": "2026-10-01T07:00:00Z"}
+    )
+    log.append(
+        "quarantine",
+        contract="children_on_the_move.khm-tha",
+        period="2026-09",
+        reason="failed validation",
+        failed=[{"expectation": "expect_column_values_to_be_in_set(care_situation)", "unexpected_count": 10}],
+        folder=str(blocked),
+    )
+    data, signature = make_checkpoint(log, load_identity(PARTY, home / "keys").signing_key)
+    (log.checkpoints_dir).mkdir(parents=True)
+    (log.checkpoints_dir / "latest.json").write_bytes(data)
+    (log.checkpoints_dir / "latest.json.minisig").write_bytes(signature)
+    log.append(
+        "checkpoint",
+        checkpoint_seq=json.loads(data)["seq"],
+        head=json.loads(data)["head"],
+        buckets=["khm-to-tha"],
+    )
+    return {
+        "home": home,
+        "exchanges": ids,
+        "blocked": blocked.name,
+        "manifests": {m.exchange_id: asdict(m) for m in (sent, refused, waiting, landed, returnees)},
+        "manifest_sha256": {sent.exchange_id: hashlib.sha256(canonical_json(asdict(sent))).hexdigest()},
+    }
