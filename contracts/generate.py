@@ -8,7 +8,7 @@ and regenerating changes the contract hash: bump the version and re-sign.
 ``contracts/generate.py --suites-only`` leaves the contracts alone and rewrites only the
 part of each suite derived from its committed (possibly hand-edited) contract, keeping
 the hand-written expectations. Patterns reach the suites translated from ECMA-262 to a
-Python regex of the same meaning (exchange/patterns.py).
+Python regex of the same meaning (exchange/contract/patterns.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from exchange.contracts import CONTRACT_SUFFIX, columns_from_document, read_suite  # noqa: E402
-from exchange.suite_check import suite_document  # noqa: E402
+from exchange.contract.model import CONTRACT_SUFFIX, columns_from_document, read_suite  # noqa: E402
+from exchange.contract.suite import suite_document  # noqa: E402
 
 VERSION = "1.0.0"
 SCHEDULE = "0 6 5 * *"  # 06:00 on the 5th of each month, for the month before
