@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from exchange.canonical import canonical_json
 from exchange.protocol.receipts import Receipt
 from exchange.protocol.strict import Fields, parse_json, without_none
 
@@ -41,6 +42,10 @@ class Decision:
             "status": self.status, "time": self.time, "path": self.path, "reason": self.reason,
             "quarantine": self.quarantine, "slot_taken": self.slot_taken,
         }) | {"receipt_pending": self.receipt_pending.to_dict() if self.receipt_pending else None}
+
+    def to_json(self) -> bytes:
+        """The decision as canonical JSON."""
+        return canonical_json(self.to_dict())
 
     @classmethod
     def from_json(cls, data: bytes | str, where: str = "decision") -> Decision:
