@@ -47,6 +47,6 @@ class Checkpoint:
     def from_json(cls, data: bytes | str, where: str = "audit checkpoint") -> Checkpoint:
         """Parse a checkpoint strictly: AuditError naming ``where`` and the field otherwise."""
         f = Fields(parse_json(data, "audit checkpoint", where, AuditError), "checkpoint", where, AuditError)
-        made = cls(party=f.str("party"), seq=f.count("seq"), head=f.str("head", _HEX64), time=f.str("time"))
+        made = cls(party=f.text("party"), seq=f.count("seq"), head=f.text("head", _HEX64), time=f.text("time"))
         f.done()
         return made

@@ -53,10 +53,10 @@ class Decision:
 
         ``slot_taken`` may be absent: it is written with the first attempt to send the receipt."""
         f = Fields(parse_json(data, "decision", where), "decision", where)
-        made = cls(status=f.str("status", _STATUS), time=f.str("time"),
+        made = cls(status=f.text("status", _STATUS), time=f.text("time"),
                    receipt_pending=f.nested("receipt_pending", Receipt.read, nullable=True),
-                   slot_taken=bool(f.bool("slot_taken", optional=True)), path=f.str("path", optional=True),
-                   reason=f.str("reason", optional=True), quarantine=f.str("quarantine", optional=True))
+                   slot_taken=bool(f.flag("slot_taken", optional=True)), path=f.text("path", optional=True),
+                   reason=f.text("reason", optional=True), quarantine=f.text("quarantine", optional=True))
         f.done()
         return made
 

@@ -110,7 +110,7 @@ class IndexEntry:
         seq = f.count("seq")
         if not 1 <= seq <= 99_999_999:
             raise f.fail("seq", "is not a number from 1 to 99999999")
-        entry = cls(seq=seq, **{name: f.str(name, pattern) for name, pattern in _PATTERNS.items()})
+        entry = cls(seq=seq, **{name: f.text(name, pattern) for name, pattern in _PATTERNS.items()})
         f.done()
         if entry.to_json() != data:
             raise ProtocolError(f"{where}: index entry is not in canonical form",

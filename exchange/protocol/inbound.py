@@ -161,7 +161,7 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
         write_json_atomic(staging / "validation.json", report.to_dict())
         if not report.success:
             raise ExchangeRejected(f"exchange {ref.exchange_id} ({ref.dataset} {ref.period}) from {partner} "
-                                   f"fails contract {contract.id}: {report.summary().get('failed')}",
+                                   f"fails contract {contract.id}: {[x.to_dict() for x in summary.failed]}",
                                    hint="quarantined; the sender was told by a rejected receipt")
         (staging / "manifest.json").write_bytes(body)
         final.parent.mkdir(parents=True, exist_ok=True)

@@ -56,7 +56,7 @@ class Recipient:
 
     @classmethod
     def read(cls, f: Fields) -> Recipient:
-        made = cls(f.str("party"), f.str("key_id"), f.str("type"))
+        made = cls(f.text("party"), f.text("key_id"), f.text("type"))
         f.done()
         return made
 
@@ -74,7 +74,7 @@ class ContractRef:
 
     @classmethod
     def read(cls, f: Fields) -> ContractRef:
-        made = cls(f.str("id"), f.str("version"), f.str("hash"))
+        made = cls(f.text("id"), f.text("version"), f.text("hash"))
         f.done()
         return made
 
@@ -91,7 +91,7 @@ class Digest:
 
     @classmethod
     def read(cls, f: Fields) -> Digest:
-        made = cls(f.str("sha256"), f.count("size"))
+        made = cls(f.text("sha256"), f.count("size"))
         f.done()
         return made
 
@@ -158,18 +158,18 @@ class Manifest:
         """Parse a manifest strictly: a ProtocolError names ``where`` and the field that is
         missing, unknown or of the wrong type (nested fields too). Bound the size before."""
         f = Fields(parse_json(data, "manifest", where), "manifest", where)
-        f.str("format", _FORMAT)
+        f.text("format", _FORMAT)
         recipients = f.items("recipients", Recipient.read)
         if not recipients:
             raise f.fail("recipients", "is empty")
         made = cls(
-            exchange_id=f.str("exchange_id"), bucket=f.str("bucket"), sender=f.str("sender"),
-            recipients=recipients, dataset=f.str("dataset"), period=f.str("period"),
-            revision=f.count("revision"), sequence=f.count("sequence"), created=f.str("created"),
+            exchange_id=f.text("exchange_id"), bucket=f.text("bucket"), sender=f.text("sender"),
+            recipients=recipients, dataset=f.text("dataset"), period=f.text("period"),
+            revision=f.count("revision"), sequence=f.count("sequence"), created=f.text("created"),
             contract=f.nested("contract", ContractRef.read), rows=f.count("rows"),
             plaintext=f.nested("plaintext", Digest.read), ciphertext=f.nested("ciphertext", Digest.read),
             validation=f.nested("validation", ValidationSummary.read),
             disclosure=f.nested("disclosure", DisclosureSummary.read),
-            sender_key_id=f.str("sender_key_id"))
+            sender_key_id=f.text("sender_key_id"))
         f.done()
         return made

@@ -102,11 +102,11 @@ class Receipt:
     @classmethod
     def read(cls, f: Fields) -> Receipt:
         """A receipt from its fields (a decision holds one while it is pending)."""
-        f.str("format", _FORMAT)
-        made = cls(exchange_id=f.str("exchange_id"), dataset=f.str("dataset"), period=f.str("period"),
-                   sender=f.str("sender"), receiver=f.str("receiver"), status=f.str("status", _STATUS),
-                   reason=f.str("reason"), validation=f.nested("validation", ValidationSummary.read_optional),
-                   manifest_sha256=f.str("manifest_sha256"), received=f.str("received"))
+        f.text("format", _FORMAT)
+        made = cls(exchange_id=f.text("exchange_id"), dataset=f.text("dataset"), period=f.text("period"),
+                   sender=f.text("sender"), receiver=f.text("receiver"), status=f.text("status", _STATUS),
+                   reason=f.text("reason"), validation=f.nested("validation", ValidationSummary.read_optional),
+                   manifest_sha256=f.text("manifest_sha256"), received=f.text("received"))
         f.done()
         return made
 

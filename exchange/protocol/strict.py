@@ -50,7 +50,7 @@ class Fields:
 
     def fail(self, name: str, problem: str) -> TerminalError:
         """The error for field ``name`` (to raise)."""
-        return self.error(f"{self.where}: {self.what} field {self.what}.{name} {problem}", hint=_HINT)
+        return self.error(f"{self.where}: {self.what}.{name} {problem}", hint=_HINT)
 
     def _get(self, name: str, optional: bool) -> Any:
         """The raw value; ``_MISSING`` for an absent optional field."""
@@ -61,7 +61,7 @@ class Fields:
             raise self.fail(name, "is missing")
         return self.raw[name]
 
-    def str(self, name: str, pattern: re.Pattern | None = None, optional: bool = False) -> str | None:
+    def text(self, name: str, pattern: re.Pattern | None = None, optional: bool = False) -> str | None:
         """A string field (matching ``pattern`` when given)."""
         value = self._get(name, optional)
         if value is _MISSING:
@@ -90,7 +90,7 @@ class Fields:
             raise self.fail(name, "is not a number")
         return value
 
-    def bool(self, name: str, optional: bool = False) -> bool | None:
+    def flag(self, name: str, optional: bool = False) -> bool | None:
         """A true/false field."""
         value = self._get(name, optional)
         if value is _MISSING:
@@ -99,7 +99,7 @@ class Fields:
             raise self.fail(name, "is not true or false")
         return value
 
-    def strings(self, name: str, optional: bool = False) -> tuple[str, ...] | None:
+    def texts(self, name: str, optional: bool = False) -> tuple[str, ...] | None:
         """A list of strings, as a tuple."""
         value = self._get(name, optional)
         if value is _MISSING:

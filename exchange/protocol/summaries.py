@@ -24,7 +24,7 @@ class FailedExpectation:
 
     @classmethod
     def read(cls, f: Fields) -> FailedExpectation:
-        made = cls(f.str("expectation"), f.number("unexpected_count", nullable=True))
+        made = cls(f.text("expectation"), f.number("unexpected_count", nullable=True))
         f.done()
         return made
 
@@ -51,8 +51,8 @@ class ValidationSummary:
 
     @classmethod
     def read(cls, f: Fields) -> ValidationSummary:
-        made = cls(contract_id=f.str("contract_id"), contract_version=f.str("contract_version"),
-                   contract_hash=f.str("contract_hash"), success=f.bool("success"),
+        made = cls(contract_id=f.text("contract_id"), contract_version=f.text("contract_version"),
+                   contract_hash=f.text("contract_hash"), success=f.flag("success"),
                    row_count=f.count("row_count"), evaluated=f.count("evaluated"),
                    failed=f.items("failed", FailedExpectation.read))
         f.done()
@@ -80,7 +80,7 @@ class DisclosureAudit:
 
     @classmethod
     def read(cls, f: Fields) -> DisclosureAudit:
-        made = cls(f.str("method"), f.str("solver"), f.bool("ok"), f.json_object("protectionLevels"))
+        made = cls(f.text("method"), f.text("solver"), f.flag("ok"), f.json_object("protectionLevels"))
         f.done()
         return made
 
@@ -122,11 +122,11 @@ class DisclosureSummary:
 
     @classmethod
     def read(cls, f: Fields) -> DisclosureSummary:
-        made = cls(method=f.str("method"), rules=f.json_object("rules"),
+        made = cls(method=f.text("method"), rules=f.json_object("rules"),
                    **{attr: f.count(key, optional=True) for attr, key in _COUNTS.items()},
                    information_loss=f.number("informationLoss", optional=True),
                    generalisation_levels=f.json_object("generalisationLevels", optional=True),
-                   columns_pseudonymised=f.strings("columnsPseudonymised", optional=True),
+                   columns_pseudonymised=f.texts("columnsPseudonymised", optional=True),
                    privacy=f.json_object("privacy", optional=True),
                    audit=f.nested("audit", DisclosureAudit.read, optional=True))
         f.done()
