@@ -6,7 +6,9 @@ Expectations suite, lives in ``expectations/<id>-<version>.json``. The contract
 ``hash`` covers both files, so a signature over it binds the schema *and* the checks.
 
 Exchange terms sit in the contract's ``customProperties``: sender, recipients, schedule,
-period, revisionPolicy, classification, retention, legalBasis, disclosure.
+period, revisionPolicy, classification, retention, legalBasis, disclosure. They are parsed
+in one place, :mod:`exchange.contract.terms`; this module adds the JSON Schema check, the
+columns, the suite and the hash.
 """
 
 from __future__ import annotations
