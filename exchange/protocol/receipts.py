@@ -8,7 +8,8 @@ exchange id, dataset and period equal both its key and the sender's own outbound
 its ``manifest_sha256`` is the hash of the manifest the sender signed. Anything else is an
 ``invalid`` receipt, audited once and remembered by its content (``outbound/{id}/invalid-receipts.json``),
 so a genuine receipt written at the same key after a planted one is removed is still read.
-An exchange counts as delivered only with a valid, accepted receipt.
+An exchange counts as delivered only with a valid, accepted receipt. The receipt itself is a
+:class:`Receipt` (canonical JSON, :mod:`exchange.canonical`; read strictly).
 
 The recipient writes its receipt create-only. When the key already holds other bytes (planted
 with a leaked bucket key), the receipt was *not* sent: that is an ``alarm``
@@ -41,15 +42,13 @@ FORMAT = "gcmx-receipt/1"
 PREFIX = "receipts/"
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 _KEY = re.compile(rf"^receipts/(?P<dataset>{_NAME})/(?P<period>{_NAME})/(?P<exchange_id>[0-9a-f]{{32}})\.json$")
+_STATUS = re.compile("accepted|rejected")
+_FORMAT = re.compile(re.escape(FORMAT))
 
 
 def receipt_key(dataset: str, period: str, exchange: str) -> str:
     """Object key of the receipt for one exchange, in the recipient's outbound bucket."""
     return f"{PREFIX}{dataset}/{period}/{exchange}.json"
-
-
-_STATUS = re.compile("accepted|rejected")
-_FORMAT = re.compile(re.escape(FORMAT))
 
 
 @dataclass(frozen=True)
