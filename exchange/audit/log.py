@@ -1,7 +1,7 @@
 """Tamper-evident audit log: append-only JSON Lines, hash-chained, with signed checkpoints.
 
 Each party keeps ``{GCMX_HOME}/audit/{PARTY}.audit.jsonl``. Every line is one canonical JSON
-object (sorted keys, compact separators, ASCII)::
+object (:mod:`exchange.canonical`, with non-ASCII escaped)::
 
     {"event":"publish","exchange_id":"...","party":"KHM","prev":"<64 hex>","seq":7,"time":"...Z"}
 
@@ -10,10 +10,11 @@ first line), so an auditor can check any link with stock tools::
 
     sed -n 6p KHM.audit.jsonl | sha256sum     # equals "prev" of line 7
 
-A signed checkpoint ``{"party","seq","head","time"}`` (minisign, trusted comment naming party,
-seq and head) pins the head of the log in the party's outbound buckets, where the partner can
-read it; checking the log against it also catches a truncated tail or a consistently rewritten
-chain. Details are ids, hashes, counts and reasons only: never record values or secrets.
+A signed checkpoint (:class:`~exchange.audit.checkpoint.Checkpoint`: party, seq, head, time;
+minisign, trusted comment naming party, seq and head) pins the head of the log in the party's
+outbound buckets, where the partner can read it; checking the log against it also catches a
+truncated tail or a consistently rewritten chain. Details are ids, hashes, counts and reasons
+only: never record values or secrets.
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from exchange.audit.chain import GENESIS, AuditVerdict, canonical, verify_log
+from exchange.audit.chain import GENESIS, AuditVerdict, verify_log
+from exchange.audit.checkpoint import AuditError, Checkpoint
+from exchange.canonical import canonical_json
 from exchange.crypto.minisign import PublicKey, SecretKey
-from exchange.errors import ConfigError, SignatureError, TerminalError
+from exchange.errors import ConfigError, SignatureError
 from exchange.protocol.limits import CHECKPOINT_MAX, SIGNATURE_MAX
 from exchange.storage.s3 import Store
 
-__all__ = ["GENESIS", "AuditError", "AuditLog", "AuditVerdict", "canonical", "checkpoint_key", "defused",
+__all__ = ["GENESIS", "AuditError", "AuditLog", "AuditVerdict", "Checkpoint", "checkpoint_key", "defused",
            "fetch_latest_checkpoint", "latest_key", "load_checkpoint", "make_checkpoint",
            "publish_checkpoint", "verify_log"]
 
@@ -42,12 +45,7 @@ _SECRET_WORDS = frozenset({"secret", "secrets", "password", "passwd", "passphras
 _SECRET_LAST_WORDS = frozenset({"key", "keys"})  # ``key_id`` is an id; ``signing_key`` is not
 _SECRET_VALUE_MARKERS = ("AGE-SECRET-KEY-", "AGE-PLUGIN-", "-----BEGIN")
 _EVENT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HINT_VERIFY = "run `gcmx audit verify` and keep the log as it is for the auditors"
-
-
-class AuditError(TerminalError):
-    """The audit log cannot be written or read as a well-formed chain."""
 
 
 def utc_now() -> str:
@@ -175,7 +173,7 @@ class AuditLog:
             prev = GENESIS if last is None else hashlib.sha256(last).hexdigest()
             entry = {**clean, "seq": seq + 1, "time": utc_now(), "party": self.party,
                      "event": event, "prev": prev}
-            line = canonical(entry) + b"\n"
+            line = canonical_json(entry, ascii=True) + b"\n"
             written = 0
             while written < len(line):
                 written += os.write(fd, line[written:])
@@ -237,17 +235,12 @@ def latest_key(party: str) -> str:
     return f"audit/{party}/latest.json"
 
 
-def _trusted_comment(party: str, seq: int, head: str) -> str:
-    return f"gcmx audit checkpoint party={party} seq={seq} head={head}"
-
-
 def make_checkpoint(log: AuditLog, signing_key: SecretKey) -> tuple[bytes, bytes]:
     """The canonical checkpoint of the log's head and its minisign signature."""
     seq, head = log.head()
-    data = canonical({"party": log.party, "seq": seq, "head": head, "time": utc_now()}) + b"\n"
-    signature = signing_key.sign(data, _trusted_comment(log.party, seq, head),
-                                 untrusted_comment="gcmx audit checkpoint")
-    return data, signature
+    checkpoint = Checkpoint(log.party, seq, head, utc_now())
+    data = checkpoint.to_json()
+    return data, signing_key.sign(data, checkpoint.comment(), untrusted_comment="gcmx audit checkpoint")
 
 
 def publish_checkpoint(log: AuditLog, signing_key: SecretKey, store: Store, buckets: list[str]) -> str:
@@ -261,8 +254,8 @@ def publish_checkpoint(log: AuditLog, signing_key: SecretKey, store: Store, buck
         raise ConfigError(f"no outbound bucket to publish {log.party}'s audit checkpoint to",
                           hint="name the partners this party sends to (gcmx audit checkpoint --to)")
     data, signature = make_checkpoint(log, signing_key)
-    checkpoint = json.loads(data)
-    key = checkpoint_key(log.party, checkpoint["seq"])
+    checkpoint = Checkpoint.from_json(data)
+    key = checkpoint_key(log.party, checkpoint.seq)
     log.checkpoints_dir.mkdir(parents=True, exist_ok=True)
     for name in (Path(key).name, Path(latest_key(log.party)).name):
         _write_atomic(log.checkpoints_dir / name, data)
@@ -271,7 +264,7 @@ def publish_checkpoint(log: AuditLog, signing_key: SecretKey, store: Store, buck
         for object_key in (key, latest_key(log.party)):
             store.put_bytes(bucket, object_key, data)
             store.put_bytes(bucket, f"{object_key}.minisig", signature)
-    log.append("checkpoint", checkpoint_seq=checkpoint["seq"], head=checkpoint["head"], object=key,
+    log.append("checkpoint", checkpoint_seq=checkpoint.seq, head=checkpoint.head, object=key,
                buckets=list(buckets))
     return key
 
@@ -282,31 +275,23 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(data: bytes, signature: bytes, public_key: PublicKey) -> dict:
-    """Verify a checkpoint's signature and contents; return ``{"party","seq","head","time"}``.
+def load_checkpoint(data: bytes, signature: bytes, public_key: PublicKey,
+                    where: str = "audit checkpoint") -> Checkpoint:
+    """Verify a checkpoint's signature and contents; return it.
 
-    Raises SignatureError if the signature, or the trusted comment it covers, does not match.
+    Raises SignatureError if the signature, or the trusted comment it covers, does not match,
+    and AuditError (naming the field) if the signed bytes are not a checkpoint.
     """
-    comment = public_key.verify(data, signature, source="audit checkpoint signature")
-    try:
-        checkpoint = json.loads(data)
-        party, seq, head = checkpoint["party"], checkpoint["seq"], checkpoint["head"]
-        valid = (isinstance(party, str) and isinstance(seq, int) and not isinstance(seq, bool)
-                 and seq >= 0 and isinstance(head, str) and bool(_HEX64.match(head))
-                 and isinstance(checkpoint["time"], str))
-    except (ValueError, TypeError, KeyError, RecursionError):
-        valid = False
-    if not valid:
-        raise AuditError("signed audit checkpoint does not hold party, seq, head and time",
-                         hint="it was not written by gcmx audit checkpoint; ask the party for a new one")
-    if comment != _trusted_comment(party, seq, head):
-        raise SignatureError("audit checkpoint's trusted comment does not match its contents",
+    comment = public_key.verify(data, signature, source=f"{where} signature")
+    checkpoint = Checkpoint.from_json(data, where)
+    if comment != checkpoint.comment():
+        raise SignatureError(f"{where}: trusted comment does not match its contents",
                              hint="the checkpoint and signature belong to different heads; fetch both again")
     return checkpoint
 
 
-def fetch_latest_checkpoint(store: Store, bucket: str, party: str, public_key: PublicKey) -> dict:
+def fetch_latest_checkpoint(store: Store, bucket: str, party: str, public_key: PublicKey) -> Checkpoint:
     """Read and verify ``party``'s latest checkpoint from ``bucket``."""
     data = store.get_bytes(bucket, latest_key(party), CHECKPOINT_MAX)
     signature = store.get_bytes(bucket, f"{latest_key(party)}.minisig", SIGNATURE_MAX)
-    return load_checkpoint(data, signature, public_key)
+    return load_checkpoint(data, signature, public_key, f"s3://{bucket}/{latest_key(party)}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from exchange.audit.log import AuditLog, load_checkpoint, publish_checkpoint, verify_log
+from exchange.audit.log import AuditLog, Checkpoint, load_checkpoint, publish_checkpoint, verify_log
 from exchange.crypto import keys
 from exchange.crypto.minisign import SIGNATURE_SUFFIX, PublicKey
 from exchange.devkit.seaweed import bucket_name
@@ -34,7 +34,7 @@ def _public_key(settings: Settings, given: Path | None, party: str | None) -> Pu
                       f"{settings.identity_dir}", hint=f"pass --public-key with {party}'s minisign .pub file")
 
 
-def _checkpoint(settings: Settings, path: Path, public_key: Path | None) -> dict:
+def _checkpoint(settings: Settings, path: Path, public_key: Path | None) -> Checkpoint:
     signature = Path(f"{path}{SIGNATURE_SUFFIX}")
     if not signature.is_file():
         raise NotFound(f"signature {signature} of checkpoint {path} does not exist",
@@ -45,7 +45,7 @@ def _checkpoint(settings: Settings, path: Path, public_key: Path | None) -> dict
     except (ValueError, AttributeError):
         claimed = None
     key = _public_key(settings, public_key, settings.party or claimed)
-    return load_checkpoint(data, signature.read_bytes(), key)
+    return load_checkpoint(data, signature.read_bytes(), key, str(path))
 
 
 @audit.command("verify")

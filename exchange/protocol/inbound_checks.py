@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from exchange.contract.agreement import require_in_force
@@ -31,7 +30,7 @@ def check_manifest(node: Node, ref: ExchangeRef, sender: str, body: bytes, signa
     where = ref.where(MANIFEST)
     key = node.public_keys(sender).minisign
     comment = key.verify(body, signature, f"signature {where}.minisig")
-    manifest = Manifest.from_signed_bytes(body, where)
+    manifest = Manifest.from_json(body, where)
     if comment != manifest.comment():
         raise ProtocolError(f"{where}: signature names another exchange ({comment!r})",
                             hint="a signature was moved between exchanges; ask the sender to republish")
@@ -45,7 +44,7 @@ def check_manifest(node: Node, ref: ExchangeRef, sender: str, body: bytes, signa
         raise ProtocolError(f"{where}: exchange is addressed to {manifest.recipient_parties}, "
                             f"not to {node.party} alone",
                             hint="the sender encrypted it for another party; ask it to republish")
-    key_id, own = manifest.recipients[0]["key_id"], own_recipient_key_ids(node)
+    key_id, own = manifest.recipients[0].key_id, own_recipient_key_ids(node)
     if key_id not in own:
         raise ProtocolError(f"{where}: encrypted to age key {key_id}, this party's key is "
                             f"{', '.join(sorted(own))}",
@@ -61,7 +60,7 @@ def own_recipient_key_ids(node: Node) -> set[str]:
 
 def check_contract(node: Node, manifest: Manifest, sender: str, where: str) -> Contract:
     """The contract the manifest names, checked against its terms and held in force."""
-    contract_id = manifest.contract["id"]
+    contract_id = manifest.contract.id
     if not ID_PATTERN.fullmatch(contract_id):
         raise ProtocolError(f"{where}: contract id {contract_id!r} is not a contract id",
                             hint="the sender's manifest is malformed; ask it to republish")
@@ -78,8 +77,8 @@ def check_contract(node: Node, manifest: Manifest, sender: str, where: str) -> C
                                 f"contract {contract.id} says {value!r}",
                                 hint="the exchange does not fit the contract it names; refused")
     parse_period(contract, manifest.period)
-    if (contract.version, contract.hash) != (manifest.contract["version"], manifest.contract["hash"]):
-        raise ProtocolError(f"{where}: sent under contract {contract.id} v{manifest.contract['version']} "
+    if (contract.version, contract.hash) != (manifest.contract.version, manifest.contract.hash):
+        raise ProtocolError(f"{where}: sent under contract {contract.id} v{manifest.contract.version} "
                             f"which this node does not hold in force (it holds v{contract.version})",
                             hint="agree and sign the same contract version")
     parties = [contract.sender, *contract.recipients]
@@ -103,7 +102,7 @@ def landed_before(folder: Path, body: bytes, manifest: Manifest) -> bool:
     if not (folder / "manifest.json").is_file():
         return False
     if (folder / "manifest.json").read_bytes() != body or not (folder / "data.parquet").is_file() \
-            or file_sha256(folder / "data.parquet") != manifest.plaintext["sha256"]:
+            or file_sha256(folder / "data.parquet") != manifest.plaintext.sha256:
         raise ProtocolError(f"{folder} already holds another exchange with id {manifest.exchange_id}",
                             hint="the sender signed two different exchanges under one id; refused")
     return True
@@ -115,10 +114,10 @@ def check_order(node: Node, sender: str, manifest: Manifest, contract: Contract,
     exchange of a period, so a second exchange of a landed revision is a replay too."""
     folder = node.folder("landing") / sender / manifest.dataset / manifest.period
     for path in sorted(folder.glob("*/manifest.json")):
-        landed = json.loads(path.read_text())
-        if landed["contract"]["id"] != contract.id or landed["exchange_id"] == manifest.exchange_id:
+        landed = Manifest.from_json(path.read_bytes(), str(path))
+        if landed.contract.id != contract.id or landed.exchange_id == manifest.exchange_id:
             continue
-        if landed["revision"] >= manifest.revision or landed["sequence"] >= manifest.sequence:
+        if landed.revision >= manifest.revision or landed.sequence >= manifest.sequence:
             raise ProtocolError(f"{where}: revision {manifest.revision} / sequence {manifest.sequence} is not "
-                                f"newer than landed {landed['exchange_id']} (revision {landed['revision']}, "
-                                f"sequence {landed['sequence']})", hint="a replayed or rolled-back exchange")
+                                f"newer than landed {landed.exchange_id} (revision {landed.revision}, "
+                                f"sequence {landed.sequence})", hint="a replayed or rolled-back exchange")

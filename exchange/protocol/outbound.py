@@ -13,7 +13,6 @@ checked, and the rows must hold the period and parties the exchange declares
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,13 +28,24 @@ from exchange.contract.validation import validate
 from exchange.crypto import age
 from exchange.crypto.age.keys import parse_recipient
 from exchange.devkit.seaweed import bucket_name
-from exchange.errors import ConfigError, ContractError, DisclosureError
+from exchange.errors import ConfigError, ContractError, DisclosureError, ProtocolError
 from exchange.protocol.declared import DeclarationMismatch, check_declared
 from exchange.protocol.freshness import sync_index
-from exchange.protocol.manifest import DATA, Manifest, exchange_id, recipient_key_id, utc_now
+from exchange.protocol.manifest import (
+    DATA,
+    ContractRef,
+    Digest,
+    Manifest,
+    Recipient,
+    exchange_id,
+    recipient_key_id,
+    utc_now,
+)
 from exchange.protocol.node import Node, write_json_atomic
 from exchange.protocol.protection import protect_on_node
+from exchange.protocol.receipts import Receipt
 from exchange.protocol.sent import RECORD, put_signed, record_folder, record_published, trusted_manifests, write_record
+from exchange.protocol.summaries import DisclosureSummary, ValidationSummary
 from exchange.storage.streams import HashingReader, consume_produced, file_sha256
 
 ROW_GROUP = 256 * 1024
@@ -109,7 +119,7 @@ def check_declared_terms(node: Node, source: Path, contract: Contract, period: s
                              f"{exc.message}", hint=f"nothing was sent; the file is in {folder}") from None
 
 
-def _validated(node: Node, source: Path, contract: Contract, period: str) -> dict:
+def _validated(node: Node, source: Path, contract: Contract, period: str) -> ValidationSummary:
     report = validate(source, contract, form="raw")  # the sender's input, before protection
     if not report.success:
         folder = quarantine(node, _quarantine_name(source, contract, period), "failed validation",
@@ -120,10 +130,10 @@ def _validated(node: Node, source: Path, contract: Contract, period: str) -> dic
         raise ContractBreach(f"dataset {contract.dataset} ({source.name}) breaks contract {contract.id}: "
                              f"{_failed_text(report.summary())}",
                              hint=f"nothing was sent; the file and its report are in {folder}")
-    return report.summary()
+    return ValidationSummary.of(report.summary())
 
 
-def check_source(node: Node, source: Path, contract_id: str, period: str) -> dict:
+def check_source(node: Node, source: Path, contract_id: str, period: str) -> ValidationSummary:
     """Check ``source`` against its contract (declared terms, then validation); quarantine it and
     raise ContractBreach if it fails."""
     contract = outbound_contract(node, contract_id, period)
@@ -236,13 +246,13 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
     sent = upload.result
     manifest = Manifest(
         exchange_id=eid, bucket=bucket, sender=node.party,
-        recipients=[{"party": recipient, "key_id": recipient_key_id(recipient_key),
-                     "type": "mlkem768x25519" if recipient_key.startswith("age1pq1") else "x25519"}],
+        recipients=(Recipient(recipient, recipient_key_id(recipient_key),
+                              "mlkem768x25519" if recipient_key.startswith("age1pq1") else "x25519"),),
         dataset=contract.dataset, period=period, revision=revision, sequence=sequence, created=utc_now(),
-        contract={"id": contract.id, "version": contract.version, "hash": contract.hash},
-        rows=protected.num_rows, plaintext=plain,
-        ciphertext={"sha256": sent.sha256, "size": sent.size},
-        validation=validation, disclosure=disclosure.for_partner(),
+        contract=ContractRef(contract.id, contract.version, contract.hash),
+        rows=protected.num_rows, plaintext=Digest(plain["sha256"], plain["size"]),
+        ciphertext=Digest(sent.sha256, sent.size),
+        validation=validation, disclosure=DisclosureSummary.of(disclosure.for_partner()),
         sender_key_id=node.identity.signing_key.public_key.key_id)
     write_record(node, manifest)
     write_json_atomic(record_folder(node, eid) / "disclosure.json", disclosure.to_dict())  # sender's own
@@ -254,8 +264,8 @@ def _rejected(node: Node, manifest: Manifest) -> bool:
     re-run sends the same input again as a new revision, e.g. after its data was deleted)."""
     path = record_folder(node, manifest.exchange_id) / "receipt.json"
     try:
-        return json.loads(path.read_text()).get("status") == "rejected"
-    except (OSError, ValueError, AttributeError):
+        return Receipt.from_json(path.read_bytes(), str(path)).status == "rejected"
+    except (OSError, ProtocolError):
         return False
 
 
@@ -267,5 +277,5 @@ def _finish(node: Node, manifest: Manifest) -> PublishResult:
     created = record_published(node, manifest)
     sync_index(node, manifest.recipient_parties[0])
     return PublishResult(manifest.exchange_id, manifest.bucket, manifest.prefix, manifest.rows,
-                         manifest.revision, manifest.sequence, created, manifest.validation,
-                         manifest.disclosure)
+                         manifest.revision, manifest.sequence, created, manifest.validation.to_dict(),
+                         manifest.disclosure.to_dict())

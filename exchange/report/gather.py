@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from exchange.protocol.manifest import canonical_json, utc_now
+from exchange.canonical import canonical_json
+from exchange.protocol.manifest import utc_now
 from exchange.report import views
 from exchange.report.audit_view import audit_view
 

@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
+from exchange.canonical import canonical_json
 from exchange.contract.model import load_contract
 from exchange.crypto import age
 from exchange.devkit.bootstrap import provision
@@ -33,15 +34,15 @@ def dataset(contract_id: str, folder: Path, period: str = "2026-10", seed: int =
 
 
 def signed_exchange(client, bucket: str, signer: Node, fields: dict, plaintext: bytes, recipient_key: str,
-                    body_of: Callable[[Manifest], bytes] = Manifest.to_bytes) -> Manifest:
+                    body_of: Callable[[Manifest], bytes] = Manifest.to_json) -> Manifest:
     """A manifest over ``fields`` signed by ``signer``, with ``plaintext`` encrypted to
     ``recipient_key``, written with ``client`` into ``bucket`` (data, manifest, signature)."""
     cipher = io.BytesIO()
     age.encrypt(io.BytesIO(plaintext), cipher, [recipient_key])
     data = cipher.getvalue()
-    manifest = Manifest(**{**fields,
-                           "plaintext": {"sha256": hashlib.sha256(plaintext).hexdigest(), "size": len(plaintext)},
-                           "ciphertext": {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}})
+    manifest = Manifest.from_json(canonical_json({
+        **fields, "plaintext": {"sha256": hashlib.sha256(plaintext).hexdigest(), "size": len(plaintext)},
+        "ciphertext": {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}}))
     body = body_of(manifest)
     client.put_object(Bucket=bucket, Key=f"{manifest.prefix}/data.parquet.age", Body=data)
     client.put_object(Bucket=bucket, Key=f"{manifest.prefix}/manifest.json", Body=body)
