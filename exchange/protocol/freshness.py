@@ -103,7 +103,7 @@ class IndexEntry:
         """Parse canonical entry bytes; ProtocolError (naming ``where`` and the field) otherwise."""
         if len(data) > STATEMENT_MAX:
             raise ObjectTooLarge(f"{where}: index entry larger than {STATEMENT_MAX} bytes",
-                                 hint="no genuine index entry is that large; it was planted")
+                                 hint="no genuine index entry is that large; it was planted", limit=STATEMENT_MAX)
         try:
             raw = json.loads(data)
         except (ValueError, RecursionError):

@@ -108,14 +108,15 @@ def _check(doc, key_parts: dict, own: dict, own_sha: str, node: Node, partner: s
         if doc.get(name) != value:
             raise ProtocolError(f"{where}: receipt {name} is {str(doc.get(name))[:80]!r}, expected {value!r}",
                                 hint="the receipt is about another exchange, prefix or manifest than the "
-                                     "one this node signed; tell the partner")
+                                     "one this node signed; tell the partner", field=name)
     for name in ("dataset", "period"):
         if own.get(name) != key_parts[name]:
             raise ProtocolError(f"{where}: receipt is for {name} {key_parts[name]!r}, this node sent "
-                                f"{own.get(name)!r}", hint="a copied exchange; the genuine one is unaffected")
+                                f"{own.get(name)!r}", hint="a copied exchange; the genuine one is unaffected",
+                                field=name)
     if doc.get("status") not in ("accepted", "rejected"):
         raise ProtocolError(f"{where}: receipt status {str(doc.get('status'))[:40]!r}",
-                            hint="ask the partner to re-send the receipt")
+                            hint="ask the partner to re-send the receipt", field="status")
 
 
 def _remember_invalid(folder: Path, seen: str, reason: str) -> None:
@@ -173,7 +174,8 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
             _check(doc, match.groupdict(), own, own_sha, node, partner, where)
             if comment != _comment(doc):
                 raise ProtocolError(f"{where}: signature names another receipt ({comment[:120]!r})",
-                                    hint="a signature was moved between receipts; tell the partner")
+                                    hint="a signature was moved between receipts; tell the partner",
+                                    bucket=bucket, key=key, exchange_id=eid)
         except (SignatureError, ProtocolError, ValueError, RecursionError) as exc:  # Recursion: nested too deep
             reason = defused(str(exc)[:300])  # may quote the planted key
             _remember_invalid(folder, seen, reason)
