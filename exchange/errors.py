@@ -49,13 +49,6 @@ class GcmxError(Exception):
         """The fields that were given (not None), by name."""
         return {name: getattr(self, name) for name in self.fields_of() if getattr(self, name) is not None}
 
-    def __reduce__(self):  # pickled across processes (the Parquet guard): keep hint and fields
-        return _rebuild, (type(self), self.message, self.hint, self.fields)
-
-
-def _rebuild(kind: type[GcmxError], message: str, hint: str | None, fields: dict) -> GcmxError:
-    return kind(message, hint=hint, **fields)
-
 
 class TerminalError(GcmxError):
     """A failure that a retry cannot fix."""

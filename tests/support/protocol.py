@@ -83,6 +83,16 @@ def signed_exchange(client, bucket: str, signer: Node, fields: dict, plaintext: 
     return manifest
 
 
+def forge(signer: Node, recipient: Node, fields: dict, plaintext: bytes = b"PAR1 never read",
+          store: Store | None = None) -> Manifest:
+    """Write an exchange over ``fields`` signed by ``signer`` (data encrypted to ``recipient``'s
+    current key) into the bucket the fields name, with ``store`` (default: the signer's own)."""
+    manifest, objects = signed_objects(signer, fields, plaintext, signer.public_keys(recipient.party).age_recipient)
+    for key, body in objects.items():
+        (store or signer.store).put_bytes(fields["bucket"], key, body)
+    return manifest
+
+
 def events(node: Node, event: str, **details) -> list[dict]:
     """The node's audit entries of ``event`` whose details include ``details``."""
     return [e for e in AuditLog.for_home(node.home, node.party).entries()

@@ -27,24 +27,15 @@ from tests.support.protocol import (
     assert_quarantined,
     copy_exchange,
     events,
+    forge,
     manifest_doc,
     manifest_fields,
     receipts_about,
-    signed_objects,
 )
 
 CONTRACT = "children_on_the_move.khm-tha"
 BUCKET = "khm-to-tha"
 PERIOD = "2026-10"
-
-
-def forge(signer, recipient, fields: dict, plaintext: bytes = b"PAR1 never read", store=None):
-    """Write a manifest over ``fields`` signed by ``signer`` (data encrypted to ``recipient``)
-    into the bucket the fields name, with ``store`` (default: the signer's own credentials)."""
-    manifest, objects = signed_objects(signer, fields, plaintext, signer.public_keys(recipient.party).age_recipient)
-    for key, body in objects.items():
-        (store or signer.store).put_bytes(fields["bucket"], key, body)
-    return manifest
 
 
 def no_decrypt(monkeypatch):
