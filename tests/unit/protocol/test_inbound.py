@@ -18,7 +18,6 @@ import pytest
 
 from exchange.errors import ObjectTooLarge, StoreUnavailable
 from exchange.protocol import inbound as inbound_module
-from exchange.protocol import outbound
 from exchange.protocol.inbound import ExchangeRejected, discover, pull, receive
 from exchange.protocol.limits import MANIFEST_MAX, SIGNATURE_MAX
 from exchange.protocol.manifest import recipient_key_id
@@ -247,17 +246,6 @@ def test_partner_with_valid_keys_rows_that_contradict_the_declared_terms_are_rej
     assert_quarantined(tha, "KHM", forged.prefix, words)
     [receipt] = receipts_about(tha.store, "tha-to-khm", forged.exchange_id)
     assert receipt["status"] == "rejected" and words in receipt["reason"]
-
-
-def test_partner_with_valid_keys_publish_of_another_periods_file_is_rejected(nodes, source, monkeypatch):
-    """The genuine publish path with the sender's check skipped: the file says 2026-09, the exchange 2026-10."""
-    khm, tha = nodes["KHM"], nodes["THA"]
-    monkeypatch.setattr(outbound, "check_declared_terms", lambda *args: None)
-    result = publish(khm, source(period="2026-09"), CONTRACT, PERIOD)
-    with pytest.raises(ExchangeRejected, match="period other than the declared 2026-10"):
-        receive(tha, "KHM", result.prefix)
-    assert_quarantined(tha, "KHM", result.prefix, "declared 2026-10")
-    assert (tha.home / "quarantine" / result.exchange_id / "reason.json").exists()
 
 
 ODD_IDS = ["é" * 130, "a" * 250, "0123456789abcdef\n0123456789abcdef"]
