@@ -116,11 +116,11 @@ class IndexEntry:
         seq = raw["seq"]
         if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= 99_999_999:
             raise ProtocolError(f"{where}: index entry seq is not a number from 1 to 99999999",
-                                hint="it was planted or corrupted in the bucket")
+                                hint="it was planted or corrupted in the bucket", field="seq")
         for name, pattern in _PATTERNS.items():
             if not isinstance(raw[name], str) or not pattern.fullmatch(raw[name]):
                 raise ProtocolError(f"{where}: index entry field {name} is malformed",
-                                    hint="it was planted or corrupted in the bucket")
+                                    hint="it was planted or corrupted in the bucket", field=name)
         entry = cls(**raw)
         if entry.to_json() != data:
             raise ProtocolError(f"{where}: index entry is not in canonical form",
