@@ -105,7 +105,7 @@ class IndexEntry:
         data = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
         if len(data) > STATEMENT_MAX:
             raise ObjectTooLarge(f"{where}: index entry larger than {STATEMENT_MAX} bytes",
-                                 hint="no genuine index entry is that large; it was planted")
+                                 hint="no genuine index entry is that large; it was planted", limit=STATEMENT_MAX)
         f = Fields(parse_json(data, "index entry", where), "index entry", where)
         seq = f.count("seq")
         if not 1 <= seq <= 99_999_999:

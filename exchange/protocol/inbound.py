@@ -33,7 +33,7 @@ from exchange.audit.log import AuditLog, defused
 from exchange.contract.validation import validate
 from exchange.crypto import age
 from exchange.devkit.seaweed import bucket_name
-from exchange.errors import GcmxError, ProtocolError, TerminalError
+from exchange.errors import GcmxError, ProtocolError, QuarantineError, TerminalError
 from exchange.protocol.decision import Decision
 from exchange.protocol.declared import check_declared
 from exchange.protocol.freshness_check import watch_partner
@@ -59,8 +59,10 @@ log = logging.getLogger("gcmx.inbound")
 CHUNK = 1 << 20
 
 
-class ExchangeRejected(TerminalError):
-    """An inbound exchange failed a check; it was quarantined and a rejected receipt was sent."""
+class ExchangeRejected(QuarantineError):
+    """An inbound exchange failed a check; it was quarantined (``folder``) and a rejected receipt was sent."""
+
+    FIELDS = ("sender", "exchange_id", "dataset", "period")
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
     ref = parse_exchange_prefix(prefix, bucket)
     if ref is None:
         raise ProtocolError(f"s3://{bucket}/{_printable(str(prefix))} is not an exchange prefix",
-                            hint="exchanges live at {dataset}/{period}/{exchange_id}; use gcmx pull")
+                            hint="exchanges live at {dataset}/{period}/{exchange_id}; use gcmx pull", bucket=bucket)
     decision = decision_path(node, partner, ref)
     if decision.exists():
         decided = Decision.read(decision)
@@ -162,7 +164,9 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
         if not report.success:
             raise ExchangeRejected(f"exchange {ref.exchange_id} ({ref.dataset} {ref.period}) from {partner} "
                                    f"fails contract {contract.id}: {[x.to_dict() for x in summary.failed]}",
-                                   hint="quarantined; the sender was told by a rejected receipt")
+                                   hint="quarantined; the sender was told by a rejected receipt",
+                                   sender=partner, exchange_id=ref.exchange_id, dataset=ref.dataset,
+                                   period=ref.period)
         (staging / "manifest.json").write_bytes(body)
         final.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(final)
@@ -184,7 +188,9 @@ def _download_and_decrypt(node: Node, ref: ExchangeRef, manifest: Manifest, stag
         while chunk := cipher.read(CHUNK):
             if cipher.size > expected:
                 raise ProtocolError(f"{ref.where(DATA)}: larger than the {expected} bytes the manifest signs",
-                                    hint="the object was replaced or appended to in the bucket")
+                                    hint="the object was replaced or appended to in the bucket",
+                                    bucket=ref.bucket, key=f"{ref.prefix}/{DATA}", field="ciphertext.size",
+                                    exchange_id=ref.exchange_id)
             out.write(chunk)
     _check_hash(manifest, "ciphertext", cipher.hash.hexdigest(), ref)
     with cipher_path.open("rb") as src, data.open("wb") as out:
@@ -233,7 +239,9 @@ def _check_hash(manifest: Manifest, what: str, actual: str, ref: ExchangeRef) ->
     if actual != expected:
         raise ProtocolError(f"{ref.where(DATA)}: {what} SHA-256 {actual[:16]}… does not match the "
                             f"manifest's {expected[:16]}…",
-                            hint="the object was altered or truncated in transit or in the bucket")
+                            hint="the object was altered or truncated in transit or in the bucket",
+                            bucket=ref.bucket, key=f"{ref.prefix}/{DATA}", field=f"{what}.sha256",
+                            exchange_id=ref.exchange_id)
 
 
 def _quarantine_name(node: Node, partner: str, ref: ExchangeRef, where: dict) -> str:
@@ -264,7 +272,9 @@ def _reject(node: Node, partner: str, ref: ExchangeRef, body: bytes, summary: Va
         receipt_pending=Receipt.answer(ref.exchange_id, ref.dataset, ref.period, partner, node.party, False,
                                        reason, summary, hashlib.sha256(body).hexdigest() if body else "")))
     raise ExchangeRejected(f"exchange {ref.exchange_id} ({ref.dataset} {ref.period}) from {partner} "
-                           f"rejected: {reason}", hint=f"quarantined in {folder}") from exc
+                           f"rejected: {reason}", hint=f"quarantined in {folder}", folder=str(folder),
+                           sender=partner, exchange_id=ref.exchange_id, dataset=ref.dataset,
+                           period=ref.period) from exc
 
 
 def _publish_order(node: Node, partner: str, prefixes: list[str]) -> list[str]:

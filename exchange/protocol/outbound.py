@@ -28,7 +28,7 @@ from exchange.contract.validation import validate
 from exchange.crypto import age
 from exchange.crypto.age.keys import parse_recipient
 from exchange.devkit.seaweed import bucket_name
-from exchange.errors import ConfigError, ContractError, DisclosureError, ProtocolError
+from exchange.errors import ConfigError, ContractError, DisclosureError, ProtocolError, QuarantineError
 from exchange.protocol.declared import DeclarationMismatch, check_declared
 from exchange.protocol.freshness import sync_index
 from exchange.protocol.manifest import (
@@ -51,8 +51,8 @@ from exchange.storage.streams import HashingReader, consume_produced, file_sha25
 ROW_GROUP = 256 * 1024
 
 
-class ContractBreach(ContractError):
-    """The dataset does not honour its contract; it was quarantined, nothing was sent."""
+class ContractBreach(ContractError, QuarantineError):
+    """The dataset does not honour its contract; it was quarantined (``folder``), nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,12 @@ def outbound_contract(node: Node, contract_id: str, period: str) -> Contract:
     contract = load_contract(contract_id, node.settings.contracts)
     if contract.sender != node.party:
         raise ContractError(f"contract {contract.id}: sender is {contract.sender}, this node is {node.party}",
-                            hint="publish only datasets this party sends; check GCMX_PARTY")
+                            hint="publish only datasets this party sends; check GCMX_PARTY",
+                            contract=contract.id, field="sender")
     if len(contract.recipients) != 1:
         raise ContractError(f"contract {contract.id}: one recipient per contract expected",
-                            hint="split the agreement into one contract per direction")
+                            hint="split the agreement into one contract per direction",
+                            contract=contract.id, field="recipients")
     parse_period(contract, period)
     parties = [contract.sender, *contract.recipients]
     require_in_force(contract, node.agreements_dir, {p: node.public_keys(p).minisign for p in parties})
@@ -116,7 +118,9 @@ def check_declared_terms(node: Node, source: Path, contract: Contract, period: s
         AuditLog.for_home(node.home, node.party).append(
             "quarantine", contract=contract.id, period=period, reason=exc.message[:400], folder=str(folder))
         raise ContractBreach(f"dataset {contract.dataset} ({source.name}) breaks contract {contract.id}: "
-                             f"{exc.message}", hint=f"nothing was sent; the file is in {folder}") from None
+                             f"{exc.message}", hint=f"nothing was sent; the file is in {folder}",
+                             contract=contract.id, dataset=contract.dataset, period=period,
+                             folder=str(folder)) from None
 
 
 def _validated(node: Node, source: Path, contract: Contract, period: str) -> ValidationSummary:
@@ -129,7 +133,8 @@ def _validated(node: Node, source: Path, contract: Contract, period: str) -> Val
             failed=report.summary().get("failed", []), folder=str(folder))
         raise ContractBreach(f"dataset {contract.dataset} ({source.name}) breaks contract {contract.id}: "
                              f"{_failed_text(report.summary())}",
-                             hint=f"nothing was sent; the file and its report are in {folder}")
+                             hint=f"nothing was sent; the file and its report are in {folder}",
+                             contract=contract.id, dataset=contract.dataset, period=period, folder=str(folder))
     return ValidationSummary.of(report.summary())
 
 
@@ -193,7 +198,7 @@ def ready_to_send(node: Node, contract_id: str, period: str) -> tuple[Contract, 
         raise ConfigError(f"signing key {signing_key.key_id} of {node.party} is not the public key "
                           f"{published.key_id} in the keyring that partners verify with",
                           hint="use the secret key that belongs to the published public key, or send "
-                               "partners the new public key first")
+                               "partners the new public key first", path=str(node.settings.identity_dir))
     age_recipient = node.public_keys(recipient).age_recipient
     parse_recipient(age_recipient)
     if contract.disclosure.get("pseudonymise"):

@@ -168,11 +168,12 @@ def _check(doc: Receipt, key_parts: dict, own: Manifest, node: Node, partner: st
         if getattr(doc, name) != value:
             raise ProtocolError(f"{where}: receipt {name} is {getattr(doc, name)[:80]!r}, expected {value!r}",
                                 hint="the receipt is about another exchange, prefix or manifest than the "
-                                     "one this node signed; tell the partner")
+                                     "one this node signed; tell the partner", field=name)
     for name in ("dataset", "period"):
         if getattr(own, name) != key_parts[name]:
             raise ProtocolError(f"{where}: receipt is for {name} {key_parts[name]!r}, this node sent "
-                                f"{getattr(own, name)!r}", hint="a copied exchange; the genuine one is unaffected")
+                                f"{getattr(own, name)!r}", hint="a copied exchange; the genuine one is unaffected",
+                                field=name)
 
 
 def _remember_invalid(folder: Path, seen: str, reason: str) -> None:
@@ -229,7 +230,8 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
             _check(doc, match.groupdict(), _own_record(folder), node, partner, where)
             if comment != doc.comment():
                 raise ProtocolError(f"{where}: signature names another receipt ({comment[:120]!r})",
-                                    hint="a signature was moved between receipts; tell the partner")
+                                    hint="a signature was moved between receipts; tell the partner",
+                                    bucket=bucket, key=key, exchange_id=eid)
         except (SignatureError, ProtocolError) as exc:
             reason = defused(str(exc)[:300])  # may quote the planted key
             _remember_invalid(folder, seen, reason)

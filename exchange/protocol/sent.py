@@ -77,7 +77,8 @@ def _signed_by_self(node: Node, bucket: str, prefix: str, signed: bool) -> Manif
     where = f"s3://{bucket}/{prefix}/{MANIFEST}"
     if not signed:
         raise SignatureError(f"{where} has no signature",
-                             hint="this node signs every manifest it writes; someone else put it there")
+                             hint="this node signs every manifest it writes; someone else put it there",
+                             source=where)
     body = node.store.get_bytes(bucket, f"{prefix}/{MANIFEST}", MANIFEST_MAX)
     signature = node.store.get_bytes(bucket, f"{prefix}/{SIGNATURE}", SIGNATURE_MAX)
     comment = node.identity.signing_key.public_key.verify(body, signature, f"{where}.minisig")
@@ -86,7 +87,8 @@ def _signed_by_self(node: Node, bucket: str, prefix: str, signed: bool) -> Manif
             or manifest.sender != node.party:
         raise ProtocolError(f"{where}: a copy of the manifest {node.party} signed for "
                             f"s3://{manifest.bucket}/{manifest.prefix}",
-                            hint="a signed manifest was copied to another prefix; the original stands")
+                            hint="a signed manifest was copied to another prefix; the original stands",
+                            bucket=bucket, key=f"{prefix}/{MANIFEST}", exchange_id=manifest.exchange_id)
     return manifest
 
 
@@ -147,7 +149,8 @@ def _taken(node: Node, partner: str, bucket: str, key: str, what: str) -> None:
     alarm(node, partner, f"s3://{bucket}/{key}", what)
     raise ProtocolError(f"s3://{bucket}/{key} {what}",
                         hint="it was planted with a leaked bucket key: rotate that key, remove the object "
-                             "(it is kept in the audit trail) and re-run publish to finish the exchange")
+                             "(it is kept in the audit trail) and re-run publish to finish the exchange",
+                        bucket=bucket, key=key)
 
 
 def record_published(node: Node, manifest: Manifest) -> bool:
