@@ -15,7 +15,7 @@ from exchange.crypto import age
 from exchange.devkit.bootstrap import provision
 from exchange.devkit.seaweed import SeaweedServer, bucket_name
 from exchange.devkit.synthetic import write_dataset
-from exchange.protocol.manifest import Manifest, recipient_key_id
+from exchange.protocol.manifest import FORMAT, Manifest, recipient_key_id
 from exchange.protocol.node import Node
 from exchange.settings import load_settings
 from exchange.storage.s3 import Store
@@ -61,8 +61,8 @@ def signed_objects(signer: Node, fields: dict, plaintext: bytes, recipient_key: 
 def manifest_fields(sender: Node, recipient: Node, contract_id: str, period: str, exchange_id: str,
                     **overrides) -> dict:
     """The fields of a manifest ``sender`` could sign for ``contract_id`` and ``period``, addressed to
-    ``recipient``'s current age key (revision and sequence 1; ``overrides`` replace any field);
-    hashes are left to :func:`signed_objects`."""
+    ``recipient``'s current age key (revision and sequence 1, a passed validation of one row, no
+    disclosure control; ``overrides`` replace any field); hashes are left to :func:`signed_objects`."""
     contract = load_contract(contract_id, sender.settings.contracts)
     age_key = sender.public_keys(recipient.party).age_recipient
     fields = dict(exchange_id=exchange_id, bucket=bucket_name(sender.party, recipient.party), sender=sender.party,
@@ -70,8 +70,11 @@ def manifest_fields(sender: Node, recipient: Node, contract_id: str, period: str
                                "type": "mlkem768x25519" if age_key.startswith("age1pq1") else "x25519"}],
                   dataset=contract.dataset, period=period, revision=1, sequence=1, created="2026-11-01T00:00:00Z",
                   contract={"id": contract.id, "version": contract.version, "hash": contract.hash}, rows=1,
-                  validation={"success": True}, disclosure={},
-                  sender_key_id=sender.identity.signing_key.public_key.key_id)
+                  validation={"contract_id": contract.id, "contract_version": contract.version,
+                              "contract_hash": contract.hash, "success": True, "row_count": 1, "evaluated": 0,
+                              "failed": []},
+                  disclosure={"method": "none", "rules": {"method": "none"}},
+                  sender_key_id=sender.identity.signing_key.public_key.key_id, format=FORMAT)
     return {**fields, **overrides}
 
 

@@ -8,7 +8,8 @@ index, roll a checkpoint back. Each finding is one ``alarm`` audit entry, raised
 
 from __future__ import annotations
 
-from exchange.audit.log import AuditLog, canonical, checkpoint_key, publish_checkpoint, utc_now
+from exchange.audit.checkpoint import Checkpoint
+from exchange.audit.log import AuditLog, checkpoint_key, publish_checkpoint, utc_now
 from exchange.protocol.freshness import entry_key, local_index, sync_index
 from exchange.protocol.freshness_check import watch_partner
 from exchange.protocol.inbound import pull
@@ -106,8 +107,10 @@ def test_partner_with_valid_keys_forked_checkpoint_is_an_alarm(nodes):
     key = publish_checkpoint(log, khm.identity.signing_key, khm.store, [BUCKET])
     assert kinds(tha) == []
     seq = int(key[-13:-5])
-    data = canonical({"party": "KHM", "seq": seq, "head": "ab" * 32, "time": utc_now()}) + b"\n"  # a rewritten log
+    forked = Checkpoint("KHM", seq, "ab" * 32, utc_now())  # a rewritten log
+    data = forked.to_json()
+    assert forked.comment() == f"gcmx audit checkpoint party=KHM seq={seq} head={'ab' * 32}"
     khm.store.put_bytes(BUCKET, checkpoint_key("KHM", seq), data)
     khm.store.put_bytes(BUCKET, checkpoint_key("KHM", seq) + ".minisig", khm.identity.signing_key.sign(
-        data, f"gcmx audit checkpoint party=KHM seq={seq} head={'ab' * 32}"))
+        data, forked.comment()))
     assert kinds(tha) == ["checkpoint-fork"]

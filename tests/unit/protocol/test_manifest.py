@@ -36,29 +36,33 @@ def ref(prefix: str, bucket: str = "khm-to-tha"):
 
 def test_bytes_round_trip_and_canonical_form(signed):
     manifest, body, _ = signed
-    assert Manifest.from_signed_bytes(body, "here") == manifest
-    assert manifest.to_bytes() == body == json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"),
+    assert Manifest.from_json(body, "here") == manifest
+    assert manifest.to_json() == body == json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"),
                                                      ensure_ascii=False).encode()
 
 
 @pytest.mark.parametrize(("body", "words"), [
     (b"{not json", "not valid JSON"),
-    (b"[1, 2]", f"not a {FORMAT} manifest"),
-    (json.dumps({"format": FORMAT}).encode(), "fields missing"),
+    (b"[1, 2]", "manifest is not a JSON object"),
+    (json.dumps({"format": FORMAT}).encode(), "manifest.recipients is missing"),
+    (json.dumps({"format": "gcmx-manifest/2"}).encode(), "manifest.format is malformed"),
 ])
 def test_malformed_manifest_is_a_protocol_error_naming_where(body, words):
     with pytest.raises(ProtocolError, match=words) as err:
-        Manifest.from_bytes(body, "s3://khm-to-tha/x/manifest.json")
+        Manifest.from_json(body, "s3://khm-to-tha/x/manifest.json")
     assert err.value.message.startswith("s3://khm-to-tha/x/manifest.json") and err.value.hint
 
 
-@pytest.mark.parametrize(("field", "value"), [("rows", True), ("revision", -1), ("sequence", "1"),
-                                              ("contract", {"id": "x", "version": 1, "hash": "h"}),
-                                              ("recipients", [])])
-def test_signed_manifest_with_a_field_of_the_wrong_type_is_refused(signed, field, value):
+@pytest.mark.parametrize(("field", "value", "words"), [
+    ("rows", True, "manifest.rows is not a count"), ("revision", -1, "manifest.revision is not a count"),
+    ("sequence", "1", "manifest.sequence is not a count"),
+    ("contract", {"id": "x", "version": 1, "hash": "h"}, "manifest.contract.version is not a string"),
+    ("recipients", [], "manifest.recipients is empty")])
+def test_signed_manifest_with_a_field_of_the_wrong_type_is_refused(signed, field, value, words):
     doc = {**json.loads(signed[1]), field: value}
-    with pytest.raises(ProtocolError, match="wrong type"):
-        Manifest.from_signed_bytes(json.dumps(doc).encode(), "here")
+    with pytest.raises(ProtocolError, match=words) as err:
+        Manifest.from_json(json.dumps(doc).encode(), "here")
+    assert err.value.message.startswith("here: ") and err.value.hint
 
 
 def test_genuine_manifest_verifies_for_its_own_prefix(nodes, signed):
