@@ -49,8 +49,11 @@ class Fields:
         self.raw, self.taken = raw, set()
 
     def fail(self, name: str, problem: str) -> TerminalError:
-        """The error for field ``name`` (to raise)."""
-        return self.error(f"{self.where}: {self.what}.{name} {problem}", hint=_HINT)
+        """The error for field ``name`` (to raise); it carries the field's path within the
+        object (``plaintext.size``) when its kind has a ``field``."""
+        path = f"{self.what}.{name}".split(".", 1)[1]
+        field = {"field": path} if "field" in self.error.fields_of() else {}
+        return self.error(f"{self.where}: {self.what}.{name} {problem}", hint=_HINT, **field)
 
     def _get(self, name: str, optional: bool) -> Any:
         """The raw value; ``_MISSING`` for an absent optional field."""

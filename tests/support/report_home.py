@@ -1,7 +1,7 @@
 """A KHM node home with every kind of exchange, built from the protocol's own pieces.
 
 Manifests are real :class:`exchange.protocol.manifest.Manifest` documents, receipts come from
-:func:`exchange.protocol.manifest.receipt`, the audit log is a real hash-chained
+:meth:`exchange.protocol.receipts.Receipt.answer`, the audit log is a real hash-chained
 :class:`exchange.audit.log.AuditLog` with a real signed checkpoint; validation and disclosure
 documents have the exact shapes ``ValidationReport`` and ``DisclosureReport`` write.
 Data files hold children's data with distinctive synthetic values (``SECRET_*``) that must

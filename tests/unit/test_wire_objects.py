@@ -137,6 +137,7 @@ def test_a_mistyped_field_is_named(change, field):
     with pytest.raises(ProtocolError) as err:
         Manifest.from_json(canonical_json(document), "s3://khm-to-tha/x/manifest.json")
     assert field in err.value.message and "s3://khm-to-tha/x/manifest.json" in err.value.message
+    assert err.value.field.endswith(field.removeprefix("manifest."))  # carried as an attribute too
 
 
 @pytest.mark.parametrize("where", ["top", "validation", "disclosure"])

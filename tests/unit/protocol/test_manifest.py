@@ -63,6 +63,7 @@ def test_signed_manifest_with_a_field_of_the_wrong_type_is_refused(signed, field
     with pytest.raises(ProtocolError, match=words) as err:
         Manifest.from_json(json.dumps(doc).encode(), "here")
     assert err.value.message.startswith("here: ") and err.value.hint
+    assert err.value.field == words.split()[0].removeprefix("manifest.")
 
 
 def test_genuine_manifest_verifies_for_its_own_prefix(nodes, signed):
