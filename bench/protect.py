@@ -79,7 +79,18 @@ CHILD_RULES = {"method": "aggregate", "countColumn": "count", "dimensions": list
                "subtotals": {"province": {r: [f"KH-{n}" for n in ns]
                                           for r, ns in REGIONS.items()},
                              "age_group": AGE_TREE}}
-SIZES = {"cells33k": (1, 13), "cells100k": (2, 21), "cells200k": (4, 21)}  # periods, provinces
+WORKER_AGES = ["Y18T24", "Y25T34", "Y35T44", "Y45T54", "Y55T64", "Y_GE65"]
+WORKER_AGE_TREE = {"Y18T34": ["Y18T24", "Y25T34"], "Y35T54": ["Y35T44", "Y45T54"],
+                   "Y_GE55": ["Y55T64", "Y_GE65"], "Y_GE18": ["Y18T34", "Y35T54", "Y_GE55"]}
+WORKER_RULES = {"method": "aggregate", "countColumn": "count",
+                "dimensions": ["province", "sex", "age_group", "sector", "channel"],
+                "minimumCellSize": 5, "protectionLevels": {"lower": 5, "upper": 5},
+                "subtotals": {"province": CHILD_RULES["subtotals"]["province"],
+                              "age_group": WORKER_AGE_TREE}}
+# one cube each (a single period): sectors, channels -> about 33k, 100k and 200k cells
+SIZES = {"cells33k": (6, 4), "cells100k": (21, 4), "cells200k": (21, 8)}
+STRESS = {"children33k": (1, 13)}  # periods, provinces of the sparse 6-D children table
+PEOPLE_PER_LEAF = 10.0  # the workers_deployed contract's synthetic table: ~23 % primaries
 
 
 def _with_margins(base: np.ndarray, leaves: list[list[str]], trees: list[dict]):
@@ -99,6 +110,38 @@ def _with_margins(base: np.ndarray, leaves: list[list[str]], trees: list[dict]):
     return full, labels
 
 
+def _skewed(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Zipf-like weights in a random order (as the synthetic contract data uses)."""
+    weights = 1.0 / (rng.permutation(n) + 1) ** 1.1
+    return weights / weights.sum()
+
+
+def workers_table(sectors: int, channels: int, seed: int = 7) -> pa.Table:
+    """One period of workers-like counts: province (with regions) x sex x age (with
+    subtotals) x sector x channel, every margin; skewed like the contracts' synthetic data."""
+    rng = np.random.default_rng(seed)
+    leaves = [PROVINCES, SEX, WORKER_AGES, SECTORS[:sectors], [f"CH{i}" for i in range(channels)]]
+    size = int(np.prod([len(c) for c in leaves]))
+    expected = PEOPLE_PER_LEAF * size
+    for d, codes in enumerate(leaves):
+        shape = [1] * len(leaves)
+        shape[d] = len(codes)
+        expected = expected * _skewed(len(codes), rng).reshape(shape)
+    base = rng.poisson(expected)
+    trees = [CHILD_RULES["subtotals"]["province"], {}, WORKER_AGE_TREE, {}, {}]
+    full, labels = _with_margins(base, leaves, trees)
+    return _as_table(full, labels, WORKER_RULES["dimensions"], "2025-01")
+
+
+def _as_table(full: np.ndarray, labels: list[list[str]], names: list[str], period: str):
+    grids = np.meshgrid(*[np.arange(len(lab)) for lab in labels], indexing="ij")
+    columns = {"period": pa.array([period] * full.size)}
+    for name, lab, grid in zip(names, labels, grids, strict=True):
+        columns[name] = pa.array(np.asarray(lab, dtype=object)[grid.ravel()])
+    columns["count"] = pa.array(full.ravel(), pa.int64())
+    return pa.table(columns)
+
+
 def children_table(periods: int, provinces: int, seed: int = 7) -> pa.Table:
     """Children-like counts with province regions and age subtotals, one cube per period."""
     rng = np.random.default_rng(seed)
@@ -108,12 +151,7 @@ def children_table(periods: int, provinces: int, seed: int = 7) -> pa.Table:
     for p in range(periods):
         base = rng.poisson(rng.lognormal(mean=1.2, sigma=1.3, size=[len(c) for c in leaves]))
         full, labels = _with_margins(base, leaves, trees)
-        grids = np.meshgrid(*[np.arange(len(lab)) for lab in labels], indexing="ij")
-        columns = {"period": pa.array([f"2025-{p + 1:02d}"] * full.size)}
-        for name, lab, grid in zip(CHILD_DIMS, labels, grids, strict=True):
-            columns[name] = pa.array(np.asarray(lab, dtype=object)[grid.ravel()])
-        columns["count"] = pa.array(full.ravel(), pa.int64())
-        parts.append(pa.table(columns))
+        parts.append(_as_table(full, labels, list(CHILD_DIMS), f"2025-{p + 1:02d}"))
     return pa.concat_tables(parts)
 
 
@@ -124,12 +162,18 @@ def _protect_and_audit(size: str, scale: float) -> dict:
     from exchange.disclosure.cube import Cube, split_cubes
     from exchange.disclosure.rules import as_rules
 
-    periods, provinces = SIZES[size]
-    table = children_table(periods, max(2, round(provinces * scale)))
+    if size in STRESS:
+        periods, provinces = STRESS[size]
+        table, rules = children_table(periods, max(2, round(provinces * scale))), CHILD_RULES
+        shape = "children 6-D, hier., sparse"
+    else:
+        sectors, channels = SIZES[size]
+        table, rules = workers_table(max(1, round(sectors * scale)), channels), WORKER_RULES
+        shape = "workers 5-D, hier."
     start = time.perf_counter()
-    protected, report = protect(table, CHILD_RULES)
+    protected, report = protect(table, rules)
     seconds = time.perf_counter() - start
-    rules = as_rules(CHILD_RULES)
+    rules = as_rules(rules)
     lp_floor = margins_floor = 0.0
     hidden = np.asarray(protected.column("CONF_STATUS").to_numpy(zero_copy_only=False)
                         == SUPPRESSED["CONF_STATUS"])
@@ -146,7 +190,7 @@ def _protect_and_audit(size: str, scale: float) -> dict:
             _Solver(a, b).solve(np.ones(a.shape[1]))
         lp_floor += time.perf_counter() - tick
     r = report.to_dict()
-    return {"seconds": seconds, "label": f"protect+audit {table.num_rows} cells (6-D, hier.)",
+    return {"seconds": seconds, "label": f"protect+audit {table.num_rows} cells ({shape})",
             "floor_lp": lp_floor, "floor_margins": margins_floor,
             "detail": f"primary {r['cellsPrimarySuppressed']}, secondary "
                       f"{r['cellsSecondarySuppressed']}, audit ok={r['audit']['ok']}, "
@@ -201,7 +245,7 @@ def _pseudonyms_floor(scale: float) -> dict:
 
 CASES = {"kanon": _kanon, "kanon_floor": _kanon_floor, "pseudonyms": _pseudonyms,
          "pseudonyms_floor": _pseudonyms_floor,
-         **{size: (lambda scale, size=size: _protect_and_audit(size, scale)) for size in SIZES}}
+         **{size: (lambda scale, size=size: _protect_and_audit(size, scale)) for size in [*SIZES, *STRESS]}}
 GOALS = {"kanon": 10.0, "pseudonyms": 10.0, "cells200k": 30.0}
 RATIOS = {"kanon": "kanon_floor", "pseudonyms": "pseudonyms_floor"}  # ours: its floor
 
