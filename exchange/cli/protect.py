@@ -58,26 +58,23 @@ def protect_command(file: Path, contract_id: str, out: Path, report_path: Path |
     from exchange.contract.model import load_contract
     from exchange.disclosure.rules import as_rules
     from exchange.disclosure.scope import check_publishable
-    from exchange.protocol.protection import (
-        RELEASED_FOLDER,
-        protect_for_contract,
-        pseudonym_key,
-        read_dataset,
-    )
+    from exchange.protocol.naming import OUTBOUND, RELEASED
+    from exchange.protocol.protection import protect_for_contract, pseudonym_key, read_dataset
     from exchange.settings import load_settings
 
     if not file.is_file():
         raise NotFound(f"dataset {file} does not exist", hint="give the Parquet file to protect")
-    contract = load_contract(contract_id)
+    settings = load_settings()
+    contract = load_contract(contract_id, settings.contracts, settings.expectations)
     table = read_dataset(file)
     check_publishable(table, contract)
     rules = as_rules(contract.disclosure)
     key = None
     if rules.method == "records" and rules.pseudonymise:
-        key = pseudonym_key(contract, identity or load_settings().identity_dir,
+        key = pseudonym_key(contract, identity or settings.identity_dir,
                             linkage_key_file)
     if rules.method == "records" and rules.links_releases and released_dir is None:
-        released_dir = load_settings().home / "outbound" / RELEASED_FOLDER
+        released_dir = settings.home / OUTBOUND / RELEASED
     scratch = [_scratch(out, "output file")]
     try:
         if report_path is not None:

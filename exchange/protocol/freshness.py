@@ -33,15 +33,22 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from exchange.audit.alarms import raise_alarm
-from exchange.devkit.seaweed import bucket_name
 from exchange.errors import ObjectTooLarge, ProtocolError
 from exchange.protocol.limits import SIGNATURE_MAX, STATEMENT_MAX
 from exchange.protocol.manifest import canonical_json
+from exchange.protocol.naming import (
+    FRESHNESS,
+    MANIFEST,
+    OUTBOUND,
+    SIGNATURE,
+    bucket_name,
+    exchange_prefix,
+    index_key,
+    signature_key,
+)
 from exchange.protocol.node import Node
-from exchange.storage.s3 import SIGNATURE
 
 FORMAT = "gcmx-index/1"
-PREFIX = "index/"
 GENESIS = "0" * 64
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PATTERNS = {
@@ -57,14 +64,6 @@ _PATTERNS = {
     "ciphertext_sha256": re.compile(r"^[0-9a-f]{64}$"),
     "prev": re.compile(r"^[0-9a-f]{64}$"),
 }
-ENTRY_KEY = re.compile(r"^index/(?P<seq>[0-9]{8})\.json$")
-
-
-def entry_key(seq: int) -> str:
-    """Object key of index entry ``seq``."""
-    return f"{PREFIX}{seq:08d}.json"
-
-
 @dataclass(frozen=True)
 class IndexEntry:
     """One published exchange in the sender's index of a direction."""
@@ -129,7 +128,7 @@ class IndexEntry:
 
 
 def _local_path(node: Node, recipient: str) -> Path:
-    return node.folder("freshness") / f"to-{recipient}.jsonl"
+    return node.folder(FRESHNESS) / f"to-{recipient}.jsonl"
 
 
 def local_index(node: Node, recipient: str) -> list[IndexEntry]:
@@ -144,12 +143,12 @@ def _unindexed(node: Node, bucket: str, indexed: set[str]) -> list[dict]:
     """Local outbound records of ``bucket`` not yet indexed whose signed manifest is in the bucket
     (a record kept before its upload finished is indexed by a later sync, never too early)."""
     found = []
-    for path in node.folder("outbound").glob("*/manifest.json"):
+    for path in node.folder(OUTBOUND).glob(f"*/{MANIFEST}"):
         manifest = json.loads(path.read_text())
-        if manifest.get("bucket") == bucket and manifest.get("exchange_id") not in indexed \
-                and node.store.exists(bucket, f"{manifest['dataset']}/{manifest['period']}/"
-                                              f"{manifest['exchange_id']}/{SIGNATURE}"):
-            found.append(manifest)
+        if manifest.get("bucket") == bucket and manifest.get("exchange_id") not in indexed:
+            prefix = exchange_prefix(manifest["dataset"], manifest["period"], manifest["exchange_id"])
+            if node.store.exists(bucket, f"{prefix}/{SIGNATURE}"):
+                found.append(manifest)
     return sorted(found, key=lambda m: (m["created"], m["sequence"], m["exchange_id"]))
 
 
@@ -198,10 +197,10 @@ def sync_index(node: Node, recipient: str) -> list[IndexEntry]:
         uploaded = path.with_suffix(".uploaded")
         done = int(uploaded.read_text()) if uploaded.exists() else 0
         for entry in entries[done:]:
-            key = entry_key(entry.seq)
+            key = index_key(entry.seq)
             body = entry.to_json()
             signature = node.identity.signing_key.sign(body, entry.comment())
-            if not (put_ours(node, bucket, key + ".minisig", signature, SIGNATURE_MAX)
+            if not (put_ours(node, bucket, signature_key(key), signature, SIGNATURE_MAX)
                     and put_ours(node, bucket, key, body, STATEMENT_MAX)):
                 taken = path.with_suffix(".taken")  # the seq alarmed about, so the alarm is raised once
                 if not taken.exists() or taken.read_text().strip() != str(entry.seq):

@@ -10,23 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 
+from exchange.clock import utc_now
 from exchange.errors import ProtocolError
 
 FORMAT = "gcmx-manifest/1"
 RECEIPT_FORMAT = "gcmx-receipt/1"
-DATA = "data.parquet.age"
 
 
 def canonical_json(data: dict) -> bytes:
     """The one byte form of a JSON document that is hashed and signed."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def utc_now() -> str:
-    """Current time, ISO 8601 UTC, second precision."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def exchange_id(sender: str, recipient: str, dataset: str, period: str, revision: int,

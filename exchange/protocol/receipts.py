@@ -19,28 +19,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from exchange.atomic import write_json_atomic
 from exchange.audit.alarms import raise_alarm
 from exchange.audit.log import AuditLog, defused
 from exchange.audit.witness import witness_partner
-from exchange.devkit.seaweed import bucket_name
 from exchange.errors import NotFound, ObjectTooLarge, ProtocolError, SignatureError
 from exchange.protocol.freshness import put_ours, sync_index
 from exchange.protocol.limits import RECEIPT_MAX, SIGNATURE_MAX
 from exchange.protocol.manifest import canonical_json, trusted_comment
-from exchange.protocol.node import Node, write_json_atomic
-
-PREFIX = "receipts/"
-_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
-_KEY = re.compile(rf"^receipts/(?P<dataset>{_NAME})/(?P<period>{_NAME})/(?P<exchange_id>[0-9a-f]{{32}})\.json$")
-
-
-def receipt_key(dataset: str, period: str, exchange: str) -> str:
-    """Object key of the receipt for one exchange, in the recipient's outbound bucket."""
-    return f"{PREFIX}{dataset}/{period}/{exchange}.json"
+from exchange.protocol.naming import (
+    MANIFEST,
+    OUTBOUND,
+    RECEIPTS,
+    bucket_name,
+    parse_receipt_key,
+    receipt_key,
+    signature_key,
+)
+from exchange.protocol.node import Node
 
 
 def _comment(doc: dict) -> str:
@@ -68,7 +67,7 @@ def send_receipt(node: Node, partner: str, doc: dict, alarm: bool = True) -> Rec
     body = canonical_json(doc)
     signature = node.identity.signing_key.sign(body, _comment(doc))
     if not (put_ours(node, bucket, key, body, RECEIPT_MAX)
-            and put_ours(node, bucket, key + ".minisig", signature, SIGNATURE_MAX)):
+            and put_ours(node, bucket, signature_key(key), signature, SIGNATURE_MAX)):
         if alarm:
             raise_alarm(node, "receipt-slot-taken", partner,
                         f"s3://{bucket}/{key} already holds a receipt this node did not write; "
@@ -139,23 +138,23 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
     sync_index(node, partner)
     witness_partner(node, partner)
     bucket = bucket_name(partner, node.party)
-    outbound = node.folder("outbound")
+    outbound = node.folder(OUTBOUND)
     audit = AuditLog.for_home(node.home, node.party)
     public = node.public_keys(partner).minisign
     found = []
-    keys = set(node.store.list_keys(bucket, PREFIX))
+    keys = set(node.store.list_keys(bucket, f"{RECEIPTS}/"))
     for key in sorted(keys):
-        match = _KEY.fullmatch(key)
-        if not match or key + ".minisig" not in keys:
+        named = parse_receipt_key(key)
+        if not named or signature_key(key) not in keys:
             continue  # not the receipt layout, or its signature is not written yet
-        eid = match["exchange_id"]
+        eid = named.exchange_id
         folder = outbound / eid
-        if not (folder / "manifest.json").exists() or (folder / "receipt.json").exists():
+        if not (folder / MANIFEST).exists() or (folder / "receipt.json").exists():
             continue
         where = f"s3://{bucket}/{key}"
         try:  # an invalid receipt is remembered by its content: a genuine one put there later is read
             body = node.store.get_bytes(bucket, key, RECEIPT_MAX)
-            signature = node.store.get_bytes(bucket, key + ".minisig", SIGNATURE_MAX)
+            signature = node.store.get_bytes(bucket, signature_key(key), SIGNATURE_MAX)
             unreadable = None
         except NotFound:
             continue  # removed between listing and reading; looked at again next run
@@ -167,10 +166,11 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
         try:
             if unreadable:
                 raise unreadable
-            comment = public.verify(body, signature, source=f"{where}.minisig")
+            comment = public.verify(body, signature, source=signature_key(where))
             doc = json.loads(body)
             own, own_sha = _own_record(folder)
-            _check(doc, match.groupdict(), own, own_sha, node, partner, where)
+            answered = {"dataset": named.dataset, "period": named.period, "exchange_id": eid}
+            _check(doc, answered, own, own_sha, node, partner, where)
             if comment != _comment(doc):
                 raise ProtocolError(f"{where}: signature names another receipt ({comment[:120]!r})",
                                     hint="a signature was moved between receipts; tell the partner")

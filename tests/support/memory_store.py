@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from exchange.errors import NotFound, ObjectTooLarge
-from exchange.protocol.naming import ExchangeRef, Scan, scan
 from exchange.storage.transfer import Transferred
 
 
@@ -65,12 +64,6 @@ class MemoryStore:
 
     def list_keys(self, bucket: str, prefix: str = "") -> Iterator[str]:
         yield from sorted(k for k in self._bucket(bucket) if k.startswith(prefix))
-
-    def scan_exchanges(self, bucket: str, prefix: str = "") -> Scan:
-        return scan(self.list_keys(bucket, prefix), bucket)
-
-    def list_exchanges(self, bucket: str, prefix: str = "") -> list[ExchangeRef]:
-        return self.scan_exchanges(bucket, prefix).refs
 
     @contextmanager
     def writer(self, bucket: str, key: str, **_) -> Iterator[_Writer]:

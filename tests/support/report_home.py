@@ -18,10 +18,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from exchange.atomic import write_json_atomic
 from exchange.audit.log import AuditLog, make_checkpoint
 from exchange.crypto.keys import generate_party_keys, load_identity
 from exchange.protocol.manifest import Manifest, canonical_json, receipt
-from exchange.protocol.node import write_json_atomic
 
 PARTY, PARTNER = "KHM", "THA"
 SECRET_TEXT = ("PSEUDO-ZQX-4471-CHILD", "Sokha-Synthetic-Child", "KH-99-SECRET-VILLAGE")
