@@ -193,7 +193,8 @@ def read_suite(path: Path, contract_path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ContractError(
             f"{contract_path}: expectation suite {path} is missing",
-            hint="write the suite for this contract version (contracts/generate.py) or fix the version",
+            hint="write the suite for this contract version (`python -m exchange.devkit.contract_generator`, "
+            "from a checkout with the devkit extra) or fix the version",
         ) from None
     except json.JSONDecodeError as exc:
         raise ContractError(

