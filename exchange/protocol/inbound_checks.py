@@ -99,9 +99,9 @@ def landing_folder(node: Node, sender: str, ref: ExchangeRef) -> Path:
 def landed_before(folder: Path, body: bytes, manifest: Manifest) -> bool:
     """Whether ``folder`` holds this very exchange, landed by a run that died before recording
     its decision: the same signed manifest, and data with the signed plaintext hash."""
-    if not (folder / "manifest.json").is_file():
+    if not (folder / MANIFEST).is_file():
         return False
-    if (folder / "manifest.json").read_bytes() != body or not (folder / "data.parquet").is_file() \
+    if (folder / MANIFEST).read_bytes() != body or not (folder / "data.parquet").is_file() \
             or file_sha256(folder / "data.parquet") != manifest.plaintext["sha256"]:
         raise ProtocolError(f"{folder} already holds another exchange with id {manifest.exchange_id}",
                             hint="the sender signed two different exchanges under one id; refused")

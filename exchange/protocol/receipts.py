@@ -95,7 +95,7 @@ class ReceiptStatus:
 
 def _own_record(folder: Path) -> tuple[dict, str]:
     """Our outbound manifest for an exchange and the SHA-256 of the bytes we signed."""
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads((folder / MANIFEST).read_text())
     return manifest, hashlib.sha256(canonical_json(manifest)).hexdigest()
 
 

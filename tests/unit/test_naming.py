@@ -149,11 +149,20 @@ def test_exchange_and_receipt_keys_round_trip(dataset, period, exchange_id):
     assert naming.parse_receipt_key(naming.signature_key(receipt)) is None
 
 
-@pytest.mark.parametrize("key", [f"receipts/ds/2026-10/{EID}.json.minisig", f"receipts/ds/2026-13/{EID}.json",
-                                 f"receipts/ds/2026-10/{EID}", f"ds/2026-10/{EID}.json",
-                                 f"receipts/ds/2026-10/x/{EID}.json", None])
+@pytest.mark.parametrize("key", [f"receipts/ds/2026-10/{EID}.json.minisig", f"receipts/ds/2026-10/{EID}",
+                                 f"ds/2026-10/{EID}.json", f"receipts/ds/2026-10/x/{EID}.json",
+                                 f"receipts/../2026-10/{EID}.json", f"receipts/ds/2026-10/{EID.upper()}.json",
+                                 f"receipts/d\ns/2026-10/{EID}.json", None])
 def test_odd_receipt_keys_do_not_parse(key):
     assert naming.parse_receipt_key(key) is None
+
+
+def test_a_receipt_key_with_an_odd_dataset_parses_so_the_planted_receipt_is_reported():
+    """Formatting is strict; parsing takes any short safe name, to judge it against the record."""
+    assert naming.parse_receipt_key(f"receipts/AGE-SECRET-KEY-1/2026-13/{EID}.json") == \
+        ExchangeRef("", "AGE-SECRET-KEY-1", "2026-13", EID)
+    with pytest.raises(ProtocolError):
+        naming.receipt_key("AGE-SECRET-KEY-1", "2026-13", EID)
 
 
 @given(seqs)
