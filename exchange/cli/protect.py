@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import click
 import pyarrow.parquet as pq
 
+from exchange.atomic import atomic_output, write_text_atomic
 from exchange.errors import ConfigError, NotFound
 
 
-def _scratch(path: Path, what: str) -> Path:
-    """A temporary file beside ``path``: proves it can be written before any work."""
+def _check_writable(path: Path, what: str) -> None:
+    """Prove a file can be written beside ``path`` before any work (a nameless one, gone at once)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        os.close(fd)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
     except OSError as exc:
         raise ConfigError(f"cannot write the {what} {path}: {exc.strerror or exc}",
                           hint=f"choose a {what} path in a writable directory") from None
-    return Path(tmp)
 
 
 @click.command("protect")
@@ -75,20 +74,15 @@ def protect_command(file: Path, contract_id: str, out: Path, report_path: Path |
                             linkage_key_file)
     if rules.method == "records" and rules.links_releases and released_dir is None:
         released_dir = settings.home / OUTBOUND / RELEASED
-    scratch = [_scratch(out, "output file")]
-    try:
-        if report_path is not None:
-            scratch.append(_scratch(report_path, "report file"))
-        protected, report = protect_for_contract(table, contract, key, released_dir, checked=True)
-        text = json.dumps({"contract": contract.id, **report.to_dict()}, indent=2)
-        pq.write_table(protected, scratch[0])
-        if report_path is not None:
-            scratch[1].write_text(text + "\n", encoding="utf-8")
-            os.replace(scratch[1], report_path)
-        os.replace(scratch[0], out)
-    finally:
-        for path in scratch:
-            path.unlink(missing_ok=True)
+    _check_writable(out, "output file")
+    if report_path is not None:
+        _check_writable(report_path, "report file")
+    protected, report = protect_for_contract(table, contract, key, released_dir, checked=True)
+    text = json.dumps({"contract": contract.id, **report.to_dict()}, indent=2)
+    if report_path is not None:
+        write_text_atomic(report_path, text + "\n")
+    with atomic_output(out) as stream:
+        pq.write_table(protected, stream)
     click.echo(text)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from exchange.atomic import write_bytes_atomic
 from exchange.contract.model import Contract
 from exchange.crypto.minisign import PublicKey, SecretKey
 from exchange.errors import ContractError, GcmxError
@@ -50,7 +51,7 @@ def sign_contract(
     directory = Path(agreements_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = signature_path(contract, party, directory)
-    path.write_bytes(secret_key.sign(contract.hash.encode("ascii"), trusted_comment(contract, party)))
+    write_bytes_atomic(path, secret_key.sign(contract.hash.encode("ascii"), trusted_comment(contract, party)))
     return path
 
 

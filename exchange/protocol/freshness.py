@@ -32,6 +32,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from exchange.atomic import write_text_atomic
 from exchange.audit.alarms import raise_alarm
 from exchange.errors import ObjectTooLarge, ProtocolError
 from exchange.protocol.limits import SIGNATURE_MAX, STATEMENT_MAX
@@ -207,7 +208,7 @@ def sync_index(node: Node, recipient: str) -> list[IndexEntry]:
                     raise_alarm(node, "index-slot-taken", recipient,
                                 f"s3://{bucket}/{key} already holds an index entry this node did not write; "
                                 f"remove it and re-run publish", exchange_id=entry.exchange_id, index_seq=entry.seq)
-                    taken.write_text(f"{entry.seq}\n")
+                    write_text_atomic(taken, f"{entry.seq}\n")
                 break  # uploaded again, with the entries after it, by the first sync once it is removed
-            uploaded.write_text(f"{entry.seq}\n")
+            write_text_atomic(uploaded, f"{entry.seq}\n")
     return entries
