@@ -25,7 +25,7 @@ PERIOD, BREACH_PERIOD = "2026-10", "2026-11"
 
 def drop_in_outbox(exchange, period: str, **kwargs) -> None:
     khm = exchange.airflow["KHM"]
-    contract = load_contract(CONTRACT, exchange.contract.model)
+    contract = load_contract(CONTRACT, exchange.contracts)
     settings = load_settings(party="KHM", home=khm.gcmx_home)
     write_dataset(contract, outbox_path(settings, CONTRACT, period), period, seed=7, **kwargs)
 
