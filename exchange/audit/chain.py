@@ -16,15 +16,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exchange.audit.checkpoint import Checkpoint
+
 GENESIS = "0" * 64
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _FIELDS = {"seq": int, "time": str, "party": str, "event": str, "prev": str}
-
-
-def canonical(obj: dict) -> bytes:
-    """The one serialisation of an entry: sorted keys, compact separators, ASCII, one line."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False).encode("ascii")
 
 
 @dataclass(frozen=True)
@@ -193,8 +189,8 @@ def _count(n: int) -> str:
     return f"{n} entry" if n == 1 else f"{n} entries"
 
 
-def _check_against(checker: _Checker, lines: list[_Line], checkpoint: dict, party: str | None) -> None:
-    cp_seq, cp_head, cp_party = checkpoint["seq"], checkpoint["head"], checkpoint["party"]
+def _check_against(checker: _Checker, lines: list[_Line], checkpoint: Checkpoint, party: str | None) -> None:
+    cp_seq, cp_head, cp_party = checkpoint.seq, checkpoint.head, checkpoint.party
     end = len(lines) + 1
     if party is not None and cp_party != party:
         checker.problems.append((0, f"checkpoint: it is {cp_party}'s but the log is {party}'s"))
@@ -216,7 +212,7 @@ def _check_against(checker: _Checker, lines: list[_Line], checkpoint: dict, part
                                             f"before seq {cp_seq}"))
 
 
-def verify_log(path: Path, checkpoint: dict | None = None) -> AuditVerdict:
+def verify_log(path: Path, checkpoint: Checkpoint | None = None) -> AuditVerdict:
     """Check the chain of the log at ``path``; with a verified ``checkpoint`` (see
     ``exchange.audit.log.load_checkpoint``) also that nothing up to its seq was cut or rewritten.
 
@@ -249,5 +245,5 @@ def verify_log(path: Path, checkpoint: dict | None = None) -> AuditVerdict:
         head_seq=last.entry["seq"] if last and last.entry else 0,
         head=last.digest if last else GENESIS,
         problems=[message for _, message in sorted(checker.problems)],
-        checkpoint_seq=checkpoint["seq"] if checkpoint is not None else None,
+        checkpoint_seq=checkpoint.seq if checkpoint is not None else None,
     )

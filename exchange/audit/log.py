@@ -1,7 +1,7 @@
 """Tamper-evident audit log: append-only JSON Lines, hash-chained, with signed checkpoints.
 
 Each party keeps ``{GCMX_HOME}/audit/{PARTY}.audit.jsonl``. Every line is one canonical JSON
-object (sorted keys, compact separators, ASCII)::
+object (:mod:`exchange.canonical`, with non-ASCII escaped)::
 
     {"event":"publish","exchange_id":"...","party":"KHM","prev":"<64 hex>","seq":7,"time":"...Z"}
 
@@ -10,10 +10,11 @@ first line), so an auditor can check any link with stock tools::
 
     sed -n 6p KHM.audit.jsonl | sha256sum     # equals "prev" of line 7
 
-A signed checkpoint ``{"party","seq","head","time"}`` (minisign, trusted comment naming party,
-seq and head) pins the head of the log in the party's outbound buckets, where the partner can
-read it; checking the log against it also catches a truncated tail or a consistently rewritten
-chain. Details are ids, hashes, counts and reasons only: never record values or secrets.
+A signed checkpoint (:class:`~exchange.audit.checkpoint.Checkpoint`: party, seq, head, time;
+minisign, trusted comment naming party, seq and head) pins the head of the log in the party's
+outbound buckets, where the partner can read it; checking the log against it also catches a
+truncated tail or a consistently rewritten chain. Details are ids, hashes, counts and reasons
+only: never record values or secrets.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from datetime import datetime
 from pathlib import Path
 
 from exchange.atomic import fsync_folder, write_bytes_atomic
-from exchange.audit.chain import GENESIS, AuditVerdict, canonical, verify_log
+from exchange.audit.chain import GENESIS, AuditVerdict, verify_log
+from exchange.audit.checkpoint import AuditError, Checkpoint
+from exchange.canonical import canonical_json
 from exchange.clock import utc_now
 from exchange.crypto.minisign import PublicKey, SecretKey
-from exchange.errors import ConfigError, NotFound, SignatureError, TerminalError
+from exchange.errors import ConfigError, NotFound, SignatureError
 from exchange.protocol.limits import CHECKPOINT_MAX, SIGNATURE_MAX
 from exchange.protocol.naming import (
     AUDIT_FOLDER,
@@ -45,7 +48,7 @@ from exchange.protocol.naming import (
 )
 from exchange.storage.s3 import Store
 
-__all__ = ["GENESIS", "AuditError", "AuditLog", "AuditVerdict", "LocalCheckpoint", "canonical", "defused",
+__all__ = ["GENESIS", "AuditError", "AuditLog", "AuditVerdict", "Checkpoint", "LocalCheckpoint", "defused",
            "fetch_latest_checkpoint", "latest_local_checkpoint", "load_checkpoint", "make_checkpoint",
            "publish_checkpoint", "read_local_checkpoint", "verify_log"]
 
@@ -55,12 +58,9 @@ _SECRET_WORDS = frozenset({"secret", "secrets", "password", "passwd", "passphras
 _SECRET_LAST_WORDS = frozenset({"key", "keys"})  # ``key_id`` is an id; ``signing_key`` is not
 _SECRET_VALUE_MARKERS = ("AGE-SECRET-KEY-", "AGE-PLUGIN-", "-----BEGIN")
 _EVENT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HINT_VERIFY = "run `gcmx audit verify` and keep the log as it is for the auditors"
 
 
-class AuditError(TerminalError):
-    """The audit log cannot be written or read as a well-formed chain."""
 
 
 def _secret_like(name: str) -> bool:
@@ -183,7 +183,7 @@ class AuditLog:
             prev = GENESIS if last is None else hashlib.sha256(last).hexdigest()
             entry = {**clean, "seq": seq + 1, "time": utc_now(), "party": self.party,
                      "event": event, "prev": prev}
-            line = canonical(entry) + b"\n"
+            line = canonical_json(entry, ascii=True) + b"\n"
             written = 0
             while written < len(line):
                 written += os.write(fd, line[written:])
@@ -227,17 +227,14 @@ class AuditLog:
         return f"AuditLog(path={str(self.path)!r}, party={self.party!r})"
 
 
-def _trusted_comment(party: str, seq: int, head: str) -> str:
-    return f"gcmx audit checkpoint party={party} seq={seq} head={head}"
 
 
 def make_checkpoint(log: AuditLog, signing_key: SecretKey) -> tuple[bytes, bytes]:
     """The canonical checkpoint of the log's head and its minisign signature."""
     seq, head = log.head()
-    data = canonical({"party": log.party, "seq": seq, "head": head, "time": utc_now()}) + b"\n"
-    signature = signing_key.sign(data, _trusted_comment(log.party, seq, head),
-                                 untrusted_comment="gcmx audit checkpoint")
-    return data, signature
+    checkpoint = Checkpoint(log.party, seq, head, utc_now())
+    data = checkpoint.to_json()
+    return data, signing_key.sign(data, checkpoint.comment(), untrusted_comment="gcmx audit checkpoint")
 
 
 def publish_checkpoint(log: AuditLog, signing_key: SecretKey, store: Store, buckets: list[str]) -> str:
@@ -251,48 +248,41 @@ def publish_checkpoint(log: AuditLog, signing_key: SecretKey, store: Store, buck
         raise ConfigError(f"no outbound bucket to publish {log.party}'s audit checkpoint to",
                           hint="name the partners this party sends to (gcmx audit checkpoint --to)")
     data, signature = make_checkpoint(log, signing_key)
-    checkpoint = json.loads(data)
-    key = checkpoint_key(log.party, checkpoint["seq"])
-    for name in (checkpoint_file(checkpoint["seq"]), LATEST_CHECKPOINT):
+    checkpoint = Checkpoint.from_json(data)
+    key = checkpoint_key(log.party, checkpoint.seq)
+    for name in (checkpoint_file(checkpoint.seq), LATEST_CHECKPOINT):
         write_bytes_atomic(log.checkpoints_dir / name, data)
         write_bytes_atomic(log.checkpoints_dir / signature_key(name), signature)
     for bucket in buckets:
         for object_key in (key, latest_checkpoint_key(log.party)):
             store.put_bytes(bucket, object_key, data)
             store.put_bytes(bucket, signature_key(object_key), signature)
-    log.append("checkpoint", checkpoint_seq=checkpoint["seq"], head=checkpoint["head"], object=key,
+    log.append("checkpoint", checkpoint_seq=checkpoint.seq, head=checkpoint.head, object=key,
                buckets=list(buckets))
     return key
 
 
-def load_checkpoint(data: bytes, signature: bytes, public_key: PublicKey) -> dict:
-    """Verify a checkpoint's signature and contents; return ``{"party","seq","head","time"}``.
+def load_checkpoint(data: bytes, signature: bytes, public_key: PublicKey,
+                    where: str = "audit checkpoint") -> Checkpoint:
+    """Verify a checkpoint's signature and contents; return it.
 
-    Raises SignatureError if the signature, or the trusted comment it covers, does not match.
+    Raises SignatureError if the signature, or the trusted comment it covers, does not match,
+    and AuditError (naming the field) if the signed bytes are not a checkpoint.
     """
-    comment = public_key.verify(data, signature, source="audit checkpoint signature")
-    try:
-        checkpoint = json.loads(data)
-        party, seq, head = checkpoint["party"], checkpoint["seq"], checkpoint["head"]
-        valid = (isinstance(party, str) and isinstance(seq, int) and not isinstance(seq, bool)
-                 and seq >= 0 and isinstance(head, str) and bool(_HEX64.match(head))
-                 and isinstance(checkpoint["time"], str))
-    except (ValueError, TypeError, KeyError, RecursionError):
-        valid = False
-    if not valid:
-        raise AuditError("signed audit checkpoint does not hold party, seq, head and time",
-                         hint="it was not written by gcmx audit checkpoint; ask the party for a new one")
-    if comment != _trusted_comment(party, seq, head):
-        raise SignatureError("audit checkpoint's trusted comment does not match its contents",
+    comment = public_key.verify(data, signature, source=f"{where} signature")
+    checkpoint = Checkpoint.from_json(data, where)
+    if comment != checkpoint.comment():
+        raise SignatureError(f"{where}: trusted comment does not match its contents",
                              hint="the checkpoint and signature belong to different heads; fetch both again")
     return checkpoint
 
 
-def fetch_latest_checkpoint(store: Store, bucket: str, party: str, public_key: PublicKey) -> dict:
+def fetch_latest_checkpoint(store: Store, bucket: str, party: str, public_key: PublicKey) -> Checkpoint:
     """Read and verify ``party``'s latest checkpoint from ``bucket``."""
-    data = store.get_bytes(bucket, latest_checkpoint_key(party), CHECKPOINT_MAX)
-    signature = store.get_bytes(bucket, signature_key(latest_checkpoint_key(party)), SIGNATURE_MAX)
-    return load_checkpoint(data, signature, public_key)
+    latest = latest_checkpoint_key(party)
+    data = store.get_bytes(bucket, latest, CHECKPOINT_MAX)
+    signature = store.get_bytes(bucket, signature_key(latest), SIGNATURE_MAX)
+    return load_checkpoint(data, signature, public_key, f"s3://{bucket}/{latest}")
 
 
 @dataclass(frozen=True)
@@ -311,12 +301,12 @@ class LocalCheckpoint:
             return None
         return found if isinstance(found, dict) else None
 
-    def verified(self, public_key: PublicKey) -> dict:
+    def verified(self, public_key: PublicKey) -> Checkpoint:
         """The checkpoint once its signature verifies (see :func:`load_checkpoint`)."""
         if self.signature is None:
             raise NotFound(f"signature {signature_key(str(self.path))} of checkpoint {self.path} does not exist",
                            hint="keep the checkpoint together with its .minisig")
-        return load_checkpoint(self.data, self.signature, public_key)
+        return load_checkpoint(self.data, self.signature, public_key, str(self.path))
 
 
 def read_local_checkpoint(path: Path) -> LocalCheckpoint:

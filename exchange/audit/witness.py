@@ -21,7 +21,7 @@ import json
 
 from exchange.atomic import write_json_atomic
 from exchange.audit.alarms import raise_alarm
-from exchange.audit.log import AuditError, AuditLog, load_checkpoint
+from exchange.audit.log import AuditError, AuditLog, Checkpoint, load_checkpoint
 from exchange.errors import GcmxError
 from exchange.protocol.limits import CHECKPOINT_MAX, SIGNATURE_MAX
 from exchange.protocol.naming import (
@@ -44,13 +44,13 @@ def _published(node: Node, bucket: str, partner: str) -> list[int]:
     return sorted(seqs, reverse=True)
 
 
-def _load(node: Node, bucket: str, partner: str, seq: int, public) -> dict:
+def _load(node: Node, bucket: str, partner: str, seq: int, public) -> Checkpoint:
     key = checkpoint_key(partner, seq)
     data = node.store.get_bytes(bucket, key, CHECKPOINT_MAX)
     signature = node.store.get_bytes(bucket, signature_key(key), SIGNATURE_MAX)
-    checkpoint = load_checkpoint(data, signature, public)
-    if checkpoint["party"] != partner or checkpoint["seq"] != seq:
-        raise AuditError(f"s3://{bucket}/{key} holds {checkpoint['party']}'s checkpoint seq {checkpoint['seq']}")
+    checkpoint = load_checkpoint(data, signature, public, f"s3://{bucket}/{key}")
+    if checkpoint.party != partner or checkpoint.seq != seq:
+        raise AuditError(f"s3://{bucket}/{key} holds {checkpoint.party}'s checkpoint seq {checkpoint.seq}")
     return checkpoint
 
 
@@ -82,15 +82,15 @@ def witness_partner(node: Node, partner: str) -> list[dict]:
     if (newest or 0) < witnessed:
         findings.append(("checkpoint-backwards", f"s3://{bucket}/{AUDIT}/{partner}/: the newest checkpoint is "
                                                  f"seq {newest or 0}, but this node witnessed seq {witnessed}"))
-    elif checkpoint and heads.get(str(newest), checkpoint["head"]) != checkpoint["head"]:
+    elif checkpoint and heads.get(str(newest), checkpoint.head) != checkpoint.head:
         findings.append(("checkpoint-fork", f"s3://{bucket}/{checkpoint_key(partner, newest)}: head "
-                                            f"{checkpoint['head'][:16]}… differs from the {heads[str(newest)][:16]}… "
+                                            f"{checkpoint.head[:16]}… differs from the {heads[str(newest)][:16]}… "
                                             f"this node witnessed at seq {newest}"))
     elif checkpoint and str(newest) not in heads:
-        heads[str(newest)] = checkpoint["head"]
+        heads[str(newest)] = checkpoint.head
         AuditLog.for_home(node.home, node.party).append(
-            "witness", party_witnessed=partner, checkpoint_seq=newest, head=checkpoint["head"],
-            checkpoint_time=checkpoint["time"])
+            "witness", party_witnessed=partner, checkpoint_seq=newest, head=checkpoint.head,
+            checkpoint_time=checkpoint.time)
     opened = [f"{kind}:{reason}" for kind, reason in findings]
     raised = [raise_alarm(node, kind, partner, reason) for (kind, reason), name in zip(findings, opened, strict=True)
               if name not in state["open"]]

@@ -9,6 +9,7 @@ import click
 
 from exchange.audit.log import (
     AuditLog,
+    Checkpoint,
     LocalCheckpoint,
     latest_local_checkpoint,
     publish_checkpoint,
@@ -40,7 +41,7 @@ def _public_key(settings: Settings, given: Path | None, party: str | None) -> Pu
     return found
 
 
-def _verified(settings: Settings, local: LocalCheckpoint, public_key: Path | None) -> dict:
+def _verified(settings: Settings, local: LocalCheckpoint, public_key: Path | None) -> Checkpoint:
     claimed = (local.claimed() or {}).get("party")  # only to find the key; the signature decides
     key = _public_key(settings, public_key, settings.party or (claimed if isinstance(claimed, str) else None))
     return local.verified(key)

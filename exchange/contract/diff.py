@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from exchange.contract.model import Column, canonical_json, columns_from_document, custom_properties
+from exchange.canonical import canonical_json
+from exchange.contract.model import Column, columns_from_document, custom_properties
 from exchange.contract.suite import GOVERNED
 
 BREAKING_TERMS = ("sender", "recipients", "period", "classification", "disclosure")

@@ -6,7 +6,9 @@ Expectations suite, lives in ``expectations/<id>-<version>.json``. The contract
 ``hash`` covers both files, so a signature over it binds the schema *and* the checks.
 
 Exchange terms sit in the contract's ``customProperties``: sender, recipients, schedule,
-period, revisionPolicy, classification, retention, legalBasis, disclosure.
+period, revisionPolicy, classification, retention, legalBasis, disclosure. They are parsed
+in one place, :mod:`exchange.contract.terms`; this module adds the JSON Schema check, the
+columns, the suite and the hash.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -23,28 +24,19 @@ from typing import Any
 
 import yaml
 
+from exchange.canonical import canonical_json
+from exchange.contract.terms import (  # noqa: F401 - the contract's vocabulary, used from here too
+    CHILD_AGE_CODES,
+    CLASSIFICATIONS,
+    CONTRACT_SUFFIX,
+    ID_PATTERN,
+    PERIODS,
+    REQUIRED_TERMS,
+    RESTRICTED_CLASSIFICATIONS,
+    terms_from_document,
+)
 from exchange.errors import ContractError
 
-CONTRACT_SUFFIX = ".odcs.yaml"
-CLASSIFICATIONS = ("children", "personal", "aggregate")
-RESTRICTED_CLASSIFICATIONS = ("children", "personal")
-PERIODS = {
-    "monthly": re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\Z"),  # ASCII digits, nothing after (no "\n")
-    "quarterly": re.compile(r"^([0-9]{4})-Q([1-4])\Z"),
-}
-CHILD_AGE_CODES = frozenset({"Y0T4", "Y5T9", "Y10T14", "Y15T17", "Y0T9", "Y10T17", "Y0T17"})
-REQUIRED_TERMS = (
-    "sender",
-    "recipients",
-    "schedule",
-    "period",
-    "revisionPolicy",
-    "classification",
-    "retention",
-    "legalBasis",
-    "disclosure",
-)
-ID_PATTERN = re.compile(r"^([a-z][a-z0-9_]*)\.([a-z]{3})-([a-z]{3})$")
 HASH_DOMAIN = b"gcmx-contract-hash-v1\n"
 
 
@@ -172,13 +164,8 @@ def custom_properties(node: dict[str, Any]) -> dict[str, Any]:
     return {item["property"]: item.get("value") for item in node.get("customProperties") or []}
 
 
-def canonical_json(value: Any) -> bytes:
-    """Deterministic JSON bytes (sorted keys, no whitespace) used for hashing."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def contract_hash(document: Any, suite: Any) -> str:
-    """SHA-256 hex over the canonical bytes of a contract document and its suite."""
+    """SHA-256 hex over the canonical bytes (:mod:`exchange.canonical`) of a contract document and its suite."""
     digest = hashlib.sha256(HASH_DOMAIN)
     digest.update(canonical_json(document))
     digest.update(b"\n")
@@ -296,69 +283,32 @@ def contract_from_document(document: Any, path: Path, suite_path: Path,
     if problems:
         shown = "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
         raise ContractError(f"{path}: breaks the ODCS v3 schema: {shown}", hint="fix the fields named")
-    contract_id = document["id"]
-    match = ID_PATTERN.match(contract_id)
-    if not match:
-        raise ContractError(
-            f"{path}: id {contract_id!r} is not '<dataset>.<sender>-<recipient>'",
-            hint="use e.g. workers_deployed.khm-tha",
-        )
-    terms = custom_properties(document)
-    missing = [t for t in REQUIRED_TERMS if t not in terms]
-    if missing:
-        raise ContractError(f"{path}: customProperties lack exchange terms {missing}", hint="add them")
-    schema = document.get("schema") or []
-    if len(schema) != 1:
-        raise ContractError(
-            f"{path}: expected exactly one schema object, found {len(schema)}",
-            hint="one contract per dataset",
-        )
-    dataset = schema[0]["name"]
-    if dataset != match.group(1):
-        raise ContractError(
-            f"{path}: schema name {dataset!r} does not match id {contract_id!r}",
-            hint="name the schema object after the dataset",
-        )
-    classification = terms["classification"]
-    if classification not in CLASSIFICATIONS:
-        raise ContractError(
-            f"{path}: classification {classification!r} is not one of {CLASSIFICATIONS}",
-            hint="pick children, personal or aggregate",
-        )
-    if terms["period"] not in PERIODS:
-        raise ContractError(
-            f"{path}: period {terms['period']!r} is not one of {sorted(PERIODS)}", hint="fix it"
-        )
-    recipients = terms["recipients"]
-    if isinstance(recipients, str) or not isinstance(recipients, list) or not recipients:
-        raise ContractError(f"{path}: recipients must be a non-empty list of alpha-3 codes", hint="fix it")
-    sender = str(terms["sender"]).upper()
-    recipient_codes = tuple(str(r).upper() for r in recipients)
-    if (sender.lower(), recipient_codes[0].lower()) != (match.group(2), match.group(3)):
-        raise ContractError(
-            f"{path}: sender/recipients {sender}->{recipient_codes} do not match id {contract_id!r}",
-            hint="the id names sender-recipient",
-        )
+    terms = terms_from_document(document, path)
     columns = columns_from_document(document)
     suite = read_suite(suite_path, path)
+    try:
+        digest = contract_hash(document, suite)
+    except ValueError:  # NaN or infinity: not JSON, so nothing a signature could cover
+        raise ContractError(f"{path}: holds a number that is not JSON (NaN or infinity)",
+                            hint="write the value as a finite number or a string") from None
     return Contract(
-        id=contract_id,
-        version=str(document["version"]),
-        name=document.get("name", contract_id),
-        dataset=dataset,
-        sender=sender,
-        recipients=recipient_codes,
-        schedule=str(terms["schedule"]),
-        period=terms["period"],
-        classification=classification,
-        revision_policy=str(terms["revisionPolicy"]),
-        retention=str(terms["retention"]),
-        legal_basis=str(terms["legalBasis"]),
-        disclosure=resolve_subtotals(dict(terms["disclosure"] or {}), columns, hierarchies or {}),
+        id=terms.id,
+        version=terms.version,
+        name=terms.name,
+        dataset=terms.dataset,
+        sender=terms.sender,
+        recipients=terms.recipients,
+        schedule=terms.schedule,
+        period=terms.period,
+        classification=terms.classification,
+        revision_policy=terms.revision_policy,
+        retention=terms.retention,
+        legal_basis=terms.legal_basis,
+        disclosure=resolve_subtotals(terms.disclosure, columns, hierarchies or {}),
         columns=columns,
         path=path,
         suite_path=suite_path,
-        hash=contract_hash(document, suite),
+        hash=digest,
         document=document,
     )
 

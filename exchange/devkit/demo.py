@@ -30,6 +30,8 @@ from exchange.devkit.bootstrap import provision
 from exchange.devkit.seaweed import SeaweedServer, new_server
 from exchange.devkit.synthetic import write_dataset
 from exchange.orchestration.tasks import outbox_path, previous_period, suppressed_count
+from exchange.protocol.manifest import Manifest
+from exchange.protocol.receipts import Receipt
 from exchange.settings import PROJECT_ROOT, load_settings
 
 PARTIES = ("KHM", "THA")
@@ -74,14 +76,15 @@ def exchange_rows(airflow: dict[str, LocalAirflow]) -> list[dict]:
     rows = []
     for party, local in airflow.items():
         for manifest_path in sorted((local.gcmx_home / "outbound").glob("*/manifest.json")):
-            manifest = json.loads(manifest_path.read_text())
+            manifest = Manifest.from_json(manifest_path.read_bytes(), str(manifest_path))
             receipt_path = manifest_path.parent / "receipt.json"
-            receipt = json.loads(receipt_path.read_text())["status"] if receipt_path.exists() else "missing"
+            receipt = Receipt.from_json(receipt_path.read_bytes(), str(receipt_path)).status \
+                if receipt_path.exists() else "missing"
             rows.append({
-                "dataset": manifest["dataset"],
-                "direction": f"{party} → {'/'.join(r['party'] for r in manifest['recipients'])}",
-                "rows": manifest["rows"], "suppressed": suppressed_count(manifest["disclosure"]),
-                "validation": "passed" if manifest["validation"].get("success") else "FAILED",
+                "dataset": manifest.dataset,
+                "direction": f"{party} → {'/'.join(manifest.recipient_parties)}",
+                "rows": manifest.rows, "suppressed": suppressed_count(manifest.disclosure.to_dict()),
+                "validation": "passed" if manifest.validation.success else "FAILED",
                 "receipt": receipt,
             })
     return rows

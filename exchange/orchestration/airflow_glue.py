@@ -6,8 +6,9 @@
   ``{"identity_dir": "/path"}``, e.g. from a secrets backend) or else ``GCMX_IDENTITY``.
 * A terminal failure flagged by ``exchange.orchestration.tasks`` becomes AirflowFailException (no retry);
   transient errors propagate, and Airflow retries them with exponential backoff.
-* Contract terms for building DAGs are read with the C YAML loader only: DAG parsing
-  touches the contracts folder and nothing else (no boto3, no GX, no pyarrow).
+* Contract terms for building DAGs come from :func:`exchange.contract.terms.contract_terms` (the one
+  parser of the terms, with the C YAML loader): DAG parsing touches the contracts folder and
+  nothing else (no boto3, no GX, no pyarrow).
 """
 
 from __future__ import annotations
@@ -15,13 +16,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
-import yaml
-
-from exchange.contract.model import CONTRACT_SUFFIX, custom_properties
+from exchange.contract.terms import ContractTerms, contract_terms  # noqa: F401 - the DAG file's import
 
 S3_CONN_ID = "gcmx_s3"
 IDENTITY_CONN_ID = "gcmx_identity"
@@ -35,40 +32,6 @@ DEFAULT_ARGS = {
 }
 
 log = logging.getLogger("gcmx")
-
-
-@dataclass(frozen=True)
-class ContractTerms:
-    """What DAG building needs from one contract file."""
-
-    id: str
-    dataset: str
-    name: str
-    sender: str
-    recipients: tuple[str, ...]
-    schedule: str
-    period: str
-    classification: str
-
-    @property
-    def dag_suffix(self) -> str:
-        """``workers_deployed.khm-tha`` → ``workers_deployed_khm_tha``."""
-        return self.id.replace(".", "_").replace("-", "_")
-
-
-def contract_terms(contracts_dir: Path) -> list[ContractTerms]:
-    """The exchange terms of every contract in ``contracts_dir``, read fast (no schema checks)."""
-    found = []
-    for path in sorted(Path(contracts_dir).glob(f"*{CONTRACT_SUFFIX}")):
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)  # noqa: S506 - safe loader
-        terms = custom_properties(document)
-        found.append(ContractTerms(
-            id=document["id"], dataset=document["schema"][0]["name"],
-            name=document.get("name", document["id"]), sender=str(terms["sender"]).upper(),
-            recipients=tuple(str(r).upper() for r in terms["recipients"]),
-            schedule=str(terms["schedule"]), period=str(terms["period"]),
-            classification=str(terms["classification"])))
-    return found
 
 
 def partners(party: str, terms: list[ContractTerms]) -> list[str]:

@@ -86,7 +86,7 @@ def validate_outbound(client, contract_id: str, period: str | None = None, sourc
         period = previous_period(kind, logical_date or datetime.now())
     path = _source(node, contract_id, period, source)
     summary = check_source(node, path, contract_id, period)
-    return {"contract": contract_id, "period": period, "source": str(path), "validation": summary}
+    return {"contract": contract_id, "period": period, "source": str(path), "validation": summary.to_dict()}
 
 
 @terminal_as_flag
@@ -154,12 +154,13 @@ def receive_inbound(client, partner: str, prefix: str) -> dict:
 
 def awaiting_receipt(node: Node) -> list[str]:
     """Partners that still owe a receipt for an exchange this node sent."""
+    from exchange.protocol.manifest import Manifest
     from exchange.protocol.naming import MANIFEST, OUTBOUND
 
     found: set[str] = set()
     for manifest in node.folder(OUTBOUND).glob(f"*/{MANIFEST}"):
         if not (manifest.parent / "receipt.json").exists():
-            found.update(r["party"] for r in json.loads(manifest.read_text())["recipients"])
+            found.update(Manifest.from_json(manifest.read_bytes(), str(manifest)).recipient_parties)
     return sorted(found)
 
 

@@ -157,4 +157,5 @@ def check_declared(path: Path, contract: Contract, period: str) -> None:
             f"{Path(path).name} does not hold what exchange {contract.id} {period} declares: "
             + "; ".join(problems),
             hint="the rows must be of the declared period, from the contract's sender to its recipient; "
-                 "send each period's file under its own period")
+                 "send each period's file under its own period",
+            contract=contract.id, dataset=contract.dataset, period=period)

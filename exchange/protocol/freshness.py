@@ -4,7 +4,7 @@ Like a transparency log, the index lets the recipient notice what a leaked bucke
 do although it cannot forge a manifest: delete, withhold or replace an exchange. Layout, in the
 sender's outbound bucket (``khm-to-tha``)::
 
-    index/{seq:08d}.json           one IndexEntry, canonical JSON (exchange.protocol.manifest.canonical_json)
+    index/{seq:08d}.json           one IndexEntry, canonical JSON (exchange.canonical)
     index/{seq:08d}.json.minisig   minisign signature, trusted comment
                                    ``gcmx index KHM->THA seq=7 sha256=<sha256 of the entry bytes>``
 
@@ -26,28 +26,28 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from exchange.atomic import write_text_atomic
 from exchange.audit.alarms import raise_alarm
+from exchange.canonical import canonical_json
 from exchange.errors import ObjectTooLarge, ProtocolError
 from exchange.protocol.limits import SIGNATURE_MAX, STATEMENT_MAX
-from exchange.protocol.manifest import canonical_json
+from exchange.protocol.manifest import Manifest
 from exchange.protocol.naming import (
     FRESHNESS,
     MANIFEST,
     OUTBOUND,
     SIGNATURE,
     bucket_name,
-    exchange_prefix,
     index_key,
     signature_key,
 )
 from exchange.protocol.node import Node
+from exchange.protocol.strict import Fields, parse_json
 
 FORMAT = "gcmx-index/1"
 GENESIS = "0" * 64
@@ -99,29 +99,18 @@ class IndexEntry:
         return f"gcmx index {self.sender}->{self.recipient} seq={self.seq} sha256={self.sha256}"
 
     @classmethod
-    def from_json(cls, data: bytes, where: str) -> IndexEntry:
+    def from_json(cls, data: bytes | str, where: str = "index entry") -> IndexEntry:
         """Parse canonical entry bytes; ProtocolError (naming ``where`` and the field) otherwise."""
+        data = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
         if len(data) > STATEMENT_MAX:
             raise ObjectTooLarge(f"{where}: index entry larger than {STATEMENT_MAX} bytes",
-                                 hint="no genuine index entry is that large; it was planted")
-        try:
-            raw = json.loads(data)
-        except (ValueError, RecursionError):
-            raise ProtocolError(f"{where}: index entry is not valid JSON",
-                                hint="it was planted or corrupted in the bucket") from None
-        names = {f.name for f in fields(cls)}
-        if not isinstance(raw, dict) or set(raw) != names:
-            raise ProtocolError(f"{where}: index entry does not hold exactly the fields {sorted(names)}",
-                                hint="it was planted or written by an incompatible gcmx")
-        seq = raw["seq"]
-        if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= 99_999_999:
-            raise ProtocolError(f"{where}: index entry seq is not a number from 1 to 99999999",
-                                hint="it was planted or corrupted in the bucket")
-        for name, pattern in _PATTERNS.items():
-            if not isinstance(raw[name], str) or not pattern.fullmatch(raw[name]):
-                raise ProtocolError(f"{where}: index entry field {name} is malformed",
-                                    hint="it was planted or corrupted in the bucket")
-        entry = cls(**raw)
+                                 hint="no genuine index entry is that large; it was planted", limit=STATEMENT_MAX)
+        f = Fields(parse_json(data, "index entry", where), "index entry", where)
+        seq = f.count("seq")
+        if not 1 <= seq <= 99_999_999:
+            raise f.fail("seq", "is not a number from 1 to 99999999")
+        entry = cls(seq=seq, **{name: f.text(name, pattern) for name, pattern in _PATTERNS.items()})
+        f.done()
         if entry.to_json() != data:
             raise ProtocolError(f"{where}: index entry is not in canonical form",
                                 hint="it was not written by gcmx; it was planted or altered")
@@ -140,25 +129,23 @@ def local_index(node: Node, recipient: str) -> list[IndexEntry]:
     return [IndexEntry.from_json(line, str(path)) for line in path.read_bytes().splitlines() if line]
 
 
-def _unindexed(node: Node, bucket: str, indexed: set[str]) -> list[dict]:
+def _unindexed(node: Node, bucket: str, indexed: set[str]) -> list[Manifest]:
     """Local outbound records of ``bucket`` not yet indexed whose signed manifest is in the bucket
     (a record kept before its upload finished is indexed by a later sync, never too early)."""
     found = []
     for path in node.folder(OUTBOUND).glob(f"*/{MANIFEST}"):
-        manifest = json.loads(path.read_text())
-        if manifest.get("bucket") == bucket and manifest.get("exchange_id") not in indexed:
-            prefix = exchange_prefix(manifest["dataset"], manifest["period"], manifest["exchange_id"])
-            if node.store.exists(bucket, f"{prefix}/{SIGNATURE}"):
-                found.append(manifest)
-    return sorted(found, key=lambda m: (m["created"], m["sequence"], m["exchange_id"]))
+        manifest = Manifest.from_json(path.read_bytes(), str(path))
+        if manifest.bucket == bucket and manifest.exchange_id not in indexed \
+                and node.store.exists(bucket, f"{manifest.prefix}/{SIGNATURE}"):
+            found.append(manifest)
+    return sorted(found, key=lambda m: (m.created, m.sequence, m.exchange_id))
 
 
-def _entry(node: Node, recipient: str, bucket: str, seq: int, prev: str, manifest: dict) -> IndexEntry:
+def _entry(node: Node, recipient: str, bucket: str, seq: int, prev: str, manifest: Manifest) -> IndexEntry:
     return IndexEntry(format=FORMAT, sender=node.party, recipient=recipient, bucket=bucket, seq=seq,
-                      exchange_id=manifest["exchange_id"], dataset=manifest["dataset"],
-                      period=manifest["period"], created=manifest["created"],
-                      manifest_sha256=hashlib.sha256(canonical_json(manifest)).hexdigest(),
-                      ciphertext_sha256=manifest["ciphertext"]["sha256"], prev=prev)
+                      exchange_id=manifest.exchange_id, dataset=manifest.dataset,
+                      period=manifest.period, created=manifest.created,
+                      manifest_sha256=manifest.sha256, ciphertext_sha256=manifest.ciphertext.sha256, prev=prev)
 
 
 def put_ours(node: Node, bucket: str, key: str, data: bytes, limit: int) -> bool:

@@ -26,7 +26,7 @@ import logging
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from exchange.atomic import write_json_atomic
@@ -34,7 +34,8 @@ from exchange.audit.log import AuditLog, defused
 from exchange.clock import utc_now
 from exchange.contract.validation import validate
 from exchange.crypto import age
-from exchange.errors import GcmxError, ProtocolError, TerminalError
+from exchange.errors import GcmxError, ProtocolError, QuarantineError, TerminalError
+from exchange.protocol.decision import Decision
 from exchange.protocol.declared import check_declared
 from exchange.protocol.freshness_check import watch_partner
 from exchange.protocol.inbound_checks import (
@@ -46,7 +47,7 @@ from exchange.protocol.inbound_checks import (
     landing_folder,
 )
 from exchange.protocol.limits import MANIFEST_MAX, SIGNATURE_MAX
-from exchange.protocol.manifest import Manifest, receipt
+from exchange.protocol.manifest import Manifest
 from exchange.protocol.naming import (
     DATA,
     INBOUND,
@@ -63,15 +64,18 @@ from exchange.protocol.naming import (
 from exchange.protocol.node import Node
 from exchange.protocol.outbound import quarantine
 from exchange.protocol.parquet_guard import check_parquet
-from exchange.protocol.receipts import send_receipt
+from exchange.protocol.receipts import Receipt, send_receipt
+from exchange.protocol.summaries import ValidationSummary
 from exchange.storage.streams import HashingReader, HashingWriter
 
 log = logging.getLogger("gcmx.inbound")
 CHUNK = 1 << 20
 
 
-class ExchangeRejected(TerminalError):
-    """An inbound exchange failed a check; it was quarantined and a rejected receipt was sent."""
+class ExchangeRejected(QuarantineError):
+    """An inbound exchange failed a check; it was quarantined (``folder``) and a rejected receipt was sent."""
+
+    FIELDS = ("sender", "exchange_id", "dataset", "period")
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def discover(node: Node, partner: str) -> list[str]:
 
     def open_case(ref: ExchangeRef) -> bool:
         decision = decision_path(node, partner, ref)
-        return not decision.exists() or bool(json.loads(decision.read_text()).get("receipt_pending"))
+        return not decision.exists() or Decision.read(decision).receipt_pending is not None
 
     return [ref.prefix for ref in found.refs if open_case(ref)]
 
@@ -139,17 +143,17 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
     ref = parse_exchange_prefix(prefix, bucket)
     if ref is None:
         raise ProtocolError(f"s3://{bucket}/{_printable(str(prefix))} is not an exchange prefix",
-                            hint="exchanges live at {dataset}/{period}/{exchange_id}; use gcmx pull")
+                            hint="exchanges live at {dataset}/{period}/{exchange_id}; use gcmx pull", bucket=bucket)
     decision = decision_path(node, partner, ref)
     if decision.exists():
-        decided = json.loads(decision.read_text())
-        if decided.get("receipt_pending"):
+        decided = Decision.read(decision)
+        if decided.receipt_pending is not None:
             _answer(node, partner, decision, decided)
-        return Received(ref.exchange_id, ref.dataset, ref.period, "skipped", decided["status"])
+        return Received(ref.exchange_id, ref.dataset, ref.period, "skipped", decided.status)
     staging = node.folder(LANDING) / ".staging" / f"{partner}.{ref.dataset}.{ref.period}.{ref.exchange_id}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    body, summary = b"", {}
+    body, summary = b"", None
     try:
         body = node.store.get_bytes(bucket, f"{ref.prefix}/{MANIFEST}", MANIFEST_MAX)
         signature = node.store.get_bytes(bucket, f"{ref.prefix}/{SIGNATURE}", SIGNATURE_MAX)
@@ -168,13 +172,15 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
         check_parquet(data, manifest.rows, ref.where(DATA))
         check_declared(data, contract, manifest.period)
         report = validate(data, contract, form="exchanged")  # every contract column must be present
-        summary = report.summary()
+        summary = ValidationSummary.of(report.summary())
         write_json_atomic(staging / "validation.json", report.to_dict())
         if not report.success:
             raise ExchangeRejected(f"exchange {ref.exchange_id} ({ref.dataset} {ref.period}) from {partner} "
-                                   f"fails contract {contract.id}: {summary.get('failed')}",
-                                   hint="quarantined; the sender was told by a rejected receipt")
-        (staging / "manifest.json").write_bytes(body)
+                                   f"fails contract {contract.id}: {[x.to_dict() for x in summary.failed]}",
+                                   hint="quarantined; the sender was told by a rejected receipt",
+                                   sender=partner, exchange_id=ref.exchange_id, dataset=ref.dataset,
+                                   period=ref.period)
+        (staging / MANIFEST).write_bytes(body)
         final.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(final)
         return _landed(node, partner, ref, manifest, body, summary, final)
@@ -189,13 +195,15 @@ def _download_and_decrypt(node: Node, ref: ExchangeRef, manifest: Manifest, stag
     """Download the ciphertext to a file while hashing it, no more than the signed size; check
     its hash; only then decrypt it to ``data.parquet`` and check the plaintext hash."""
     cipher_path, data = staging / DATA, staging / "data.parquet"
-    expected = manifest.ciphertext["size"]
+    expected = manifest.ciphertext.size
     with node.store.open_ranged(ref.bucket, f"{ref.prefix}/{DATA}") as stream, cipher_path.open("wb") as out:
         cipher = HashingReader(stream, progress)
         while chunk := cipher.read(CHUNK):
             if cipher.size > expected:
                 raise ProtocolError(f"{ref.where(DATA)}: larger than the {expected} bytes the manifest signs",
-                                    hint="the object was replaced or appended to in the bucket")
+                                    hint="the object was replaced or appended to in the bucket",
+                                    bucket=ref.bucket, key=f"{ref.prefix}/{DATA}", field="ciphertext.size",
+                                    exchange_id=ref.exchange_id)
             out.write(chunk)
     _check_hash(manifest, "ciphertext", cipher.hash.hexdigest(), ref)
     with cipher_path.open("rb") as src, data.open("wb") as out:
@@ -207,43 +215,46 @@ def _download_and_decrypt(node: Node, ref: ExchangeRef, manifest: Manifest, stag
     return data
 
 
-def _summary(report: dict) -> dict:
+def _summary(report: dict) -> ValidationSummary:
     """The receipt's short form of a stored validation report (see ValidationReport.summary)."""
     keys = ("contract_id", "contract_version", "contract_hash", "success", "row_count")
-    return {**{k: report.get(k) for k in keys}, "evaluated": len(report.get("outcomes", [])), "failed": []}
+    return ValidationSummary.of({**{k: report.get(k) for k in keys}, "evaluated": len(report.get("outcomes", [])),
+                                 "failed": []})
 
 
-def _landed(node: Node, partner: str, ref: ExchangeRef, manifest: Manifest, body: bytes, summary: dict,
+def _landed(node: Node, partner: str, ref: ExchangeRef, manifest: Manifest, body: bytes, summary: ValidationSummary,
             final: Path, recovered: bool = False) -> Received:
     AuditLog.for_home(node.home, node.party).append(
         "land", exchange_id=ref.exchange_id, dataset=ref.dataset, period=ref.period, rows=manifest.rows,
         path=str(final), **({"recovered": True} if recovered else {}))
-    _answer(node, partner, decision_path(node, partner, ref), {
-        "status": "landed", "time": utc_now(), "path": str(final),
-        "receipt_pending": receipt(ref.exchange_id, ref.dataset, ref.period, partner, node.party, True, "",
-                                   summary, hashlib.sha256(body).hexdigest())})
+    _answer(node, partner, decision_path(node, partner, ref), Decision(
+        "landed", utc_now(), path=str(final),
+        receipt_pending=Receipt.answer(ref.exchange_id, ref.dataset, ref.period, partner, node.party, True, "",
+                                       summary, hashlib.sha256(body).hexdigest())))
     return Received(ref.exchange_id, ref.dataset, ref.period, "landed", rows=manifest.rows,
                     path=str(final / "data.parquet"))
 
 
-def _answer(node: Node, partner: str, decision: Path, decided: dict) -> None:
+def _answer(node: Node, partner: str, decision: Path, decided: Decision) -> None:
     """Record the decision, then send its receipt; a receipt that could not be sent (store
     down, or its key taken by a planted object: alarmed once) stays pending in the decision
     and goes out on a later pull."""
-    write_json_atomic(decision, decided)
-    sent = send_receipt(node, partner, decided["receipt_pending"], alarm=not decided.get("slot_taken"))
+    write_json_atomic(decision, decided.to_dict())
+    sent = send_receipt(node, partner, decided.receipt_pending, alarm=not decided.slot_taken)
     if sent.status == "slot-taken":
-        write_json_atomic(decision, {**decided, "slot_taken": True})
+        write_json_atomic(decision, replace(decided, slot_taken=True).to_dict())
     else:
-        write_json_atomic(decision, {**decided, "receipt_pending": None, "slot_taken": False})
+        write_json_atomic(decision, decided.sent().to_dict())
 
 
 def _check_hash(manifest: Manifest, what: str, actual: str, ref: ExchangeRef) -> None:
-    expected = manifest.ciphertext["sha256"] if what == "ciphertext" else manifest.plaintext["sha256"]
+    expected = manifest.ciphertext.sha256 if what == "ciphertext" else manifest.plaintext.sha256
     if actual != expected:
         raise ProtocolError(f"{ref.where(DATA)}: {what} SHA-256 {actual[:16]}… does not match the "
                             f"manifest's {expected[:16]}…",
-                            hint="the object was altered or truncated in transit or in the bucket")
+                            hint="the object was altered or truncated in transit or in the bucket",
+                            bucket=ref.bucket, key=f"{ref.prefix}/{DATA}", field=f"{what}.sha256",
+                            exchange_id=ref.exchange_id)
 
 
 def _quarantine_name(node: Node, partner: str, ref: ExchangeRef, where: dict) -> str:
@@ -256,7 +267,8 @@ def _quarantine_name(node: Node, partner: str, ref: ExchangeRef, where: dict) ->
     return rejected_name(ref.exchange_id, hashlib.sha256(f"{partner}/{ref.prefix}".encode()).hexdigest())
 
 
-def _reject(node: Node, partner: str, ref: ExchangeRef, body: bytes, summary: dict, staging: Path,
+def _reject(node: Node, partner: str, ref: ExchangeRef, body: bytes, summary: ValidationSummary | None,
+            staging: Path,
             exc: TerminalError):
     reason = exc.message
     files = {p.name: p for p in staging.glob("*") if p.is_file() and p.name != DATA}
@@ -264,16 +276,18 @@ def _reject(node: Node, partner: str, ref: ExchangeRef, body: bytes, summary: di
     folder = quarantine(node, _quarantine_name(node, partner, ref, where), reason, files,
                         {"exchange.json": where})
     if body:
-        (folder / "manifest.json").write_bytes(body)
+        (folder / MANIFEST).write_bytes(body)
     AuditLog.for_home(node.home, node.party).append(  # the reason may quote what the partner signed
         "reject", exchange_id=ref.exchange_id, dataset=ref.dataset, period=ref.period, reason=defused(reason),
         folder=str(folder))
-    _answer(node, partner, decision_path(node, partner, ref), {
-        "status": "rejected", "reason": reason, "time": utc_now(), "quarantine": str(folder),
-        "receipt_pending": receipt(ref.exchange_id, ref.dataset, ref.period, partner, node.party, False,
-                                   reason, summary, hashlib.sha256(body).hexdigest() if body else "")})
+    _answer(node, partner, decision_path(node, partner, ref), Decision(
+        "rejected", utc_now(), reason=reason, quarantine=str(folder),
+        receipt_pending=Receipt.answer(ref.exchange_id, ref.dataset, ref.period, partner, node.party, False,
+                                       reason, summary, hashlib.sha256(body).hexdigest() if body else "")))
     raise ExchangeRejected(f"exchange {ref.exchange_id} ({ref.dataset} {ref.period}) from {partner} "
-                           f"rejected: {reason}", hint=f"quarantined in {folder}") from exc
+                           f"rejected: {reason}", hint=f"quarantined in {folder}", folder=str(folder),
+                           sender=partner, exchange_id=ref.exchange_id, dataset=ref.dataset,
+                           period=ref.period) from exc
 
 
 def _publish_order(node: Node, partner: str, prefixes: list[str]) -> list[str]:
@@ -292,9 +306,8 @@ def _publish_order(node: Node, partner: str, prefixes: list[str]) -> list[str]:
             body = node.store.get_bytes(bucket, f"{prefix}/{MANIFEST}", MANIFEST_MAX)
             signature = node.store.get_bytes(bucket, f"{prefix}/{SIGNATURE}", SIGNATURE_MAX)
             key.verify(body, signature)
-            value = json.loads(body)["sequence"]
-            return value if isinstance(value, int) else 0
-        except (GcmxError, ValueError, KeyError, TypeError, RecursionError):
+            return Manifest.from_json(body).sequence
+        except GcmxError:
             return 0
 
     return sorted(prefixes, key=sequence)

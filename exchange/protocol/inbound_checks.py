@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from exchange.contract.agreement import require_in_force
@@ -30,26 +29,33 @@ def check_manifest(node: Node, ref: ExchangeRef, sender: str, body: bytes, signa
     where = ref.where(MANIFEST)
     key = node.public_keys(sender).minisign
     comment = key.verify(body, signature, f"signature {signature_key(where)}")
-    manifest = Manifest.from_signed_bytes(body, where)
+    manifest = Manifest.from_json(body, where)
     if comment != manifest.comment():
         raise ProtocolError(f"{where}: signature names another exchange ({comment!r})",
-                            hint="a signature was moved between exchanges; ask the sender to republish")
+                            hint="a signature was moved between exchanges; ask the sender to republish",
+                            bucket=ref.bucket, key=f"{ref.prefix}/{MANIFEST}", exchange_id=ref.exchange_id)
     expected = {"exchange_id": ref.exchange_id, "dataset": ref.dataset, "period": ref.period,
                 "bucket": ref.bucket, "sender": sender, "sender_key_id": key.key_id}
     for name, value in expected.items():
         actual = getattr(manifest, name)
         if actual != value:
-            raise ProtocolError(f"{where}: manifest {name} is {actual!r}, expected {value!r}", hint=_COPIED)
+            raise ProtocolError(f"{where}: manifest {name} is {actual!r}, expected {value!r}", hint=_COPIED,
+                                bucket=ref.bucket, key=f"{ref.prefix}/{MANIFEST}", field=name,
+                                exchange_id=ref.exchange_id)
     if manifest.recipient_parties != [node.party]:
         raise ProtocolError(f"{where}: exchange is addressed to {manifest.recipient_parties}, "
                             f"not to {node.party} alone",
-                            hint="the sender encrypted it for another party; ask it to republish")
-    key_id, own = manifest.recipients[0]["key_id"], own_recipient_key_ids(node)
+                            hint="the sender encrypted it for another party; ask it to republish",
+                            bucket=ref.bucket, key=f"{ref.prefix}/{MANIFEST}", field="recipients",
+                            exchange_id=ref.exchange_id)
+    key_id, own = manifest.recipients[0].key_id, own_recipient_key_ids(node)
     if key_id not in own:
         raise ProtocolError(f"{where}: encrypted to age key {key_id}, this party's key is "
                             f"{', '.join(sorted(own))}",
                             hint="the sender holds a stale or wrong public key of this party; "
-                                 "send it the current .age.pub and ask it to republish")
+                                 "send it the current .age.pub and ask it to republish",
+                            bucket=ref.bucket, key=f"{ref.prefix}/{MANIFEST}", field="recipients.key_id",
+                            exchange_id=ref.exchange_id)
     return manifest
 
 
@@ -60,27 +66,31 @@ def own_recipient_key_ids(node: Node) -> set[str]:
 
 def check_contract(node: Node, manifest: Manifest, sender: str, where: str) -> Contract:
     """The contract the manifest names, checked against its terms and held in force."""
-    contract_id = manifest.contract["id"]
+    contract_id = manifest.contract.id
     if not ID_PATTERN.fullmatch(contract_id):
         raise ProtocolError(f"{where}: contract id {contract_id!r} is not a contract id",
-                            hint="the sender's manifest is malformed; ask it to republish")
+                            hint="the sender's manifest is malformed; ask it to republish",
+                            field="contract.id", exchange_id=manifest.exchange_id)
     contract = node.contract(contract_id)
     if contract.sender != sender or node.party not in contract.recipients:
         raise ProtocolError(f"{where}: contract {contract.id} is from {contract.sender} to "
                             f"{'/'.join(contract.recipients)}; this exchange is from {sender} to {node.party}",
-                            hint="a partner sent under a contract that is not its own; refused")
+                            hint="a partner sent under a contract that is not its own; refused",
+                            field="contract.id", exchange_id=manifest.exchange_id)
     terms = {"sender": contract.sender, "dataset": contract.dataset,
              "bucket": bucket_name(contract.sender, node.party)}
     for name, value in terms.items():
         if getattr(manifest, name) != value:
             raise ProtocolError(f"{where}: manifest {name} is {getattr(manifest, name)!r}, "
                                 f"contract {contract.id} says {value!r}",
-                                hint="the exchange does not fit the contract it names; refused")
+                                hint="the exchange does not fit the contract it names; refused",
+                                field=name, exchange_id=manifest.exchange_id)
     parse_period(contract, manifest.period)
-    if (contract.version, contract.hash) != (manifest.contract["version"], manifest.contract["hash"]):
-        raise ProtocolError(f"{where}: sent under contract {contract.id} v{manifest.contract['version']} "
+    if (contract.version, contract.hash) != (manifest.contract.version, manifest.contract.hash):
+        raise ProtocolError(f"{where}: sent under contract {contract.id} v{manifest.contract.version} "
                             f"which this node does not hold in force (it holds v{contract.version})",
-                            hint="agree and sign the same contract version")
+                            hint="agree and sign the same contract version",
+                            field="contract.version", exchange_id=manifest.exchange_id)
     parties = [contract.sender, *contract.recipients]
     require_in_force(contract, node.agreements_dir, {p: node.public_keys(p).minisign for p in parties})
     return contract
@@ -102,9 +112,10 @@ def landed_before(folder: Path, body: bytes, manifest: Manifest) -> bool:
     if not (folder / MANIFEST).is_file():
         return False
     if (folder / MANIFEST).read_bytes() != body or not (folder / "data.parquet").is_file() \
-            or file_sha256(folder / "data.parquet") != manifest.plaintext["sha256"]:
+            or file_sha256(folder / "data.parquet") != manifest.plaintext.sha256:
         raise ProtocolError(f"{folder} already holds another exchange with id {manifest.exchange_id}",
-                            hint="the sender signed two different exchanges under one id; refused")
+                            hint="the sender signed two different exchanges under one id; refused",
+                            exchange_id=manifest.exchange_id)
     return True
 
 
@@ -113,11 +124,12 @@ def check_order(node: Node, sender: str, manifest: Manifest, contract: Contract,
     dataset and period. A sender raises both the revision and the sequence with every new
     exchange of a period, so a second exchange of a landed revision is a replay too."""
     folder = node.folder(LANDING) / sender / manifest.dataset / manifest.period
-    for path in sorted(folder.glob("*/manifest.json")):
-        landed = json.loads(path.read_text())
-        if landed["contract"]["id"] != contract.id or landed["exchange_id"] == manifest.exchange_id:
+    for path in sorted(folder.glob(f"*/{MANIFEST}")):
+        landed = Manifest.from_json(path.read_bytes(), str(path))
+        if landed.contract.id != contract.id or landed.exchange_id == manifest.exchange_id:
             continue
-        if landed["revision"] >= manifest.revision or landed["sequence"] >= manifest.sequence:
+        if landed.revision >= manifest.revision or landed.sequence >= manifest.sequence:
             raise ProtocolError(f"{where}: revision {manifest.revision} / sequence {manifest.sequence} is not "
-                                f"newer than landed {landed['exchange_id']} (revision {landed['revision']}, "
-                                f"sequence {landed['sequence']})", hint="a replayed or rolled-back exchange")
+                                f"newer than landed {landed.exchange_id} (revision {landed.revision}, "
+                                f"sequence {landed.sequence})", hint="a replayed or rolled-back exchange",
+                                field="revision", exchange_id=manifest.exchange_id)

@@ -1,26 +1,25 @@
 """The manifest of an exchange: what was sent, by whom, to whom, under which contract.
 
-A manifest is canonical JSON (sorted keys, compact), signed in the minisign format;
+A manifest is canonical JSON (:mod:`exchange.canonical`), signed in the minisign format;
 its trusted comment names the exchange, so a signature cannot be moved to another one.
-Receipts travel the other way in the same shape of envelope.
+It is read strictly (:mod:`exchange.protocol.strict`): every field present and of its type,
+nested parts included, and nothing else.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import dataclass
+from typing import Any
 
-from exchange.clock import utc_now
-from exchange.errors import ProtocolError
+from exchange.canonical import canonical_json
+from exchange.protocol.naming import exchange_prefix
+from exchange.protocol.strict import Fields, parse_json
+from exchange.protocol.summaries import DisclosureSummary, ValidationSummary
 
 FORMAT = "gcmx-manifest/1"
-RECEIPT_FORMAT = "gcmx-receipt/1"
-
-
-def canonical_json(data: dict) -> bytes:
-    """The one byte form of a JSON document that is hashed and signed."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+_FORMAT = re.compile(re.escape(FORMAT))
 
 
 def exchange_id(sender: str, recipient: str, dataset: str, period: str, revision: int,
@@ -42,109 +41,130 @@ def trusted_comment(kind: str, exchange: str, dataset: str, period: str, sender:
 
 
 @dataclass(frozen=True)
+class Recipient:
+    """One party an exchange is encrypted to, and which of its age keys."""
+
+    party: str
+    key_id: str
+    type: str  # x25519 | mlkem768x25519
+
+    @classmethod
+    def read(cls, f: Fields) -> Recipient:
+        made = cls(f.text("party"), f.text("key_id"), f.text("type"))
+        f.done()
+        return made
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"party": self.party, "key_id": self.key_id, "type": self.type}
+
+
+@dataclass(frozen=True)
+class ContractRef:
+    """The contract an exchange was sent under: id, version and hash (what was agreed)."""
+
+    id: str
+    version: str
+    hash: str
+
+    @classmethod
+    def read(cls, f: Fields) -> ContractRef:
+        made = cls(f.text("id"), f.text("version"), f.text("hash"))
+        f.done()
+        return made
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version, "hash": self.hash}
+
+
+@dataclass(frozen=True)
+class Digest:
+    """SHA-256 and size of a byte stream (the plaintext Parquet or the age ciphertext)."""
+
+    sha256: str
+    size: int
+
+    @classmethod
+    def read(cls, f: Fields) -> Digest:
+        made = cls(f.text("sha256"), f.count("size"))
+        f.done()
+        return made
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size": self.size}
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything a recipient needs to verify, open and judge one exchange."""
 
     exchange_id: str
     bucket: str
     sender: str
-    recipients: list[dict]
+    recipients: tuple[Recipient, ...]
     dataset: str
     period: str
     revision: int
     sequence: int
     created: str
-    contract: dict
+    contract: ContractRef
     rows: int
-    plaintext: dict
-    ciphertext: dict
-    validation: dict
-    disclosure: dict
+    plaintext: Digest
+    ciphertext: Digest
+    validation: ValidationSummary
+    disclosure: DisclosureSummary
     sender_key_id: str
     format: str = FORMAT
 
     @property
     def prefix(self) -> str:
-        return f"{self.dataset}/{self.period}/{self.exchange_id}"
+        """``{dataset}/{period}/{exchange_id}`` in the sender's bucket (see :mod:`exchange.protocol.naming`)."""
+        return exchange_prefix(self.dataset, self.period, self.exchange_id)
 
     @property
     def recipient_parties(self) -> list[str]:
-        return [r["party"] for r in self.recipients]
+        return [r.party for r in self.recipients]
 
     def comment(self) -> str:
         """The trusted comment of this manifest's signature."""
         return trusted_comment("manifest", self.exchange_id, self.dataset, self.period,
                                self.sender, ",".join(self.recipient_parties))
 
-    def to_bytes(self) -> bytes:
-        return canonical_json(asdict(self))
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest as a JSON value (for a local record; the wire form is :meth:`to_json`)."""
+        return {"exchange_id": self.exchange_id, "bucket": self.bucket, "sender": self.sender,
+                "recipients": [r.to_dict() for r in self.recipients], "dataset": self.dataset,
+                "period": self.period, "revision": self.revision, "sequence": self.sequence,
+                "created": self.created, "contract": self.contract.to_dict(), "rows": self.rows,
+                "plaintext": self.plaintext.to_dict(), "ciphertext": self.ciphertext.to_dict(),
+                "validation": self.validation.to_dict(), "disclosure": self.disclosure.to_dict(),
+                "sender_key_id": self.sender_key_id, "format": self.format}
+
+    def to_json(self) -> bytes:
+        """The canonical bytes that are signed."""
+        return canonical_json(self.to_dict())
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the signed bytes (what a receipt and the freshness index name)."""
+        return hashlib.sha256(self.to_json()).hexdigest()
 
     @classmethod
-    def from_bytes(cls, data: bytes, where: str) -> Manifest:
-        """Parse a manifest; ProtocolError naming ``where`` and the field when malformed."""
-        try:
-            raw = json.loads(data)
-        except (ValueError, RecursionError) as exc:  # ValueError: also a number of over 4300 digits
-            raise ProtocolError(f"{where}: manifest is not valid JSON ({getattr(exc, 'msg', type(exc).__name__)})",
-                                hint="the object is corrupted or not a gcmx manifest") from None
-        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-            raise ProtocolError(f"{where}: not a {FORMAT} manifest",
-                                hint="check the sender runs a compatible gcmx version")
-        names = set(cls.__dataclass_fields__)
-        missing = sorted(n for n in names if n not in raw)
-        unknown = sorted(set(raw) - names)
-        if missing or unknown:
-            raise ProtocolError(f"{where}: manifest fields missing {missing} / unknown {unknown}",
-                                hint="the manifest was altered or written by an incompatible sender")
-        return cls(**raw)
-
-    @classmethod
-    def from_signed_bytes(cls, data: bytes, where: str) -> Manifest:
-        """Parse a manifest whose signature verified, checking every field's type too, so that
-        nothing downstream meets a string where it expects a count (ProtocolError naming them)."""
-        manifest = cls.from_bytes(data, where)
-        raw = vars(manifest)
-        wrong = sorted(n for n, kind in _FIELD_TYPES.items() if not _is(raw[n], kind))
-        wrong += [f"{n}.{k}" for n, keys in _NESTED.items() if isinstance(raw[n], dict)
-                  for k, kind in keys.items() if not _is(raw[n].get(k), kind)]
-        recipients = raw["recipients"] if isinstance(raw["recipients"], list) else []
-        if not recipients or not all(isinstance(r, dict) and _is(r.get("party"), str)
-                                     and _is(r.get("key_id"), str) for r in recipients):
-            wrong.append("recipients")
-        if wrong:
-            raise ProtocolError(f"{where}: manifest fields of the wrong type: {sorted(set(wrong))}",
-                                hint="the manifest was altered or written by an incompatible sender")
-        return manifest
-
-
-_FIELD_TYPES = {"exchange_id": str, "bucket": str, "sender": str, "recipients": list, "dataset": str,
-                "period": str, "revision": int, "sequence": int, "created": str, "contract": dict,
-                "rows": int, "plaintext": dict, "ciphertext": dict, "validation": dict,
-                "disclosure": dict, "sender_key_id": str, "format": str}
-_NESTED = {"contract": {"id": str, "version": str, "hash": str},
-           "plaintext": {"sha256": str, "size": int}, "ciphertext": {"sha256": str, "size": int}}
-
-
-def _is(value, kind: type) -> bool:
-    """``isinstance`` where a bool is not an int and a count is never negative."""
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-    return isinstance(value, kind)
-
-
-def receipt(exchange: str, dataset: str, period: str, sender: str, receiver: str, accepted: bool,
-            reason: str, validation: dict, manifest_sha256: str) -> dict:
-    """A receipt document for one exchange: accepted or rejected, with the reason."""
-    return {
-        "format": RECEIPT_FORMAT,
-        "exchange_id": exchange,
-        "dataset": dataset,
-        "period": period,
-        "sender": sender,
-        "receiver": receiver,
-        "status": "accepted" if accepted else "rejected",
-        "reason": reason,
-        "validation": validation,
-        "manifest_sha256": manifest_sha256,
-        "received": utc_now(),
-    }
+    def from_json(cls, data: bytes | str, where: str = "manifest") -> Manifest:
+        """Parse a manifest strictly: a ProtocolError names ``where`` and the field that is
+        missing, unknown or of the wrong type (nested fields too). Bound the size before."""
+        f = Fields(parse_json(data, "manifest", where), "manifest", where)
+        f.text("format", _FORMAT)
+        recipients = f.items("recipients", Recipient.read)
+        if not recipients:
+            raise f.fail("recipients", "is empty")
+        made = cls(
+            exchange_id=f.text("exchange_id"), bucket=f.text("bucket"), sender=f.text("sender"),
+            recipients=recipients, dataset=f.text("dataset"), period=f.text("period"),
+            revision=f.count("revision"), sequence=f.count("sequence"), created=f.text("created"),
+            contract=f.nested("contract", ContractRef.read), rows=f.count("rows"),
+            plaintext=f.nested("plaintext", Digest.read), ciphertext=f.nested("ciphertext", Digest.read),
+            validation=f.nested("validation", ValidationSummary.read),
+            disclosure=f.nested("disclosure", DisclosureSummary.read),
+            sender_key_id=f.text("sender_key_id"))
+        f.done()
+        return made

@@ -27,12 +27,12 @@ def verify_folder(folder: Path, sender: str, keyring_dir: Path, identity_file: P
     signature = (folder / SIGNATURE).read_bytes()
     public = load_public_keys(sender, keyring_dir).minisign
     comment = public.verify(body, signature)
-    manifest = Manifest.from_bytes(body, str(folder / MANIFEST))
+    manifest = Manifest.from_json(body, str(folder / MANIFEST))
     if comment != manifest.comment() or manifest.sender != sender:
         raise ProtocolError(f"{folder}: signature or sender does not match the manifest",
                             hint="the manifest was moved or altered")
     cipher_sha = file_sha256(folder / DATA)
-    if cipher_sha != manifest.ciphertext["sha256"]:
+    if cipher_sha != manifest.ciphertext.sha256:
         raise ProtocolError(f"{folder / DATA}: SHA-256 does not match the manifest",
                             hint="download it again; the object may be incomplete")
     checked = {"exchange_id": manifest.exchange_id, "signature": "valid", "trusted_comment": comment,
@@ -42,7 +42,7 @@ def verify_folder(folder: Path, sender: str, keyring_dir: Path, identity_file: P
         with (folder / DATA).open("rb") as src, open(os.devnull, "wb") as sink:
             plain = HashingWriter(sink)
             age.decrypt(src, plain, identities)
-        if plain.hash.hexdigest() != manifest.plaintext["sha256"]:
+        if plain.hash.hexdigest() != manifest.plaintext.sha256:
             raise ProtocolError(f"{folder / DATA}: plaintext SHA-256 does not match the manifest",
                                 hint="the sender published inconsistent data; ask it to republish")
         checked["plaintext_sha256"] = "matches"

@@ -13,7 +13,6 @@ checked, and the rows must hold the period and parties the exchange declares
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,21 +29,23 @@ from exchange.contract.model import Contract, parse_period
 from exchange.contract.validation import validate
 from exchange.crypto import age
 from exchange.crypto.age.keys import parse_recipient
-from exchange.errors import ConfigError, ContractError, DisclosureError
+from exchange.errors import ConfigError, ContractError, DisclosureError, ProtocolError, QuarantineError
 from exchange.protocol.declared import DeclarationMismatch, check_declared
 from exchange.protocol.freshness import sync_index
-from exchange.protocol.manifest import Manifest, exchange_id, recipient_key_id
+from exchange.protocol.manifest import ContractRef, Digest, Manifest, Recipient, exchange_id, recipient_key_id
 from exchange.protocol.naming import DATA, QUARANTINE, blocked_name, bucket_name, exchange_prefix
 from exchange.protocol.node import Node
 from exchange.protocol.protection import protect_on_node
+from exchange.protocol.receipts import Receipt
 from exchange.protocol.sent import RECORD, put_signed, record_folder, record_published, trusted_manifests, write_record
+from exchange.protocol.summaries import DisclosureSummary, ValidationSummary
 from exchange.storage.streams import HashingReader, consume_produced, file_sha256
 
 ROW_GROUP = 256 * 1024
 
 
-class ContractBreach(ContractError):
-    """The dataset does not honour its contract; it was quarantined, nothing was sent."""
+class ContractBreach(ContractError, QuarantineError):
+    """The dataset does not honour its contract; it was quarantined (``folder``), nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,12 @@ def outbound_contract(node: Node, contract_id: str, period: str) -> Contract:
     contract = node.contract(contract_id)
     if contract.sender != node.party:
         raise ContractError(f"contract {contract.id}: sender is {contract.sender}, this node is {node.party}",
-                            hint="publish only datasets this party sends; check GCMX_PARTY")
+                            hint="publish only datasets this party sends; check GCMX_PARTY",
+                            contract=contract.id, field="sender")
     if len(contract.recipients) != 1:
         raise ContractError(f"contract {contract.id}: one recipient per contract expected",
-                            hint="split the agreement into one contract per direction")
+                            hint="split the agreement into one contract per direction",
+                            contract=contract.id, field="recipients")
     parse_period(contract, period)
     parties = [contract.sender, *contract.recipients]
     require_in_force(contract, node.agreements_dir, {p: node.public_keys(p).minisign for p in parties})
@@ -108,10 +111,12 @@ def check_declared_terms(node: Node, source: Path, contract: Contract, period: s
         AuditLog.for_home(node.home, node.party).append(
             "quarantine", contract=contract.id, period=period, reason=exc.message[:400], folder=str(folder))
         raise ContractBreach(f"dataset {contract.dataset} ({source.name}) breaks contract {contract.id}: "
-                             f"{exc.message}", hint=f"nothing was sent; the file is in {folder}") from None
+                             f"{exc.message}", hint=f"nothing was sent; the file is in {folder}",
+                             contract=contract.id, dataset=contract.dataset, period=period,
+                             folder=str(folder)) from None
 
 
-def _validated(node: Node, source: Path, contract: Contract, period: str) -> dict:
+def _validated(node: Node, source: Path, contract: Contract, period: str) -> ValidationSummary:
     report = validate(source, contract, form="raw")  # the sender's input, before protection
     if not report.success:
         folder = quarantine(node, _quarantine_name(source, contract, period), "failed validation",
@@ -121,11 +126,12 @@ def _validated(node: Node, source: Path, contract: Contract, period: str) -> dic
             failed=report.summary().get("failed", []), folder=str(folder))
         raise ContractBreach(f"dataset {contract.dataset} ({source.name}) breaks contract {contract.id}: "
                              f"{_failed_text(report.summary())}",
-                             hint=f"nothing was sent; the file and its report are in {folder}")
-    return report.summary()
+                             hint=f"nothing was sent; the file and its report are in {folder}",
+                             contract=contract.id, dataset=contract.dataset, period=period, folder=str(folder))
+    return ValidationSummary.of(report.summary())
 
 
-def check_source(node: Node, source: Path, contract_id: str, period: str) -> dict:
+def check_source(node: Node, source: Path, contract_id: str, period: str) -> ValidationSummary:
     """Check ``source`` against its contract (declared terms, then validation); quarantine it and
     raise ContractBreach if it fails."""
     contract = outbound_contract(node, contract_id, period)
@@ -185,7 +191,7 @@ def ready_to_send(node: Node, contract_id: str, period: str) -> tuple[Contract, 
         raise ConfigError(f"signing key {signing_key.key_id} of {node.party} is not the public key "
                           f"{published.key_id} in the keyring that partners verify with",
                           hint="use the secret key that belongs to the published public key, or send "
-                               "partners the new public key first")
+                               "partners the new public key first", path=str(node.settings.identity_dir))
     age_recipient = node.public_keys(recipient).age_recipient
     parse_recipient(age_recipient)
     if contract.disclosure.get("pseudonymise"):
@@ -238,13 +244,13 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
     sent = upload.result
     manifest = Manifest(
         exchange_id=eid, bucket=bucket, sender=node.party,
-        recipients=[{"party": recipient, "key_id": recipient_key_id(recipient_key),
-                     "type": "mlkem768x25519" if recipient_key.startswith("age1pq1") else "x25519"}],
+        recipients=(Recipient(recipient, recipient_key_id(recipient_key),
+                              "mlkem768x25519" if recipient_key.startswith("age1pq1") else "x25519"),),
         dataset=contract.dataset, period=period, revision=revision, sequence=sequence, created=utc_now(),
-        contract={"id": contract.id, "version": contract.version, "hash": contract.hash},
-        rows=protected.num_rows, plaintext=plain,
-        ciphertext={"sha256": sent.sha256, "size": sent.size},
-        validation=validation, disclosure=disclosure.for_partner(),
+        contract=ContractRef(contract.id, contract.version, contract.hash),
+        rows=protected.num_rows, plaintext=Digest(plain["sha256"], plain["size"]),
+        ciphertext=Digest(sent.sha256, sent.size),
+        validation=validation, disclosure=DisclosureSummary.of(disclosure.for_partner()),
         sender_key_id=node.identity.signing_key.public_key.key_id)
     write_record(node, manifest)
     write_json_atomic(record_folder(node, eid) / "disclosure.json", disclosure.to_dict())  # sender's own
@@ -256,8 +262,8 @@ def _rejected(node: Node, manifest: Manifest) -> bool:
     re-run sends the same input again as a new revision, e.g. after its data was deleted)."""
     path = record_folder(node, manifest.exchange_id) / "receipt.json"
     try:
-        return json.loads(path.read_text()).get("status") == "rejected"
-    except (OSError, ValueError, AttributeError):
+        return Receipt.from_json(path.read_bytes(), str(path)).status == "rejected"
+    except (OSError, ProtocolError):
         return False
 
 
@@ -269,5 +275,5 @@ def _finish(node: Node, manifest: Manifest) -> PublishResult:
     created = record_published(node, manifest)
     sync_index(node, manifest.recipient_parties[0])
     return PublishResult(manifest.exchange_id, manifest.bucket, manifest.prefix, manifest.rows,
-                         manifest.revision, manifest.sequence, created, manifest.validation,
-                         manifest.disclosure)
+                         manifest.revision, manifest.sequence, created, manifest.validation.to_dict(),
+                         manifest.disclosure.to_dict())

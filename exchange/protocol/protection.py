@@ -53,7 +53,7 @@ def sender_pseudonym_key(party: str, identity_dir: Path, *, create: bool = True)
     if not path.is_file():
         if not create:
             raise ConfigError(f"pseudonym key {path} does not exist",
-                              hint=f"make it with gcmx keys pseudonym --party {party}")
+                              hint=f"make it with gcmx keys pseudonym --party {party}", path=str(path))
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -66,10 +66,10 @@ def sender_pseudonym_key(party: str, identity_dir: Path, *, create: bool = True)
         key = bytes.fromhex(path.read_text(encoding="utf-8").strip())
     except ValueError:
         raise ConfigError(f"pseudonym key {path} does not hold hex",
-                          hint="restore it from the identity backup") from None
+                          hint="restore it from the identity backup", path=str(path)) from None
     if len(key) < PSEUDONYM_KEY_BYTES:
         raise ConfigError(f"pseudonym key {path} is shorter than {PSEUDONYM_KEY_BYTES} bytes",
-                          hint="restore it from the identity backup")
+                          hint="restore it from the identity backup", path=str(path))
     return key
 
 
@@ -86,7 +86,8 @@ def pseudonym_key(contract, identity_dir: Path, linkage_key_file: Path | None = 
             return bytes.fromhex(linkage_key_file.read_text(encoding="utf-8").strip())
         except ValueError:
             raise ConfigError(f"linkage key file {linkage_key_file} does not hold hex",
-                              hint="give the file made by gcmx keys linkage") from None
+                              hint="give the file made by gcmx keys linkage",
+                              path=str(linkage_key_file)) from None
     if len(contract.recipients) != 1:
         raise ConfigError(f"contract {contract.id} has {len(contract.recipients)} recipients; "
                           "the linkage key is bilateral",

@@ -8,7 +8,8 @@ exchange id, dataset and period equal both its key and the sender's own outbound
 its ``manifest_sha256`` is the hash of the manifest the sender signed. Anything else is an
 ``invalid`` receipt, audited once and remembered by its content (``outbound/{id}/invalid-receipts.json``),
 so a genuine receipt written at the same key after a planted one is removed is still read.
-An exchange counts as delivered only with a valid, accepted receipt.
+An exchange counts as delivered only with a valid, accepted receipt. The receipt itself is a
+:class:`Receipt` (canonical JSON, :mod:`exchange.canonical`; read strictly).
 
 The recipient writes its receipt create-only. When the key already holds other bytes (planted
 with a leaked bucket key), the receipt was *not* sent: that is an ``alarm``
@@ -19,17 +20,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from exchange.atomic import write_json_atomic
 from exchange.audit.alarms import raise_alarm
 from exchange.audit.log import AuditLog, defused
 from exchange.audit.witness import witness_partner
+from exchange.canonical import canonical_json
+from exchange.clock import utc_now
 from exchange.errors import NotFound, ObjectTooLarge, ProtocolError, SignatureError
 from exchange.protocol.freshness import put_ours, sync_index
 from exchange.protocol.limits import RECEIPT_MAX, SIGNATURE_MAX
-from exchange.protocol.manifest import canonical_json, trusted_comment
+from exchange.protocol.manifest import Manifest, trusted_comment
 from exchange.protocol.naming import (
     MANIFEST,
     OUTBOUND,
@@ -40,11 +45,71 @@ from exchange.protocol.naming import (
     signature_key,
 )
 from exchange.protocol.node import Node
+from exchange.protocol.strict import Fields, parse_json
+from exchange.protocol.summaries import ValidationSummary
+
+FORMAT = "gcmx-receipt/1"
+_STATUS = re.compile("accepted|rejected")
+_FORMAT = re.compile(re.escape(FORMAT))
 
 
-def _comment(doc: dict) -> str:
-    return trusted_comment("receipt", doc["exchange_id"], doc["dataset"], doc["period"], doc["sender"],
-                           doc["receiver"])
+@dataclass(frozen=True)
+class Receipt:
+    """The recipient's signed answer about one exchange: accepted or rejected, and why.
+
+    ``validation`` is the recipient's own check of the data; None (``{}`` on the wire) when
+    the exchange was refused before its data was validated."""
+
+    exchange_id: str
+    dataset: str
+    period: str
+    sender: str
+    receiver: str
+    status: str  # accepted | rejected
+    reason: str
+    validation: ValidationSummary | None
+    manifest_sha256: str
+    received: str
+    format: str = FORMAT
+
+    @classmethod
+    def answer(cls, exchange: str, dataset: str, period: str, sender: str, receiver: str, accepted: bool,
+               reason: str, validation: ValidationSummary | None, manifest_sha256: str) -> Receipt:
+        """A receipt for one exchange, received now."""
+        return cls(exchange, dataset, period, sender, receiver, "accepted" if accepted else "rejected",
+                   reason, validation, manifest_sha256, utc_now())
+
+    def comment(self) -> str:
+        """The trusted comment of this receipt's signature."""
+        return trusted_comment("receipt", self.exchange_id, self.dataset, self.period, self.sender,
+                               self.receiver)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The receipt as a JSON value (for a local copy; the wire form is :meth:`to_json`)."""
+        return {"format": self.format, "exchange_id": self.exchange_id, "dataset": self.dataset,
+                "period": self.period, "sender": self.sender, "receiver": self.receiver, "status": self.status,
+                "reason": self.reason, "validation": self.validation.to_dict() if self.validation else {},
+                "manifest_sha256": self.manifest_sha256, "received": self.received}
+
+    def to_json(self) -> bytes:
+        """The canonical bytes that are signed."""
+        return canonical_json(self.to_dict())
+
+    @classmethod
+    def from_json(cls, data: bytes | str, where: str = "receipt") -> Receipt:
+        """Parse a receipt strictly (ProtocolError naming ``where`` and the field); bound the size before."""
+        return cls.read(Fields(parse_json(data, "receipt", where), "receipt", where))
+
+    @classmethod
+    def read(cls, f: Fields) -> Receipt:
+        """A receipt from its fields (a decision holds one while it is pending)."""
+        f.text("format", _FORMAT)
+        made = cls(exchange_id=f.text("exchange_id"), dataset=f.text("dataset"), period=f.text("period"),
+                   sender=f.text("sender"), receiver=f.text("receiver"), status=f.text("status", _STATUS),
+                   reason=f.text("reason"), validation=f.nested("validation", ValidationSummary.read_optional),
+                   manifest_sha256=f.text("manifest_sha256"), received=f.text("received"))
+        f.done()
+        return made
 
 
 @dataclass(frozen=True)
@@ -55,7 +120,7 @@ class ReceiptSent:
     status: str
 
 
-def send_receipt(node: Node, partner: str, doc: dict, alarm: bool = True) -> ReceiptSent:
+def send_receipt(node: Node, partner: str, doc: Receipt, alarm: bool = True) -> ReceiptSent:
     """Sign ``doc`` and write it (create-only) into this node's bucket towards ``partner``.
 
     A key already holding other bytes is an alarm (``receipt-slot-taken``, unless ``alarm`` is
@@ -63,21 +128,21 @@ def send_receipt(node: Node, partner: str, doc: dict, alarm: bool = True) -> Rec
     again once the slot is cleared; the same bytes (a retry of ours) count as sent.
     """
     bucket = bucket_name(node.party, partner)
-    key = receipt_key(doc["dataset"], doc["period"], doc["exchange_id"])
-    body = canonical_json(doc)
-    signature = node.identity.signing_key.sign(body, _comment(doc))
+    key = receipt_key(doc.dataset, doc.period, doc.exchange_id)
+    body = doc.to_json()
+    signature = node.identity.signing_key.sign(body, doc.comment())
     if not (put_ours(node, bucket, key, body, RECEIPT_MAX)
             and put_ours(node, bucket, signature_key(key), signature, SIGNATURE_MAX)):
         if alarm:
             raise_alarm(node, "receipt-slot-taken", partner,
                         f"s3://{bucket}/{key} already holds a receipt this node did not write; "
-                        f"{partner} cannot learn our decision ({doc['status']}) until it is removed "
+                        f"{partner} cannot learn our decision ({doc.status}) until it is removed "
                         f"(the receipt goes out on the next pull after that)",
-                        exchange_id=doc["exchange_id"], dataset=doc["dataset"], period=doc["period"],
-                        status=doc["status"])
+                        exchange_id=doc.exchange_id, dataset=doc.dataset, period=doc.period,
+                        status=doc.status)
         return ReceiptSent(key, "slot-taken")
     AuditLog.for_home(node.home, node.party).append(
-        "receipt", direction="sent", exchange_id=doc["exchange_id"], status=doc["status"], to=partner)
+        "receipt", direction="sent", exchange_id=doc.exchange_id, status=doc.status, to=partner)
     return ReceiptSent(key, "sent")
 
 
@@ -93,28 +158,24 @@ class ReceiptStatus:
         return asdict(self)
 
 
-def _own_record(folder: Path) -> tuple[dict, str]:
-    """Our outbound manifest for an exchange and the SHA-256 of the bytes we signed."""
-    manifest = json.loads((folder / MANIFEST).read_text())
-    return manifest, hashlib.sha256(canonical_json(manifest)).hexdigest()
+def _own_record(folder: Path) -> Manifest:
+    """Our outbound record of the manifest of an exchange (what we signed)."""
+    path = folder / MANIFEST
+    return Manifest.from_json(path.read_bytes(), str(path))
 
 
-def _check(doc, key_parts: dict, own: dict, own_sha: str, node: Node, partner: str, where: str) -> None:
-    if not isinstance(doc, dict):
-        raise ProtocolError(f"{where}: receipt is not a JSON object", hint="ask the partner to re-send it")
-    expected = {**key_parts, "sender": node.party, "receiver": partner, "manifest_sha256": own_sha}
+def _check(doc: Receipt, key_parts: dict, own: Manifest, node: Node, partner: str, where: str) -> None:
+    expected = {**key_parts, "sender": node.party, "receiver": partner, "manifest_sha256": own.sha256}
     for name, value in expected.items():
-        if doc.get(name) != value:
-            raise ProtocolError(f"{where}: receipt {name} is {str(doc.get(name))[:80]!r}, expected {value!r}",
+        if getattr(doc, name) != value:
+            raise ProtocolError(f"{where}: receipt {name} is {getattr(doc, name)[:80]!r}, expected {value!r}",
                                 hint="the receipt is about another exchange, prefix or manifest than the "
-                                     "one this node signed; tell the partner")
+                                     "one this node signed; tell the partner", field=name)
     for name in ("dataset", "period"):
-        if own.get(name) != key_parts[name]:
+        if getattr(own, name) != key_parts[name]:
             raise ProtocolError(f"{where}: receipt is for {name} {key_parts[name]!r}, this node sent "
-                                f"{own.get(name)!r}", hint="a copied exchange; the genuine one is unaffected")
-    if doc.get("status") not in ("accepted", "rejected"):
-        raise ProtocolError(f"{where}: receipt status {str(doc.get('status'))[:40]!r}",
-                            hint="ask the partner to re-send the receipt")
+                                f"{getattr(own, name)!r}", hint="a copied exchange; the genuine one is unaffected",
+                                field=name)
 
 
 def _remember_invalid(folder: Path, seen: str, reason: str) -> None:
@@ -167,22 +228,22 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
             if unreadable:
                 raise unreadable
             comment = public.verify(body, signature, source=signature_key(where))
-            doc = json.loads(body)
-            own, own_sha = _own_record(folder)
+            doc = Receipt.from_json(body, where)
             answered = {"dataset": named.dataset, "period": named.period, "exchange_id": eid}
-            _check(doc, answered, own, own_sha, node, partner, where)
-            if comment != _comment(doc):
+            _check(doc, answered, _own_record(folder), node, partner, where)
+            if comment != doc.comment():
                 raise ProtocolError(f"{where}: signature names another receipt ({comment[:120]!r})",
-                                    hint="a signature was moved between receipts; tell the partner")
-        except (SignatureError, ProtocolError, ValueError, RecursionError) as exc:  # Recursion: nested too deep
+                                    hint="a signature was moved between receipts; tell the partner",
+                                    bucket=bucket, key=key, exchange_id=eid)
+        except (SignatureError, ProtocolError) as exc:
             reason = defused(str(exc)[:300])  # may quote the planted key
             _remember_invalid(folder, seen, reason)
             audit.append("receipt", direction="received", exchange_id=eid, status="invalid", reason=reason,
                          **{"from": partner})
             found.append(ReceiptStatus(eid, "invalid", reason))
             continue
-        write_json_atomic(folder / "receipt.json", doc)
-        audit.append("receipt", direction="received", exchange_id=eid, status=doc["status"],
-                     reason=defused(str(doc.get("reason", ""))[:400]), **{"from": partner})
-        found.append(ReceiptStatus(eid, doc["status"], doc.get("reason", "")))
+        write_json_atomic(folder / "receipt.json", doc.to_dict())
+        audit.append("receipt", direction="received", exchange_id=eid, status=doc.status,
+                     reason=defused(doc.reason[:400]), **{"from": partner})
+        found.append(ReceiptStatus(eid, doc.status, doc.reason))
     return found

@@ -17,7 +17,6 @@ copied from another prefix) is ignored with a warning, and an ``alarm`` audit en
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -44,14 +43,14 @@ def record_folder(node: Node, exchange: str) -> Path:
 
 def write_record(node: Node, manifest: Manifest) -> None:
     """Record ``manifest`` locally; done before it is put in the bucket."""
-    write_json_atomic(record_folder(node, manifest.exchange_id) / RECORD, json.loads(manifest.to_bytes()))
+    write_json_atomic(record_folder(node, manifest.exchange_id) / RECORD, manifest.to_dict())
 
 
 def local_records(node: Node, bucket: str, dataset: str) -> dict[str, Manifest]:
     """This node's records of exchanges of ``dataset`` it sent into ``bucket``, by exchange id."""
     found = {}
     for path in sorted(node.folder(OUTBOUND).glob(f"*/{RECORD}")):
-        manifest = Manifest.from_bytes(path.read_bytes(), str(path))
+        manifest = Manifest.from_json(path.read_bytes(), str(path))
         if (manifest.bucket, manifest.dataset, manifest.sender) == (bucket, dataset, node.party) \
                 and manifest.exchange_id == path.parent.name:
             found[manifest.exchange_id] = manifest
@@ -79,16 +78,18 @@ def _signed_by_self(node: Node, bucket: str, prefix: str, signed: bool) -> Manif
     where = f"s3://{bucket}/{prefix}/{MANIFEST}"
     if not signed:
         raise SignatureError(f"{where} has no signature",
-                             hint="this node signs every manifest it writes; someone else put it there")
+                             hint="this node signs every manifest it writes; someone else put it there",
+                             source=where)
     body = node.store.get_bytes(bucket, f"{prefix}/{MANIFEST}", MANIFEST_MAX)
     signature = node.store.get_bytes(bucket, f"{prefix}/{SIGNATURE}", SIGNATURE_MAX)
     comment = node.identity.signing_key.public_key.verify(body, signature, signature_key(where))
-    manifest = Manifest.from_bytes(body, where)
+    manifest = Manifest.from_json(body, where)
     if comment != manifest.comment() or manifest.prefix != prefix or manifest.bucket != bucket \
             or manifest.sender != node.party:
         raise ProtocolError(f"{where}: a copy of the manifest {node.party} signed for "
                             f"s3://{manifest.bucket}/{manifest.prefix}",
-                            hint="a signed manifest was copied to another prefix; the original stands")
+                            hint="a signed manifest was copied to another prefix; the original stands",
+                            bucket=bucket, key=f"{prefix}/{MANIFEST}", exchange_id=manifest.exchange_id)
     return manifest
 
 
@@ -125,7 +126,7 @@ def put_signed(node: Node, manifest: Manifest) -> None:
 
     An object already at either key must be exactly this node's: anything else was planted,
     is never signed or overwritten, and is an alarm and a ProtocolError."""
-    bucket, body, partner = manifest.bucket, manifest.to_bytes(), manifest.recipient_parties[0]
+    bucket, body, partner = manifest.bucket, manifest.to_json(), manifest.recipient_parties[0]
     manifest_key, signature_key = f"{manifest.prefix}/{MANIFEST}", f"{manifest.prefix}/{SIGNATURE}"
     node.store.put_if_absent(bucket, manifest_key, body)
     if _stored(node, bucket, manifest_key, MANIFEST_MAX) != body:
@@ -149,7 +150,8 @@ def _taken(node: Node, partner: str, bucket: str, key: str, what: str) -> None:
     alarm(node, partner, f"s3://{bucket}/{key}", what)
     raise ProtocolError(f"s3://{bucket}/{key} {what}",
                         hint="it was planted with a leaked bucket key: rotate that key, remove the object "
-                             "(it is kept in the audit trail) and re-run publish to finish the exchange")
+                             "(it is kept in the audit trail) and re-run publish to finish the exchange",
+                        bucket=bucket, key=key)
 
 
 def record_published(node: Node, manifest: Manifest) -> bool:
@@ -166,9 +168,9 @@ def record_published(node: Node, manifest: Manifest) -> bool:
     written = entry is None
     if written:
         entry = audit.append(
-            "publish", exchange_id=manifest.exchange_id, contract=manifest.contract["id"],
+            "publish", exchange_id=manifest.exchange_id, contract=manifest.contract.id,
             dataset=manifest.dataset, period=manifest.period, recipient=manifest.recipient_parties[0],
             revision=manifest.revision, sequence=manifest.sequence, rows=manifest.rows,
-            ciphertext_sha256=manifest.ciphertext["sha256"], bucket=manifest.bucket)
+            ciphertext_sha256=manifest.ciphertext.sha256, bucket=manifest.bucket)
     write_json_atomic(marker, {"audit_seq": entry["seq"], "time": entry["time"]})
     return written

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from exchange.canonical import canonical_json
 from exchange.clock import utc_now
-from exchange.protocol.manifest import canonical_json
 from exchange.protocol.naming import (
     AGREEMENTS,
     INBOUND,

@@ -2,8 +2,9 @@
 
 Generic object operations only (what keys mean is :mod:`exchange.protocol.naming`):
 streaming in both directions (multipart upload fed by a writer, chunked download) with
-a running SHA-256, create-only writes, listing by prefix, and typed errors:
-``AccessDenied``, ``NotFound`` (terminal) and ``StoreUnavailable`` (transient, retry).
+a running SHA-256, create-only writes, listing by prefix, and typed errors of one family,
+``StoreError`` (bucket, key, action): ``AccessDenied``, ``ObjectNotFound``, ``StoreRefused``
+(terminal) and ``StoreUnavailable`` (transient, retry).
 
 Create-only writes use S3 conditional puts (``If-None-Match: *``; AWS S3 and
 SeaweedFS honour it). As a fallback for servers that ignore the header, the store
@@ -22,7 +23,15 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exchange.errors import AccessDenied, GcmxError, NotFound, ObjectTooLarge, StoreUnavailable, TerminalError
+from exchange.errors import (
+    AccessDenied,
+    NotFound,
+    ObjectNotFound,
+    ObjectTooLarge,
+    StoreError,
+    StoreRefused,
+    StoreUnavailable,
+)
 from exchange.settings import Settings
 from exchange.storage.transfer import MultipartWriter, Progress, RangedReader, Transferred
 
@@ -44,25 +53,28 @@ def client_config() -> Config:
     )
 
 
-def translate(exc: Exception, action: str, bucket: str, key: str = "") -> GcmxError:
-    """Map a boto3/botocore exception to the exchange's typed errors."""
+def translate(exc: Exception, action: str, bucket: str, key: str = "") -> StoreError:
+    """Map a boto3/botocore exception to the exchange's typed store errors (bucket, key, action)."""
     where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
+    fields = {"bucket": bucket, "key": key or None, "action": action}
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code in _DENIED or status == 403:
             return AccessDenied(f"{action} {where} refused ({code or status})",
-                                hint="check this party's S3 credentials and that it may use this bucket")
+                                hint="check this party's S3 credentials and that it may use this bucket", **fields)
         if code in _MISSING or status == 404:
-            return NotFound(f"{action} {where}: not found ({code or status})",
-                            hint="check the bucket name, dataset, period and exchange id")
+            return ObjectNotFound(f"{action} {where}: not found ({code or status})",
+                                  hint="check the bucket name, dataset, period and exchange id", **fields)
         if status >= 500 or code in {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"}:
             return StoreUnavailable(f"{action} {where}: server error {code or status}",
-                                    hint="the store is busy or down; retry later")
-        return TerminalError(f"{action} {where} failed: {code or status}")
+                                    hint="the store is busy or down; retry later", **fields)
+        return StoreRefused(f"{action} {where} failed: {code or status}",
+                            hint="the store refused the request; check the bucket and the S3 server's log",
+                            **fields)
     if isinstance(exc, BotoCoreError | OSError):
         return StoreUnavailable(f"{action} {where}: store unreachable ({type(exc).__name__})",
-                                hint="check GCMX_S3_ENDPOINT and that the S3 server is up; retry")
+                                hint="check GCMX_S3_ENDPOINT and that the S3 server is up; retry", **fields)
     raise exc
 
 
@@ -157,7 +169,7 @@ class Store:
         if len(data) > limit:
             raise ObjectTooLarge(f"s3://{bucket}/{key} is larger than {limit} bytes",
                                  hint="no genuine object of this kind is that large; it was planted or "
-                                      "corrupted: tell the partner and remove it")
+                                      "corrupted: tell the partner and remove it", bucket=bucket, key=key, limit=limit)
         return data
 
     def exists(self, bucket: str, key: str) -> bool:

@@ -41,11 +41,11 @@ def test_checkpoint_round_trip_through_seaweed(stores, khm, tmp_path):
     # THA, the reader of khm-to-tha, checks KHM's log against what KHM published there
     for party, bucket in (("THA", "khm-to-tha"), ("MYS", "khm-to-mys")):
         checkpoint = fetch_latest_checkpoint(stores[party], bucket, "KHM", public)
-        assert checkpoint["seq"] == 4
+        assert checkpoint.seq == 4
         assert verify_log(log.path, checkpoint).ok
     data = stores["THA"].get_bytes("khm-to-tha", key, 1 << 20)
     signature = stores["THA"].get_bytes("khm-to-tha", f"{key}.minisig", 1 << 20)
-    assert load_checkpoint(data, signature, public)["head"] == json.loads(data)["head"]
+    assert load_checkpoint(data, signature, public).head == json.loads(data)["head"]
 
     # a partner without gcmx: minisign -V on the downloaded files
     (tmp_path / "latest.json").write_bytes(stores["THA"].get_bytes("khm-to-tha", latest_checkpoint_key("KHM"), 1 << 20))
@@ -94,7 +94,7 @@ def test_gcmx_audit_checkpoint(seaweed, stores, khm, tmp_path, monkeypatch):
     result = CliRunner().invoke(group, ["audit", "checkpoint", "--to", "KOR"])
     assert result.exit_code == 0, result.output
     assert "audit/KHM/checkpoint-00000004.json" in result.output and "khm-to-kor" in result.output
-    assert fetch_latest_checkpoint(stores["KOR"], "khm-to-kor", "KHM", public)["seq"] == 4
+    assert fetch_latest_checkpoint(stores["KOR"], "khm-to-kor", "KHM", public).seq == 4
     result = CliRunner().invoke(group, ["audit", "verify", "--checkpoint",
                                         str(log.checkpoints_dir / "latest.json")])
     assert result.exit_code == 0 and "matches signed checkpoint seq 4" in result.output

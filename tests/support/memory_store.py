@@ -1,78 +1,169 @@
-"""An in-memory Store with the S3 store's interface and semantics, for fast protocol tests.
+"""An in-memory S3 for fast protocol tests: the real :class:`exchange.storage.s3.Store` on a
+fake boto3 client.
 
-Same typed errors (NotFound, ObjectTooLarge), create-only writes, key-ordered listing and
-bounded reads as :class:`exchange.storage.s3.Store`; no network, no threads. What needs the real
-server (multipart, ranged reads under faults, credentials) stays in the SeaweedFS tests.
+``MemoryStore`` *is* a ``Store`` (same methods, same code path), so its semantics are the
+S3 store's by construction: typed errors from botocore error codes (``NotFound``,
+``AccessDenied``, ``StoreUnavailable``, ``ObjectTooLarge``), create-only writes
+(``If-None-Match: *``), multipart uploads visible only once completed, ranged reads,
+key-ordered listing in pages, bounded ``get_bytes``. Only the server is replaced: buckets are
+dicts in memory. What needs the real server (its HTTP, its credentials store, being killed
+mid-transfer) stays in the SeaweedFS tests.
+
+Each party's view enforces the rights the dev server gives (:mod:`exchange.devkit.seaweed`):
+it writes and reads its outbound buckets ``{party}-to-*`` and reads its inbound ones
+``*-to-{party}``. ``MemoryStore.as_party(None)`` is an admin (a test planting objects).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Iterator
 
-from exchange.errors import NotFound, ObjectTooLarge
-from exchange.storage.transfer import Transferred
+from botocore.exceptions import ClientError, EndpointConnectionError
 
+from exchange.storage.s3 import Store
 
-class _Writer(io.RawIOBase):
-    def __init__(self):
-        self.buffer = bytearray()
-        self.result: Transferred | None = None
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        self.buffer += bytes(data)
-        return len(data)
+PAGE = 1000  # keys per ListObjectsV2 page, as S3
 
 
-class MemoryStore:
-    """Buckets as dicts of key -> bytes."""
+def _error(code: str, status: int, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                       operation)
 
-    def __init__(self, buckets: list[str]):
+
+class Body(io.BytesIO):
+    """A response body that counts what the caller read of it (``server.served``)."""
+
+    def __init__(self, data: bytes, served: Callable[[int], None]):
+        super().__init__(data)
+        self._served = served
+
+    def read(self, n: int | None = -1) -> bytes:
+        chunk = super().read(n)
+        self._served(len(chunk))
+        return chunk
+
+
+class MemoryS3:
+    """The server: buckets of key -> bytes, pending multipart uploads, and counters.
+
+    ``down`` makes every request fail as an unreachable endpoint (transient) until reset;
+    ``served`` counts the bytes handed out in response bodies (for bounded-read tests).
+    """
+
+    def __init__(self, buckets: Iterable[str]):
         self.objects: dict[str, dict[str, bytes]] = {b: {} for b in buckets}
+        self.uploads: dict[str, tuple[str, str, dict[int, bytes]]] = {}
+        self.down = False
+        self.served = 0
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
 
-    def _bucket(self, bucket: str) -> dict[str, bytes]:
-        if bucket not in self.objects:
-            raise NotFound(f"s3://{bucket}: not found (NoSuchBucket)")
-        return self.objects[bucket]
+    def add_served(self, n: int) -> None:
+        with self._lock:
+            self.served += n
 
-    def get_bytes(self, bucket: str, key: str, limit: int) -> bytes:
-        """The object, of at most ``limit`` bytes (ObjectTooLarge otherwise)."""
-        data = self._bucket(bucket).get(key)
-        if data is None:
-            raise NotFound(f"open s3://{bucket}/{key}: not found (NoSuchKey)")
-        if len(data) > limit:
-            raise ObjectTooLarge(f"s3://{bucket}/{key} is larger than {limit} bytes")
-        return data
 
-    def exists(self, bucket: str, key: str) -> bool:
-        return key in self._bucket(bucket)
+class MemoryClient:
+    """The subset of boto3's S3 client the Store uses, against a :class:`MemoryS3`."""
 
-    def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
-        self._bucket(bucket)[key] = bytes(data)
+    def __init__(self, server: MemoryS3, party: str | None):
+        self.server, self.party = server, party
 
-    def put_if_absent(self, bucket: str, key: str, data: bytes) -> bool:
-        objects = self._bucket(bucket)
-        if key in objects:
-            return False
-        objects[key] = bytes(data)
-        return True
+    def _bucket(self, bucket: str, operation: str, write: bool = False) -> dict[str, bytes]:
+        server = self.server
+        if server.down:
+            raise EndpointConnectionError(endpoint_url="memory://s3")
+        if bucket not in server.objects:
+            raise _error("NoSuchBucket", 404, operation)
+        if self.party is not None:
+            own = bucket.startswith(f"{self.party.lower()}-to-")
+            if not own and (write or not bucket.endswith(f"-to-{self.party.lower()}")):
+                raise _error("AccessDenied", 403, operation)
+        return server.objects[bucket]
 
-    def list_keys(self, bucket: str, prefix: str = "") -> Iterator[str]:
-        yield from sorted(k for k in self._bucket(bucket) if k.startswith(prefix))
+    def head_object(self, Bucket: str, Key: str) -> dict:
+        objects = self._bucket(Bucket, "HeadObject")
+        if Key not in objects:
+            raise _error("404", 404, "HeadObject")  # HEAD has no body, so no error code
+        return {"ContentLength": len(objects[Key])}
 
-    @contextmanager
-    def writer(self, bucket: str, key: str, **_) -> Iterator[_Writer]:
-        out = _Writer()
-        yield out
-        data = bytes(out.buffer)
-        self._bucket(bucket)[key] = data
-        out.result = Transferred(len(data), hashlib.sha256(data).hexdigest())
+    def get_object(self, Bucket: str, Key: str, Range: str | None = None) -> dict:
+        objects = self._bucket(Bucket, "GetObject")
+        if Key not in objects:
+            raise _error("NoSuchKey", 404, "GetObject")
+        data = objects[Key]
+        if Range:
+            start, end = (int(n) for n in Range.removeprefix("bytes=").split("-"))
+            data = data[start:end + 1]
+        return {"Body": Body(data, self.server.add_served), "ContentLength": len(data)}
 
-    @contextmanager
-    def open_ranged(self, bucket: str, key: str) -> Iterator[io.BytesIO]:
-        yield io.BytesIO(self.get_bytes(bucket, key, 1 << 40))
+    def put_object(self, Bucket: str, Key: str, Body: bytes, IfNoneMatch: str | None = None) -> dict:
+        objects = self._bucket(Bucket, "PutObject", write=True)
+        if IfNoneMatch == "*" and Key in objects:
+            raise _error("PreconditionFailed", 412, "PutObject")
+        objects[Key] = bytes(Body)
+        return {"ETag": "memory"}
+
+    def create_multipart_upload(self, Bucket: str, Key: str) -> dict:
+        self._bucket(Bucket, "CreateMultipartUpload", write=True)
+        upload = str(next(self.server._ids))
+        self.server.uploads[upload] = (Bucket, Key, {})
+        return {"UploadId": upload}
+
+    def _upload(self, bucket: str, key: str, upload: str, operation: str) -> dict[int, bytes]:
+        self._bucket(bucket, operation, write=True)
+        found = self.server.uploads.get(upload)
+        if found is None or found[:2] != (bucket, key):
+            raise _error("NoSuchUpload", 404, operation)
+        return found[2]
+
+    def upload_part(self, Bucket: str, Key: str, UploadId: str, PartNumber: int, Body) -> dict:
+        self._upload(Bucket, Key, UploadId, "UploadPart")[PartNumber] = bytes(Body)
+        return {"ETag": f"part-{PartNumber}"}
+
+    def complete_multipart_upload(self, Bucket: str, Key: str, UploadId: str, MultipartUpload: dict) -> dict:
+        parts = self._upload(Bucket, Key, UploadId, "CompleteMultipartUpload")
+        data = b"".join(parts[p["PartNumber"]] for p in MultipartUpload["Parts"])
+        del self.server.uploads[UploadId]
+        self.server.objects[Bucket][Key] = data
+        return {"ETag": "memory"}
+
+    def abort_multipart_upload(self, Bucket: str, Key: str, UploadId: str) -> dict:
+        self._upload(Bucket, Key, UploadId, "AbortMultipartUpload")
+        del self.server.uploads[UploadId]
+        return {}
+
+    def list_multipart_uploads(self, Bucket: str) -> dict:
+        self._bucket(Bucket, "ListMultipartUploads")
+        return {"Uploads": [{"Key": key, "UploadId": upload}
+                            for upload, (bucket, key, _) in self.server.uploads.items() if bucket == Bucket]}
+
+    def get_paginator(self, name: str):
+        assert name == "list_objects_v2", name
+        return self
+
+    def paginate(self, Bucket: str, Prefix: str = "") -> Iterator[dict]:
+        keys = sorted(k for k in self._bucket(Bucket, "ListObjectsV2") if k.startswith(Prefix))
+        for start in range(0, max(len(keys), 1), PAGE):
+            yield {"Contents": [{"Key": k, "Size": len(self.server.objects[Bucket][k])}
+                                for k in keys[start:start + PAGE]]}
+
+
+class MemoryStore(Store):
+    """The S3 store of the exchange on an in-memory server (one party's view of it)."""
+
+    def __init__(self, buckets: Iterable[str] | MemoryS3, party: str | None = None):
+        self.server = buckets if isinstance(buckets, MemoryS3) else MemoryS3(buckets)
+        super().__init__(MemoryClient(self.server, party))
+
+    @property
+    def objects(self) -> dict[str, dict[str, bytes]]:
+        """The server's buckets (key -> bytes), for tests to look at or tamper with directly."""
+        return self.server.objects
+
+    def as_party(self, party: str | None) -> MemoryStore:
+        """The same server seen with ``party``'s credentials (``None``: an admin)."""
+        return MemoryStore(self.server, party)

@@ -11,17 +11,18 @@ never reach the report; some documents even carry such values in fields the repo
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from exchange.atomic import write_json_atomic
-from exchange.audit.log import AuditLog, make_checkpoint
+from exchange.audit.log import AuditLog, Checkpoint, make_checkpoint
 from exchange.crypto.keys import generate_party_keys, load_identity
-from exchange.protocol.manifest import Manifest, canonical_json, receipt
+from exchange.protocol.decision import Decision
+from exchange.protocol.manifest import ContractRef, Digest, Manifest, Recipient
+from exchange.protocol.receipts import Receipt
+from exchange.protocol.summaries import DisclosureSummary, ValidationSummary
 
 PARTY, PARTNER = "KHM", "THA"
 SECRET_TEXT = ("PSEUDO-ZQX-4471-CHILD", "Sokha-Synthetic-Child", "KH-99-SECRET-VILLAGE")
@@ -131,6 +132,7 @@ AGGREGATE_DISCLOSURE = {
         "publishedBelowMinimum": 0,
     },
 }
+FULL_DISCLOSURE = {}  # method -> the sender's own report (outbound/{id}/disclosure.json)
 RECORDS_DISCLOSURE = {
     "method": "records",
     "recordsTotal": 1200,
@@ -148,6 +150,20 @@ RECORDS_DISCLOSURE = {
         "hierarchies": {"province": [{"KH-1": "KH-NW"}]},
     },
 }
+
+
+FULL_DISCLOSURE.update(aggregate=AGGREGATE_DISCLOSURE, records=RECORDS_DISCLOSURE)
+
+
+def partner_view(disclosure: dict) -> dict:
+    """The partner's view of a full disclosure report (``DisclosureReport.for_partner``)."""
+    if disclosure["method"] != "aggregate":
+        return disclosure
+    view = {k: v for k, v in disclosure.items() if k not in ("cellsPrimarySuppressed", "cellsSecondarySuppressed")}
+    view["cellsSuppressed"] = disclosure["cellsPrimarySuppressed"] + disclosure["cellsSecondarySuppressed"]
+    view["audit"] = {"method": disclosure["audit"]["method"], "solver": "HiGHS", "ok": disclosure["audit"]["ok"],
+                     "protectionLevels": disclosure["rules"]["protectionLevels"]}
+    return view
 
 
 def make_manifest(
@@ -168,18 +184,18 @@ def make_manifest(
         exchange_id=eid,
         bucket=f"{sender.lower()}-to-{recipient.lower()}",
         sender=sender,
-        recipients=[{"party": recipient, "key_id": "0123456789abcdef", "type": "mlkem768x25519"}],
+        recipients=(Recipient(recipient, "0123456789abcdef", "mlkem768x25519"),),
         dataset=dataset,
         period=period,
         revision=revision,
         sequence=sequence,
         created=f"{period}-28T09:15:02Z",
-        contract={"id": contract_id, "version": "1.0.0", "hash": HASH},
+        contract=ContractRef(contract_id, "1.0.0", HASH),
         rows=rows,
-        plaintext={"sha256": hashlib.sha256(eid.encode()).hexdigest(), "size": 48_213},
-        ciphertext={"sha256": hashlib.sha256(eid.encode() + b"c").hexdigest(), "size": 48_501},
-        validation=validation,
-        disclosure=disclosure,
+        plaintext=Digest(hashlib.sha256(eid.encode()).hexdigest(), 48_213),
+        ciphertext=Digest(hashlib.sha256(eid.encode() + b"c").hexdigest(), 48_501),
+        validation=ValidationSummary.of(validation),
+        disclosure=DisclosureSummary.of(partner_view(disclosure)),
         sender_key_id="E2C6D4A1B3F50718",
     )
 
@@ -196,22 +212,23 @@ def _outbound(
     log.append(
         "key_use", purpose="sign manifest", exchange_id=manifest.exchange_id, key_id=manifest.sender_key_id
     )
-    write_json_atomic(folder / "manifest.json", json.loads(manifest.to_bytes()))
+    write_json_atomic(folder / "manifest.json", manifest.to_dict())
+    write_json_atomic(folder / "disclosure.json", FULL_DISCLOSURE[manifest.disclosure.method])
     log.append(
         "publish",
         exchange_id=manifest.exchange_id,
-        contract=manifest.contract["id"],
+        contract=manifest.contract.id,
         dataset=manifest.dataset,
         period=manifest.period,
         recipient=PARTNER,
         revision=manifest.revision,
         sequence=manifest.sequence,
         rows=manifest.rows,
-        ciphertext_sha256=manifest.ciphertext["sha256"],
+        ciphertext_sha256=manifest.ciphertext.sha256,
         bucket=manifest.bucket,
     )
     if answer:
-        doc = receipt(
+        doc = Receipt.answer(
             manifest.exchange_id,
             manifest.dataset,
             manifest.period,
@@ -219,9 +236,11 @@ def _outbound(
             PARTNER,
             answer == "accepted",
             reason,
-            partner_validation or manifest.validation,
-            hashlib.sha256(manifest.to_bytes()).hexdigest(),
-        )
+            manifest.validation,
+            manifest.sha256,
+        ).to_dict()
+        if partner_validation:  # as the partner wrote it, extra fields and all: the report must cope
+            doc["validation"] = partner_validation
         write_json_atomic(folder / "receipt.json", doc)
         log.append(
             "receipt",
@@ -237,14 +256,14 @@ def _inbound(
     home: Path, log: AuditLog, manifest: Manifest, landed: bool, reason: str = "", report: dict | None = None
 ) -> None:
     eid = manifest.exchange_id
-    body = manifest.to_bytes()
+    body = manifest.to_json()
     log.append("fetch", exchange_id=eid, bucket=manifest.bucket, prefix=manifest.prefix)
     log.append(
         "verify",
         exchange_id=eid,
         sender=PARTNER,
         key_id=manifest.sender_key_id,
-        contract=manifest.contract["id"],
+        contract=manifest.contract.id,
         version="1.0.0",
     )
     log.append("key_use", purpose="decrypt", exchange_id=eid)
@@ -254,7 +273,7 @@ def _inbound(
     pq.write_table(children_table(), folder / "data.parquet")
     write_json_atomic(
         folder / "validation.json",
-        report or validation_report(manifest.contract["id"], manifest.rows, not landed),
+        report or validation_report(manifest.contract.id, manifest.rows, not landed),
     )
     if landed:
         log.append(
@@ -267,7 +286,7 @@ def _inbound(
         )
         write_json_atomic(
             home / "inbound" / PARTNER / f"{manifest.prefix}.json",
-            {"status": "landed", "time": "x", "path": str(folder)},
+            Decision("landed", "x", None, path=str(folder)).to_dict(),
         )
     else:
         write_json_atomic(folder / "reason.json", {"reason": reason, "time": "2026-10-02T08:00:00Z"})
@@ -281,7 +300,7 @@ def _inbound(
         )
         write_json_atomic(
             home / "inbound" / PARTNER / f"{manifest.prefix}.json",
-            {"status": "rejected", "reason": reason, "time": "x", "quarantine": str(folder)},
+            Decision("rejected", "x", None, reason=reason, quarantine=str(folder)).to_dict(),
         )
     log.append(
         "receipt", direction="sent", exchange_id=eid, status="accepted" if landed else "rejected", to=PARTNER
@@ -425,14 +444,14 @@ def build_home(base: Path) -> dict:
     (log.checkpoints_dir / "latest.json.minisig").write_bytes(signature)
     log.append(
         "checkpoint",
-        checkpoint_seq=json.loads(data)["seq"],
-        head=json.loads(data)["head"],
+        checkpoint_seq=Checkpoint.from_json(data).seq,
+        head=Checkpoint.from_json(data).head,
         buckets=["khm-to-tha"],
     )
     return {
         "home": home,
         "exchanges": ids,
         "blocked": blocked.name,
-        "manifests": {m.exchange_id: asdict(m) for m in (sent, refused, waiting, landed, returnees)},
-        "manifest_sha256": {sent.exchange_id: hashlib.sha256(canonical_json(asdict(sent))).hexdigest()},
+        "manifests": {m.exchange_id: m.to_dict() for m in (sent, refused, waiting, landed, returnees)},
+        "manifest_sha256": {sent.exchange_id: sent.sha256},
     }

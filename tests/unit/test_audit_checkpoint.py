@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from exchange.audit.log import AuditLog, canonical, load_checkpoint, make_checkpoint, verify_log
+from exchange.audit.log import AuditLog, load_checkpoint, make_checkpoint, verify_log
 from exchange.cli import _Group
 from exchange.cli.audit import COMMANDS
 from exchange.crypto.keys import generate_party_keys
@@ -36,10 +36,10 @@ def test_checkpoint_round_trip(log, signer):
     secret, public = signer
     data, signature = make_checkpoint(log, secret)
     checkpoint = load_checkpoint(data, signature, public)
-    assert set(checkpoint) == {"party", "seq", "head", "time"}
-    assert (checkpoint["seq"], checkpoint["head"]) == log.head()
-    assert data == canonical(checkpoint) + b"\n"
-    assert f"party=KHM seq=5 head={checkpoint['head']}" in signature.decode()
+    assert set(checkpoint.to_dict()) == {"party", "seq", "head", "time"}
+    assert (checkpoint.seq, checkpoint.head) == log.head()
+    assert data == checkpoint.to_json()
+    assert f"party=KHM seq=5 head={checkpoint.head}" in signature.decode()
     assert verify_log(log.path, checkpoint).ok
 
 

@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-from exchange.audit.log import GENESIS, AuditError, AuditLog, canonical, verify_log
+from exchange.audit.log import GENESIS, AuditError, AuditLog, verify_log
+from exchange.canonical import canonical_json
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def test_entries_are_canonical_chained_lines(log):
     lines = log.path.read_bytes().splitlines(keepends=True)
     assert len(lines) == 2
     assert [json.loads(line) for line in lines] == [first, second] == log.entries()
-    assert lines[0] == canonical(first) + b"\n"
+    assert lines[0] == canonical_json(first, ascii=True) + b"\n"
     assert first["seq"] == 1 and first["prev"] == GENESIS and first["party"] == "KHM"
     assert second["seq"] == 2 and second["prev"] == hashlib.sha256(lines[0]).hexdigest()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["time"])

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from exchange.audit.log import AuditLog, canonical, verify_log
+from exchange.audit.log import AuditLog, verify_log
+from exchange.canonical import canonical_json
 
 
 def _write_log(path: Path, count: int = 5) -> list[bytes]:
@@ -21,7 +22,7 @@ INSERTED_3 = "line 3: inserted entry, not part of the hash chain (line 4 chains 
 
 
 def _edited(line: bytes, **changes) -> bytes:
-    return canonical({**json.loads(line), **changes}) + b"\n"
+    return canonical_json({**json.loads(line), **changes}, ascii=True) + b"\n"
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ def test_missing_field_and_cut_last_line(path):
     lines = _write_log(path)
     no_prev = json.loads(lines[3])
     del no_prev["prev"]
-    verdict = _verify(path, lines[:3] + [canonical(no_prev) + b"\n", lines[4][:30]])
+    verdict = _verify(path, lines[:3] + [canonical_json(no_prev, ascii=True) + b"\n", lines[4][:30]])
     assert verdict.problems == ["line 4: malformed entry (missing or invalid 'prev')",
                                 "line 5: incomplete last line (no newline): an interrupted write or a "
                                 "cut file"]

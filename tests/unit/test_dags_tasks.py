@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import pytest
@@ -18,6 +17,7 @@ from exchange.orchestration.tasks import (
     terminal_as_flag,
 )
 from exchange.settings import PROJECT_ROOT, load_settings
+from tests.support.report_home import RECORDS_DISCLOSURE, make_manifest, validation_summary
 
 
 @pytest.mark.parametrize(("kind", "day", "period"), [
@@ -66,7 +66,9 @@ def test_partners_owing_receipts(tmp_path):
     for eid, recipient, done in (("e1", "THA", False), ("e2", "MYS", True)):
         folder = node.folder("outbound") / eid
         folder.mkdir()
-        (folder / "manifest.json").write_text(json.dumps({"recipients": [{"party": recipient}]}))
+        record = make_manifest("KHM", recipient, f"a.khm-{recipient.lower()}", "2026-10", 1, 1, 3,
+                               RECORDS_DISCLOSURE, validation_summary(f"a.khm-{recipient.lower()}", 3))
+        (folder / "manifest.json").write_bytes(record.to_json())
         if done:
             (folder / "receipt.json").write_text("{}")
     assert awaiting_receipt(node) == ["THA"]

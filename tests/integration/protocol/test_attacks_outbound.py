@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from exchange.audit.log import AuditLog
+from exchange.canonical import canonical_json
 from exchange.clock import utc_now
 from exchange.contract.model import load_contract
 from exchange.crypto import age
@@ -27,7 +28,7 @@ from exchange.errors import ProtocolError, StoreUnavailable, TerminalError
 from exchange.protocol import outbound, sent
 from exchange.protocol.inbound import ExchangeRejected, discover, pull, receive
 from exchange.protocol.limits import MANIFEST_MAX
-from exchange.protocol.manifest import Manifest, recipient_key_id
+from exchange.protocol.manifest import recipient_key_id
 from exchange.protocol.naming import DATA, MANIFEST, SIGNATURE, receipt_key
 from exchange.protocol.node import Node
 from exchange.protocol.outbound import ContractBreach, publish
@@ -59,18 +60,19 @@ def plant_exchange(attacker: Store, tha, period: str, tmp_path, exchange_id: str
     recipient = tha.public_keys("THA").age_recipient
     cipher = io.BytesIO()
     age.encrypt(io.BytesIO(plain), cipher, [recipient])
-    manifest = Manifest(
-        exchange_id=exchange_id, bucket=BUCKET, sender="KHM",
-        recipients=[{"party": "THA", "key_id": recipient_key_id(recipient), "type": "mlkem768x25519"}],
-        dataset=contract.dataset, period=period, revision=revision, sequence=sequence, created=utc_now(),
-        contract={"id": contract.id, "version": contract.version, "hash": contract.hash},
-        rows=table.num_rows, plaintext={"sha256": hashlib.sha256(plain).hexdigest(), "size": len(plain)},
-        ciphertext={"sha256": hashlib.sha256(cipher.getvalue()).hexdigest(), "size": len(cipher.getvalue())},
-        validation={"success": True}, disclosure=report.to_dict(),
-        sender_key_id=tha.public_keys("KHM").minisign.key_id)
-    attacker.put_bytes(BUCKET, f"{manifest.prefix}/{DATA}", cipher.getvalue())
-    attacker.put_bytes(BUCKET, f"{manifest.prefix}/{MANIFEST}", manifest.to_bytes())
-    return manifest.prefix
+    manifest = {  # the attacker writes any bytes it likes; these are the genuine shape
+        "format": "gcmx-manifest/1", "exchange_id": exchange_id, "bucket": BUCKET, "sender": "KHM",
+        "recipients": [{"party": "THA", "key_id": recipient_key_id(recipient), "type": "mlkem768x25519"}],
+        "dataset": contract.dataset, "period": period, "revision": revision, "sequence": sequence,
+        "created": utc_now(), "contract": {"id": contract.id, "version": contract.version, "hash": contract.hash},
+        "rows": table.num_rows, "plaintext": {"sha256": hashlib.sha256(plain).hexdigest(), "size": len(plain)},
+        "ciphertext": {"sha256": hashlib.sha256(cipher.getvalue()).hexdigest(), "size": len(cipher.getvalue())},
+        "validation": {"success": True}, "disclosure": report.for_partner(),
+        "sender_key_id": tha.public_keys("KHM").minisign.key_id}
+    prefix = f"{contract.dataset}/{period}/{exchange_id}"
+    attacker.put_bytes(BUCKET, f"{prefix}/{DATA}", cipher.getvalue())
+    attacker.put_bytes(BUCKET, f"{prefix}/{MANIFEST}", canonical_json(manifest))
+    return prefix
 
 
 def test_bucket_key_only_planted_unsigned_manifest_is_never_signed(nodes, seaweed, tmp_path):

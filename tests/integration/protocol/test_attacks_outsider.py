@@ -16,13 +16,14 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from exchange.audit.log import AuditLog, canonical, publish_checkpoint
+from exchange.audit.log import AuditLog, Checkpoint, publish_checkpoint
+from exchange.canonical import canonical_json
 from exchange.cli import main
 from exchange.clock import utc_now
 from exchange.protocol.freshness import local_index
-from exchange.protocol.manifest import Manifest, canonical_json, receipt
+from exchange.protocol.manifest import Manifest
 from exchange.protocol.naming import checkpoint_key, index_key, receipt_key
-from exchange.protocol.receipts import _comment
+from exchange.protocol.receipts import Receipt
 from tests.support.protocol import dataset, make_nodes, signed_exchange
 
 CONTRACT = "children_on_the_move.khm-tha"
@@ -64,7 +65,7 @@ def outbound_record(node, period: str) -> dict:
 
 
 def sign_into(seaweed, signer, bucket: str, fields: dict, plaintext: bytes, recipient_key: str,
-              body_of=Manifest.to_bytes) -> Manifest:
+              body_of=Manifest.to_json) -> Manifest:
     """A manifest over ``fields`` signed by ``signer`` (a partner with valid keys), with data
     encrypted to ``recipient_key``, written into ``bucket``."""
     return signed_exchange(seaweed.client(signer.party), bucket, signer, fields, plaintext, recipient_key, body_of)
@@ -134,12 +135,12 @@ def test_partner_with_valid_keys_secret_looking_text_is_rejected_and_audited(sea
 
     sent, period = cli_publish(seaweed, khm, CONTRACT, tmp_path)
     own = outbound_record(khm, period)
-    doc = receipt(own["exchange_id"], own["dataset"], period, "KHM", "THA", False, SECRET_LOOKING, {},
-                  hashlib.sha256(canonical_json(own)).hexdigest())
-    key, body = receipt_key(own["dataset"], period, own["exchange_id"]), canonical_json(doc)
+    doc = Receipt.answer(own["exchange_id"], own["dataset"], period, "KHM", "THA", False, SECRET_LOOKING, None,
+                         hashlib.sha256(canonical_json(own)).hexdigest())
+    key, body = receipt_key(own["dataset"], period, own["exchange_id"]), doc.to_json()
     seaweed.client("THA").put_object(Bucket="tha-to-khm", Key=key, Body=body)
     seaweed.client("THA").put_object(Bucket="tha-to-khm", Key=key + ".minisig",
-                                     Body=tha.identity.signing_key.sign(body, _comment(doc)))
+                                     Body=tha.identity.signing_key.sign(body, doc.comment()))
     out = gcmx(seaweed, khm, "receipts", "--from", "THA")
     assert out.exit_code == 0 and f"rejected {own['exchange_id']}" in out.output, out.output
     [entry] = events(khm, "receipt", exchange_id=own["exchange_id"], direction="received")
@@ -153,7 +154,7 @@ def test_partner_with_valid_keys_manifest_with_a_huge_number_is_rejected(seaweed
     out, period = cli_publish(seaweed, tha, "returnees.tha-khm", tmp_path)
     fields = {**outbound_record(tha, period), "exchange_id": "c" * 32}
     forged = sign_into(seaweed, tha, "tha-to-khm", fields, b"never read", khm.public_keys("KHM").age_recipient,
-                       body_of=lambda m: m.to_bytes().replace(b'"revision":1', b'"revision":' + b"9" * 5000))
+                       body_of=lambda m: m.to_json().replace(b'"revision":1', b'"revision":' + b"9" * 5000))
     pulled = gcmx(seaweed, khm, "pull", "--from", "THA")
     assert pulled.exit_code == 1, pulled.output
     assert f"rejected returnees {period} {forged.exchange_id}" in pulled.output
@@ -198,8 +199,8 @@ def test_partner_with_valid_keys_second_exchange_of_a_landed_revision_is_refused
     client = seaweed.client("KHM")
     data = client.get_object(Bucket="khm-to-tha", Key=f"children_on_the_move/{period}/{own['exchange_id']}/"
                                                       "data.parquet.age")["Body"].read()
-    replay = Manifest(**{**own, "exchange_id": "d" * 32, "sequence": own["sequence"] + 1})
-    body = replay.to_bytes()
+    replay = Manifest.from_json(canonical_json({**own, "exchange_id": "d" * 32, "sequence": own["sequence"] + 1}))
+    body = replay.to_json()
     client.put_object(Bucket="khm-to-tha", Key=f"{replay.prefix}/data.parquet.age", Body=data)
     client.put_object(Bucket="khm-to-tha", Key=f"{replay.prefix}/manifest.json", Body=body)
     client.put_object(Bucket="khm-to-tha", Key=f"{replay.prefix}/manifest.json.minisig",
@@ -267,7 +268,7 @@ def test_bucket_key_only_junk_checkpoint_does_not_switch_witnessing_off(seaweed,
         seq = int(key[-13:-5])
         assert gcmx(seaweed, tha, "pull", "--from", "KHM").exit_code == 0
         assert events(tha, "witness", party_witnessed="KHM", checkpoint_seq=seq)
-        data = canonical({"party": "KHM", "seq": seq, "head": "ab" * 32, "time": utc_now()}) + b"\n"
+        data = Checkpoint("KHM", seq, "ab" * 32, utc_now()).to_json()
         signature = khm.identity.signing_key.sign(data, f"gcmx audit checkpoint party=KHM seq={seq} head={'ab' * 32}")
         khm.store.put_bytes("khm-to-tha", key, data)  # KHM itself re-signs a rewritten log
         khm.store.put_bytes("khm-to-tha", key + ".minisig", signature)
@@ -329,10 +330,10 @@ def test_partner_with_valid_keys_deeply_nested_receipt_and_checkpoint_are_invali
     _, period = cli_publish(seaweed, khm, CONTRACT, tmp_path)
     own = outbound_record(khm, period)
     key = receipt_key(own["dataset"], period, own["exchange_id"])
-    doc = receipt(own["exchange_id"], own["dataset"], period, "KHM", "THA", True, "", {}, "")
+    doc = Receipt.answer(own["exchange_id"], own["dataset"], period, "KHM", "THA", True, "", None, "")
     seaweed.client("THA").put_object(Bucket="tha-to-khm", Key=key, Body=DEEP)
     seaweed.client("THA").put_object(Bucket="tha-to-khm", Key=key + ".minisig",
-                                     Body=tha.identity.signing_key.sign(DEEP, _comment(doc)))
+                                     Body=tha.identity.signing_key.sign(DEEP, doc.comment()))
     out = gcmx(seaweed, khm, "receipts", "--from", "THA")
     assert out.exit_code == 1 and f"invalid  {own['exchange_id']}" in out.output, out.output
     assert gcmx(seaweed, khm, "receipts", "--from", "THA").exit_code == 0

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from exchange.audit.alarms import alarms_since, audit_seq
-from exchange.audit.log import AuditLog, canonical, publish_checkpoint
+from exchange.audit.log import AuditLog, Checkpoint, publish_checkpoint
 from exchange.cli import main
 from exchange.clock import utc_now
 from exchange.protocol.freshness import local_index
@@ -182,7 +182,7 @@ def test_bucket_key_only_index_rollback_detected(seaweed, nodes, published, cli)
 
 
 def forged_checkpoint(khm, seq: int, head: str) -> tuple[bytes, bytes]:
-    data = canonical({"party": "KHM", "seq": seq, "head": head, "time": utc_now()}) + b"\n"
+    data = Checkpoint("KHM", seq, head, utc_now()).to_json()
     signature = khm.identity.signing_key.sign(data, f"gcmx audit checkpoint party=KHM seq={seq} head={head}")
     return data, signature
 

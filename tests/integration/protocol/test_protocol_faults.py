@@ -96,7 +96,7 @@ def test_manifest_hashes_that_do_not_match(nodes, seaweed, published):
     forged = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
     key = nodes["KHM"].identity.signing_key
     from exchange.protocol.manifest import Manifest
-    comment = Manifest.from_bytes(forged, "test").comment()
+    comment = Manifest.from_json(forged, "test").comment()
     seaweed.client().put_object(Bucket="khm-to-tha", Key=f"{published.prefix}/manifest.json", Body=forged)
     seaweed.client().put_object(Bucket="khm-to-tha", Key=f"{published.prefix}/manifest.json.minisig",
                                 Body=key.sign(forged, comment))
@@ -106,7 +106,7 @@ def test_manifest_hashes_that_do_not_match(nodes, seaweed, published):
 def test_signed_by_the_wrong_party(nodes, seaweed, published):
     body = nodes["KHM"].store.get_bytes("khm-to-tha", f"{published.prefix}/manifest.json", 1 << 20)
     from exchange.protocol.manifest import Manifest
-    forged_sig = nodes["THA"].identity.signing_key.sign(body, Manifest.from_bytes(body, "t").comment())
+    forged_sig = nodes["THA"].identity.signing_key.sign(body, Manifest.from_json(body, "t").comment())
     seaweed.client().put_object(Bucket="khm-to-tha", Key=f"{published.prefix}/manifest.json.minisig",
                                 Body=forged_sig)
     assert_rejected(nodes, seaweed, published, "key")
