@@ -26,9 +26,11 @@ from pathlib import Path
 
 from _util import Measured, report, run_measured
 
+from exchange.protocol.naming import bucket_name
+
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT, PERIOD, SENDER, RECIPIENT = "returnees.tha-khm", "2026-10", "THA", "KHM"
-BUCKET = f"{SENDER.lower()}-to-{RECIPIENT.lower()}"
+BUCKET = bucket_name(SENDER, RECIPIENT)
 STAGE_KEY, FLOOR_KEY = "bench/stage/data.parquet.age", "bench/floor/data.bin"
 CHUNK = 64 * 1024
 TRANSFER_GOAL, PUBLISH_GOAL, RSS_SPREAD_GOAL = 1.3, 2.0, 0.10

@@ -7,7 +7,6 @@ child process so peak RSS is its own. Prints time, ratio and peak RSS vs the Arr
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import resource
 import subprocess
@@ -25,10 +24,9 @@ CONTRACT_ID = "workers_registered_records.tha-khm"
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("contract_generator", ROOT / "contracts" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from exchange.devkit import contract_generator
+
+    return contract_generator
 
 
 def write_contract(workdir: Path) -> Path:

@@ -24,6 +24,7 @@ from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTi
 
 from exchange.orchestration import tasks
 from exchange.orchestration.airflow_glue import DEFAULT_ARGS, ContractTerms, contract_terms, partners, run
+from exchange.protocol.naming import bucket_name
 
 PROJECT = Path(__file__).resolve().parent.parent
 PARTY = os.environ.get("GCMX_PARTY", "").strip().upper()
@@ -34,7 +35,7 @@ TIMEZONE = "UTC"
 
 def bucket_asset(sender: str, recipient: str) -> Asset:
     """The asset 'a new exchange sits in bucket {sender}-to-{recipient}'."""
-    bucket = f"{sender.lower()}-to-{recipient.lower()}"
+    bucket = bucket_name(sender, recipient)
     return Asset(uri=f"s3://{bucket}/", name=f"gcmx_{bucket.replace('-', '_')}", group="gcmx")
 
 

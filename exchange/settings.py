@@ -12,6 +12,7 @@ from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exchange.errors import ConfigError
+from exchange.protocol.naming import KEYRING, KEYS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "GCMX_"
@@ -46,12 +47,12 @@ class Settings(BaseSettings):
     @property
     def keyring_dir(self) -> Path:
         """Directory of partners' public keys (``{PARTY}.age.pub``, ``{PARTY}.minisign.pub``)."""
-        return self.keyring or self.home / "keyring"
+        return self.keyring or self.home / KEYRING
 
     @property
     def identity_dir(self) -> Path:
         """Directory of this party's secret keys (never inside the repository)."""
-        return self.identity or self.home / "keys"
+        return self.identity or self.home / KEYS
 
     def require_party(self) -> str:
         """The party code, or a ConfigError naming the variable to set."""

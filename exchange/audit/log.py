@@ -24,20 +24,33 @@ import hashlib
 import json
 import os
 import re
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+from exchange.atomic import fsync_folder, write_bytes_atomic
 from exchange.audit.chain import GENESIS, AuditVerdict, verify_log
 from exchange.audit.checkpoint import AuditError, Checkpoint
 from exchange.canonical import canonical_json
+from exchange.clock import utc_now
 from exchange.crypto.minisign import PublicKey, SecretKey
-from exchange.errors import ConfigError, SignatureError
+from exchange.errors import ConfigError, NotFound, SignatureError
 from exchange.protocol.limits import CHECKPOINT_MAX, SIGNATURE_MAX
+from exchange.protocol.naming import (
+    AUDIT_FOLDER,
+    CHECKPOINTS,
+    LATEST_CHECKPOINT,
+    audit_log_file,
+    checkpoint_file,
+    checkpoint_key,
+    latest_checkpoint_key,
+    signature_key,
+)
 from exchange.storage.s3 import Store
 
-__all__ = ["GENESIS", "AuditError", "AuditLog", "AuditVerdict", "Checkpoint", "checkpoint_key", "defused",
-           "fetch_latest_checkpoint", "latest_key", "load_checkpoint", "make_checkpoint",
-           "publish_checkpoint", "verify_log"]
+__all__ = ["GENESIS", "AuditError", "AuditLog", "AuditVerdict", "Checkpoint", "LocalCheckpoint", "defused",
+           "fetch_latest_checkpoint", "latest_local_checkpoint", "load_checkpoint", "make_checkpoint",
+           "publish_checkpoint", "read_local_checkpoint", "verify_log"]
 
 RESERVED = frozenset({"seq", "time", "party", "event", "prev"})
 _SECRET_WORDS = frozenset({"secret", "secrets", "password", "passwd", "passphrase", "token", "tokens",
@@ -48,9 +61,6 @@ _EVENT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _HINT_VERIFY = "run `gcmx audit verify` and keep the log as it is for the auditors"
 
 
-def utc_now() -> str:
-    """The current time as ISO-8601 UTC with a ``Z`` (millisecond precision)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _secret_like(name: str) -> bool:
@@ -144,12 +154,12 @@ class AuditLog:
     @classmethod
     def for_home(cls, home: Path, party: str) -> AuditLog:
         """The log at ``{home}/audit/{PARTY}.audit.jsonl``."""
-        return cls(Path(home) / "audit" / f"{party}.audit.jsonl", party)
+        return cls(Path(home) / AUDIT_FOLDER / audit_log_file(party), party)
 
     @property
     def checkpoints_dir(self) -> Path:
         """Where local copies of this log's signed checkpoints are kept."""
-        return self.path.parent / "checkpoints"
+        return self.path.parent / CHECKPOINTS
 
     def append(self, event: str, **details) -> dict:
         """Append one entry and fsync it; return the entry as written.
@@ -181,7 +191,7 @@ class AuditLog:
         finally:
             os.close(fd)  # releases the lock
         if created:
-            _fsync_dir(self.path.parent)
+            fsync_folder(self.path.parent)
         return entry
 
     def _lines(self) -> list[bytes]:
@@ -217,22 +227,6 @@ class AuditLog:
         return f"AuditLog(path={str(self.path)!r}, party={self.party!r})"
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def checkpoint_key(party: str, seq: int) -> str:
-    """Object key of one checkpoint in a party's outbound bucket."""
-    return f"audit/{party}/checkpoint-{seq:08d}.json"
-
-
-def latest_key(party: str) -> str:
-    """Object key of a party's most recent checkpoint."""
-    return f"audit/{party}/latest.json"
 
 
 def make_checkpoint(log: AuditLog, signing_key: SecretKey) -> tuple[bytes, bytes]:
@@ -256,23 +250,16 @@ def publish_checkpoint(log: AuditLog, signing_key: SecretKey, store: Store, buck
     data, signature = make_checkpoint(log, signing_key)
     checkpoint = Checkpoint.from_json(data)
     key = checkpoint_key(log.party, checkpoint.seq)
-    log.checkpoints_dir.mkdir(parents=True, exist_ok=True)
-    for name in (Path(key).name, Path(latest_key(log.party)).name):
-        _write_atomic(log.checkpoints_dir / name, data)
-        _write_atomic(log.checkpoints_dir / f"{name}.minisig", signature)
+    for name in (checkpoint_file(checkpoint.seq), LATEST_CHECKPOINT):
+        write_bytes_atomic(log.checkpoints_dir / name, data)
+        write_bytes_atomic(log.checkpoints_dir / signature_key(name), signature)
     for bucket in buckets:
-        for object_key in (key, latest_key(log.party)):
+        for object_key in (key, latest_checkpoint_key(log.party)):
             store.put_bytes(bucket, object_key, data)
-            store.put_bytes(bucket, f"{object_key}.minisig", signature)
+            store.put_bytes(bucket, signature_key(object_key), signature)
     log.append("checkpoint", checkpoint_seq=checkpoint.seq, head=checkpoint.head, object=key,
                buckets=list(buckets))
     return key
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def load_checkpoint(data: bytes, signature: bytes, public_key: PublicKey,
@@ -292,6 +279,44 @@ def load_checkpoint(data: bytes, signature: bytes, public_key: PublicKey,
 
 def fetch_latest_checkpoint(store: Store, bucket: str, party: str, public_key: PublicKey) -> Checkpoint:
     """Read and verify ``party``'s latest checkpoint from ``bucket``."""
-    data = store.get_bytes(bucket, latest_key(party), CHECKPOINT_MAX)
-    signature = store.get_bytes(bucket, f"{latest_key(party)}.minisig", SIGNATURE_MAX)
-    return load_checkpoint(data, signature, public_key, f"s3://{bucket}/{latest_key(party)}")
+    latest = latest_checkpoint_key(party)
+    data = store.get_bytes(bucket, latest, CHECKPOINT_MAX)
+    signature = store.get_bytes(bucket, signature_key(latest), SIGNATURE_MAX)
+    return load_checkpoint(data, signature, public_key, f"s3://{bucket}/{latest}")
+
+
+@dataclass(frozen=True)
+class LocalCheckpoint:
+    """A checkpoint file kept locally, as read: not yet verified."""
+
+    path: Path
+    data: bytes
+    signature: bytes | None  # None when its ``.minisig`` is missing
+
+    def claimed(self) -> dict | None:
+        """What the file says (to find the key, to show); the signature decides. None if not a JSON object."""
+        try:
+            found = json.loads(self.data)
+        except (ValueError, RecursionError):
+            return None
+        return found if isinstance(found, dict) else None
+
+    def verified(self, public_key: PublicKey) -> Checkpoint:
+        """The checkpoint once its signature verifies (see :func:`load_checkpoint`)."""
+        if self.signature is None:
+            raise NotFound(f"signature {signature_key(str(self.path))} of checkpoint {self.path} does not exist",
+                           hint="keep the checkpoint together with its .minisig")
+        return load_checkpoint(self.data, self.signature, public_key, str(self.path))
+
+
+def read_local_checkpoint(path: Path) -> LocalCheckpoint:
+    """A checkpoint file and its ``.minisig`` beside it."""
+    path = Path(path)
+    signature = Path(signature_key(str(path)))
+    return LocalCheckpoint(path, path.read_bytes(), signature.read_bytes() if signature.is_file() else None)
+
+
+def latest_local_checkpoint(log: AuditLog) -> LocalCheckpoint | None:
+    """The log's latest local checkpoint (``audit/checkpoints/latest.json``), or None if none was made."""
+    latest = log.checkpoints_dir / LATEST_CHECKPOINT
+    return read_local_checkpoint(latest) if latest.is_file() else None

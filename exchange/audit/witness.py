@@ -18,28 +18,36 @@ Each is an ``alarm`` audit entry, raised once per finding.
 from __future__ import annotations
 
 import json
-import re
 
+from exchange.atomic import write_json_atomic
 from exchange.audit.alarms import raise_alarm
-from exchange.audit.log import AuditError, AuditLog, Checkpoint, checkpoint_key, load_checkpoint
-from exchange.devkit.seaweed import bucket_name
+from exchange.audit.log import AuditError, AuditLog, Checkpoint, load_checkpoint
 from exchange.errors import GcmxError
 from exchange.protocol.limits import CHECKPOINT_MAX, SIGNATURE_MAX
-from exchange.protocol.node import Node, write_json_atomic
+from exchange.protocol.naming import (
+    AUDIT,
+    WITNESS,
+    bucket_name,
+    checkpoint_key,
+    checkpoint_prefix,
+    parse_checkpoint_key,
+    signature_key,
+)
+from exchange.protocol.node import Node
 
 
 def _published(node: Node, bucket: str, partner: str) -> list[int]:
     """Seqs of the checkpoints (with signatures) in ``bucket``, newest first."""
-    pattern = re.compile(rf"^audit/{partner}/checkpoint-(?P<seq>[0-9]{{8}})\.json$")
-    keys = set(node.store.list_keys(bucket, f"audit/{partner}/checkpoint-"))
-    return sorted((int(m["seq"]) for k in keys if (m := pattern.fullmatch(k)) and k + ".minisig" in keys),
-                  reverse=True)
+    keys = set(node.store.list_keys(bucket, checkpoint_prefix(partner)))
+    seqs = [named[1] for k in keys
+            if signature_key(k) in keys and (named := parse_checkpoint_key(k)) and named[0] == partner]
+    return sorted(seqs, reverse=True)
 
 
 def _load(node: Node, bucket: str, partner: str, seq: int, public) -> Checkpoint:
     key = checkpoint_key(partner, seq)
     data = node.store.get_bytes(bucket, key, CHECKPOINT_MAX)
-    signature = node.store.get_bytes(bucket, key + ".minisig", SIGNATURE_MAX)
+    signature = node.store.get_bytes(bucket, signature_key(key), SIGNATURE_MAX)
     checkpoint = load_checkpoint(data, signature, public, f"s3://{bucket}/{key}")
     if checkpoint.party != partner or checkpoint.seq != seq:
         raise AuditError(f"s3://{bucket}/{key} holds {checkpoint.party}'s checkpoint seq {checkpoint.seq}")
@@ -54,7 +62,7 @@ def witness_partner(node: Node, partner: str) -> list[dict]:
     """
     bucket = bucket_name(partner, node.party)
     public = node.public_keys(partner).minisign  # a missing key is a set-up error, not an alarm
-    path = node.folder("witness") / f"{partner}.json"
+    path = node.folder(WITNESS) / f"{partner}.json"
     state = json.loads(path.read_text()) if path.exists() else {"heads": {}, "open": []}
     heads: dict[str, str] = state["heads"]
     invalid: list[int] = state.get("invalid", [])
@@ -72,7 +80,7 @@ def witness_partner(node: Node, partner: str) -> list[dict]:
             invalid.append(seq)
             findings.append(("checkpoint-invalid", f"s3://{bucket}/{checkpoint_key(partner, seq)}: {exc.message}"))
     if (newest or 0) < witnessed:
-        findings.append(("checkpoint-backwards", f"s3://{bucket}/audit/{partner}/: the newest checkpoint is "
+        findings.append(("checkpoint-backwards", f"s3://{bucket}/{AUDIT}/{partner}/: the newest checkpoint is "
                                                  f"seq {newest or 0}, but this node witnessed seq {witnessed}"))
     elif checkpoint and heads.get(str(newest), checkpoint.head) != checkpoint.head:
         findings.append(("checkpoint-fork", f"s3://{bucket}/{checkpoint_key(partner, newest)}: head "

@@ -7,12 +7,20 @@ from pathlib import Path
 
 import click
 
-from exchange.audit.log import AuditLog, Checkpoint, load_checkpoint, publish_checkpoint, verify_log
+from exchange.audit.log import (
+    AuditLog,
+    Checkpoint,
+    LocalCheckpoint,
+    latest_local_checkpoint,
+    publish_checkpoint,
+    read_local_checkpoint,
+    verify_log,
+)
 from exchange.crypto import keys
-from exchange.crypto.minisign import SIGNATURE_SUFFIX, PublicKey
-from exchange.devkit.seaweed import bucket_name
+from exchange.crypto.minisign import PublicKey
 from exchange.errors import ConfigError, NotFound
 from exchange.protocol.node import Node
+from exchange.protocol.partners import checkpoint_buckets
 from exchange.settings import Settings, load_settings
 
 
@@ -26,26 +34,17 @@ def _public_key(settings: Settings, given: Path | None, party: str | None) -> Pu
         return PublicKey.from_file(given)
     if not party:
         raise ConfigError("cannot tell whose checkpoint this is", hint="pass --public-key FILE")
-    for directory in (settings.keyring_dir, settings.identity_dir):
-        candidate = keys.key_file_paths(party, directory).minisign_public
-        if candidate.is_file():
-            return PublicKey.from_file(candidate)
-    raise ConfigError(f"no minisign public key of {party} in {settings.keyring_dir} or "
-                      f"{settings.identity_dir}", hint=f"pass --public-key with {party}'s minisign .pub file")
+    found = keys.find_signing_public_key(party, (settings.keyring_dir, settings.identity_dir))
+    if found is None:
+        raise ConfigError(f"no minisign public key of {party} in {settings.keyring_dir} or "
+                          f"{settings.identity_dir}", hint=f"pass --public-key with {party}'s minisign .pub file")
+    return found
 
 
-def _checkpoint(settings: Settings, path: Path, public_key: Path | None) -> Checkpoint:
-    signature = Path(f"{path}{SIGNATURE_SUFFIX}")
-    if not signature.is_file():
-        raise NotFound(f"signature {signature} of checkpoint {path} does not exist",
-                       hint="download the checkpoint together with its .minisig")
-    data = path.read_bytes()
-    try:
-        claimed = json.loads(data).get("party")  # only to find the key; the signature decides
-    except (ValueError, AttributeError):
-        claimed = None
-    key = _public_key(settings, public_key, settings.party or claimed)
-    return load_checkpoint(data, signature.read_bytes(), key, str(path))
+def _verified(settings: Settings, local: LocalCheckpoint, public_key: Path | None) -> Checkpoint:
+    claimed = (local.claimed() or {}).get("party")  # only to find the key; the signature decides
+    key = _public_key(settings, public_key, settings.party or (claimed if isinstance(claimed, str) else None))
+    return local.verified(key)
 
 
 @audit.command("verify")
@@ -66,15 +65,15 @@ def verify(log_path: Path | None, checkpoint: Path | None, public_key: Path | No
         raise NotFound(f"audit log {path} does not exist",
                        hint="check --log, GCMX_HOME and GCMX_PARTY; a new node has no log before "
                             "its first event")
+    local = read_local_checkpoint(checkpoint) if checkpoint else None
     if checkpoint is None and log_path is None:
-        latest = AuditLog.for_home(settings.home, settings.require_party()).checkpoints_dir / "latest.json"
-        checkpoint = latest if latest.is_file() else None
-    signed = _checkpoint(settings, checkpoint, public_key) if checkpoint else None
+        local = latest_local_checkpoint(AuditLog.for_home(settings.home, settings.require_party()))
+    signed = _verified(settings, local, public_key) if local else None
     verdict = verify_log(path, signed)
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), indent=2))
     elif verdict.ok:
-        against = (f", matches signed checkpoint seq {verdict.checkpoint_seq} ({checkpoint})" if signed
+        against = (f", matches signed checkpoint seq {verdict.checkpoint_seq} ({local.path})" if signed
                    else ", no signed checkpoint to check against")
         click.secho(f"audit log {path}: intact, {verdict.entries} entries, head seq {verdict.head_seq} "
                     f"sha256 {verdict.head}{against}", fg="green")
@@ -85,20 +84,14 @@ def verify(log_path: Path | None, checkpoint: Path | None, public_key: Path | No
     raise SystemExit(0 if verdict.ok else 1)
 
 
-def _partners(settings: Settings, party: str) -> list[str]:
-    found = {path.name.split(".")[0].upper() for path in settings.keyring_dir.glob("*.minisign.pub")}
-    return sorted(found - {party})
-
-
 @audit.command("checkpoint")
 @click.option("--to", "partners", multiple=True, metavar="PARTY",
-              help="Publish into the bucket towards PARTY (repeatable) "
-                   "[default: every partner in the keyring].")
+              help="Publish only into the bucket towards PARTY (repeatable; a partner) "
+                   "[default: every partner: the other parties of the contracts in force].")
 def checkpoint(partners: tuple[str, ...]) -> None:
     """Sign the log's head and put it in this party's outbound buckets (audit/{PARTY}/)."""
     node = Node.from_settings()
-    targets = [keys.party_code(p) for p in partners] or _partners(node.settings, node.party)
-    buckets = [bucket_name(node.party, partner) for partner in targets]
+    buckets = checkpoint_buckets(node, [keys.party_code(p) for p in partners])
     log = AuditLog.for_home(node.home, node.party)
     key = publish_checkpoint(log, node.identity.signing_key, node.store, buckets)
     click.echo(f"checkpoint {key} published to {', '.join(buckets)}; local copy in {log.checkpoints_dir}")

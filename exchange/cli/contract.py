@@ -21,10 +21,23 @@ CONTRACTS_DIR = click.option(
 )
 
 
-def _contracts_dir(value: Path | None) -> Path:
-    from exchange.contract.model import default_contracts_dir
+def _folders(contracts_dir: Path | None) -> tuple[Path, Path]:
+    """(contracts, expectations): ``--contracts-dir`` with ``expectations/`` beside it, else the
+    settings' ``GCMX_CONTRACTS`` and ``GCMX_EXPECTATIONS``."""
+    from exchange.contract.model import expectations_beside
+    from exchange.settings import load_settings
 
-    return value or default_contracts_dir()
+    if contracts_dir:
+        return contracts_dir, expectations_beside(contracts_dir)
+    settings = load_settings()
+    return settings.contracts, settings.expectations
+
+
+def _agreements(agreements_dir: Path | None) -> Path:
+    from exchange.protocol.naming import AGREEMENTS
+    from exchange.settings import load_settings
+
+    return agreements_dir or load_settings().home / AGREEMENTS
 
 
 @click.group("contract")
@@ -42,7 +55,7 @@ def lint(files: tuple[Path, ...], contracts_dir: Path | None) -> None:
     """
     from exchange.contract.lint import lint_all, lint_file, load_registry
 
-    directory = _contracts_dir(contracts_dir)
+    directory, _ = _folders(contracts_dir)
     if files:
         registry = load_registry(directory)
         results = {path: lint_file(path, registry) for path in files}
@@ -71,14 +84,14 @@ def check(contract_ids: tuple[str, ...], contracts_dir: Path | None) -> None:
     from exchange.contract.model import CONTRACT_SUFFIX, load_contract
     from exchange.contract.suite import check_suite
 
-    directory = _contracts_dir(contracts_dir)
+    directory, expectations = _folders(contracts_dir)
     ids = contract_ids or sorted(
         p.name.removesuffix(CONTRACT_SUFFIX) for p in directory.glob(f"*{CONTRACT_SUFFIX}")
     )
     failed = 0
     for contract_id in ids:
         try:
-            contract = load_contract(contract_id, directory)
+            contract = load_contract(contract_id, directory, expectations)
             check_suite(contract)
         except ContractError as exc:
             failed += 1
@@ -133,18 +146,12 @@ def diff(old: Path, new: Path, old_suite: Path | None, new_suite: Path | None) -
 
 
 def _keyring(parties: tuple[str, ...]) -> dict:
-    from exchange.crypto.minisign import PublicKey
+    from exchange.crypto.keys import find_signing_public_key
     from exchange.settings import load_settings
 
     settings = load_settings()
-    keys = {}
-    for party in parties:
-        for directory in (settings.keyring_dir, settings.identity_dir):
-            path = directory / f"{party}.minisign.pub"
-            if path.is_file():
-                keys[party] = PublicKey.from_file(path)
-                break
-    return keys
+    found = {p: find_signing_public_key(p, (settings.keyring_dir, settings.identity_dir)) for p in parties}
+    return {party: key for party, key in found.items() if key is not None}
 
 
 @contract_group.command("sign")
@@ -181,9 +188,9 @@ def sign(
 
     settings = load_settings()
     party = (party or settings.require_party()).upper()
-    contract = load_contract(contract_id, contracts_dir)
+    contract = load_contract(contract_id, *_folders(contracts_dir))
     secret = SecretKey.from_file(key_file or settings.identity_dir / f"{party}.minisign.key")
-    path = sign_contract(contract, party, secret, agreements_dir)
+    path = sign_contract(contract, party, secret, _agreements(agreements_dir))
     click.echo(f"{party} signed {contract.id} v{contract.version} hash {contract.hash}: {path}")
 
 
@@ -203,11 +210,12 @@ def status(contract_ids: tuple[str, ...], agreements_dir: Path | None, contracts
     from exchange.contract.agreement import parties, require_in_force
     from exchange.contract.model import all_contracts, load_contract
 
-    contracts = [load_contract(i, contracts_dir) for i in contract_ids] or all_contracts(contracts_dir)
+    folders = _folders(contracts_dir)
+    contracts = [load_contract(i, *folders) for i in contract_ids] or all_contracts(*folders)
     missing = 0
     for contract in contracts:
         try:
-            require_in_force(contract, agreements_dir, _keyring(parties(contract)))
+            require_in_force(contract, _agreements(agreements_dir), _keyring(parties(contract)))
             click.echo(f"in force     {contract.id} v{contract.version}")
         except ContractError as exc:
             missing += 1
@@ -246,7 +254,7 @@ def validate(file: Path, contract_id: str, raw: bool, report: Path | None, contr
     from exchange.contract.validation import EXCHANGED, RAW
     from exchange.contract.validation import validate as run
 
-    contract = load_contract(contract_id, contracts_dir)
+    contract = load_contract(contract_id, *_folders(contracts_dir))
     result = run(file, contract, form=RAW if raw else EXCHANGED)
     if report:
         report.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")

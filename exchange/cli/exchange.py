@@ -124,8 +124,9 @@ def receipts(partner: str, party: str | None) -> None:
 def verify_offline(path: Path, sender: str, identity_file: Path | None) -> None:
     """Check a downloaded exchange folder offline (manifest.json, .minisig, data.parquet.age)."""
     from exchange.protocol.offline import verify_folder
+    from exchange.settings import load_settings
 
-    report = verify_folder(path, sender.upper(), identity_file)
+    report = verify_folder(path, sender.upper(), load_settings().keyring_dir, identity_file)
     click.echo(json.dumps(report, indent=2))
 
 

@@ -7,9 +7,7 @@ with ``-o`` the output goes to a temp file renamed into place only on success.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +16,7 @@ from typing import BinaryIO
 
 import click
 
+from exchange.atomic import atomic_output
 from exchange.crypto import age
 from exchange.crypto.minisign import PasswordRequired, PublicKey, SecretKey
 from exchange.errors import ConfigError, NotFound
@@ -56,14 +55,8 @@ def _output(path: Path | None) -> Iterator[BinaryIO]:
         return
     if not path.parent.is_dir():
         raise NotFound(f"output directory {path.parent} does not exist", hint="create it first")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            yield stream
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_output(path) as stream:
+        yield stream
 
 
 def _recipients_file(path: Path) -> list[str]:

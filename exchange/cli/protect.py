@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import click
 import pyarrow.parquet as pq
 
+from exchange.atomic import atomic_output, write_text_atomic
 from exchange.errors import ConfigError, NotFound
 
 
-def _scratch(path: Path, what: str) -> Path:
-    """A temporary file beside ``path``: proves it can be written before any work."""
+def _check_writable(path: Path, what: str) -> None:
+    """Prove a file can be written beside ``path`` before any work (a nameless one, gone at once)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        os.close(fd)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
     except OSError as exc:
         raise ConfigError(f"cannot write the {what} {path}: {exc.strerror or exc}",
                           hint=f"choose a {what} path in a writable directory") from None
-    return Path(tmp)
 
 
 @click.command("protect")
@@ -58,40 +57,32 @@ def protect_command(file: Path, contract_id: str, out: Path, report_path: Path |
     from exchange.contract.model import load_contract
     from exchange.disclosure.rules import as_rules
     from exchange.disclosure.scope import check_publishable
-    from exchange.protocol.protection import (
-        RELEASED_FOLDER,
-        protect_for_contract,
-        pseudonym_key,
-        read_dataset,
-    )
+    from exchange.protocol.naming import OUTBOUND, RELEASED
+    from exchange.protocol.protection import protect_for_contract, pseudonym_key, read_dataset
     from exchange.settings import load_settings
 
     if not file.is_file():
         raise NotFound(f"dataset {file} does not exist", hint="give the Parquet file to protect")
-    contract = load_contract(contract_id)
+    settings = load_settings()
+    contract = load_contract(contract_id, settings.contracts, settings.expectations)
     table = read_dataset(file)
     check_publishable(table, contract)
     rules = as_rules(contract.disclosure)
     key = None
     if rules.method == "records" and rules.pseudonymise:
-        key = pseudonym_key(contract, identity or load_settings().identity_dir,
+        key = pseudonym_key(contract, identity or settings.identity_dir,
                             linkage_key_file)
     if rules.method == "records" and rules.links_releases and released_dir is None:
-        released_dir = load_settings().home / "outbound" / RELEASED_FOLDER
-    scratch = [_scratch(out, "output file")]
-    try:
-        if report_path is not None:
-            scratch.append(_scratch(report_path, "report file"))
-        protected, report = protect_for_contract(table, contract, key, released_dir, checked=True)
-        text = json.dumps({"contract": contract.id, **report.to_dict()}, indent=2)
-        pq.write_table(protected, scratch[0])
-        if report_path is not None:
-            scratch[1].write_text(text + "\n", encoding="utf-8")
-            os.replace(scratch[1], report_path)
-        os.replace(scratch[0], out)
-    finally:
-        for path in scratch:
-            path.unlink(missing_ok=True)
+        released_dir = settings.home / OUTBOUND / RELEASED
+    _check_writable(out, "output file")
+    if report_path is not None:
+        _check_writable(report_path, "report file")
+    protected, report = protect_for_contract(table, contract, key, released_dir, checked=True)
+    text = json.dumps({"contract": contract.id, **report.to_dict()}, indent=2)
+    if report_path is not None:
+        write_text_atomic(report_path, text + "\n")
+    with atomic_output(out) as stream:
+        pq.write_table(protected, stream)
     click.echo(text)
 
 

@@ -14,21 +14,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from exchange.atomic import write_bytes_atomic
 from exchange.contract.model import Contract
 from exchange.crypto.minisign import PublicKey, SecretKey
 from exchange.errors import ContractError, GcmxError
-
-
-def default_agreements_dir() -> Path:
-    """``$GCMX_HOME/agreements``."""
-    from exchange.settings import load_settings
-
-    return load_settings().home / "agreements"
+from exchange.protocol.naming import agreement_file
 
 
 def signature_path(contract: Contract, party: str, agreements_dir: Path) -> Path:
     """Where ``party``'s signature of this contract version lives."""
-    return Path(agreements_dir) / f"{contract.id}@{contract.version}.{party.upper()}.minisig"
+    return Path(agreements_dir) / agreement_file(contract.id, contract.version, party)
 
 
 def trusted_comment(contract: Contract, party: str) -> str:
@@ -44,7 +39,7 @@ def parties(contract: Contract) -> tuple[str, ...]:
 
 
 def sign_contract(
-    contract: Contract, party: str, secret_key: SecretKey, agreements_dir: Path | None = None
+    contract: Contract, party: str, secret_key: SecretKey, agreements_dir: Path
 ) -> Path:
     """Sign the contract's current hash as ``party``; write and return the signature file."""
     party = party.upper()
@@ -53,10 +48,10 @@ def sign_contract(
             f"contract {contract.id}: {party} is not a party to it",
             hint=f"only {', '.join(parties(contract))} sign this contract",
         )
-    directory = Path(agreements_dir) if agreements_dir else default_agreements_dir()
+    directory = Path(agreements_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = signature_path(contract, party, directory)
-    path.write_bytes(secret_key.sign(contract.hash.encode("ascii"), trusted_comment(contract, party)))
+    write_bytes_atomic(path, secret_key.sign(contract.hash.encode("ascii"), trusted_comment(contract, party)))
     return path
 
 
@@ -80,10 +75,10 @@ def _check_party(
 
 
 def require_in_force(
-    contract: Contract, agreements_dir: Path | None, public_keys: Mapping[str, PublicKey]
+    contract: Contract, agreements_dir: Path, public_keys: Mapping[str, PublicKey]
 ) -> None:
     """Raise ContractError unless every party's signature verifies over the current hash."""
-    directory = Path(agreements_dir) if agreements_dir else default_agreements_dir()
+    directory = Path(agreements_dir)
     reasons = [r for p in parties(contract) if (r := _check_party(contract, p, directory, public_keys))]
     if reasons:
         raise ContractError(
@@ -94,7 +89,7 @@ def require_in_force(
         )
 
 
-def in_force(contract: Contract, agreements_dir: Path | None, public_keys: Mapping[str, PublicKey]) -> bool:
+def in_force(contract: Contract, agreements_dir: Path, public_keys: Mapping[str, PublicKey]) -> bool:
     """True when every party's signature verifies over the current hash."""
     try:
         require_in_force(contract, agreements_dir, public_keys)

@@ -113,21 +113,12 @@ class Contract:
         return f"{self.id}-{self.version}"
 
 
-def default_contracts_dir() -> Path:
-    """The contracts directory from settings (``GCMX_CONTRACTS``, default repo contracts/)."""
-    from exchange.settings import load_settings
-
-    return load_settings().contracts
+REPOSITORY_CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 
 
-def default_expectations_dir(contracts_dir: Path) -> Path:
-    """Suites sit in ``expectations/`` beside the contracts directory."""
-    from exchange.settings import load_settings
-
-    settings = load_settings()
-    if contracts_dir.resolve() == settings.contracts.resolve():
-        return settings.expectations
-    return contracts_dir.parent / "expectations"
+def expectations_beside(contracts_dir: Path) -> Path:
+    """Suites sit in ``expectations/`` beside the contracts directory, unless the caller says."""
+    return Path(contracts_dir).parent / "expectations"
 
 
 @cache
@@ -189,7 +180,8 @@ def read_suite(path: Path, contract_path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ContractError(
             f"{contract_path}: expectation suite {path} is missing",
-            hint="write the suite for this contract version (contracts/generate.py) or fix the version",
+            hint="write the suite for this contract version (`python -m exchange.devkit.contract_generator`, "
+            "from a checkout with the devkit extra) or fix the version",
         ) from None
     except json.JSONDecodeError as exc:
         raise ContractError(
@@ -325,7 +317,7 @@ def load_contract_file(path: Path, expectations_dir: Path | None = None) -> Cont
     """Load a contract from an explicit file path (its suite from ``expectations_dir``)."""
     path = Path(path)
     document = read_yaml(path)
-    expectations_dir = expectations_dir or default_expectations_dir(path.parent)
+    expectations_dir = Path(expectations_dir) if expectations_dir else expectations_beside(path.parent)
     version = document.get("version") if isinstance(document, dict) else None
     suite_path = (
         expectations_dir / f"{document.get('id') if isinstance(document, dict) else path.stem}-{version}.json"
@@ -333,9 +325,11 @@ def load_contract_file(path: Path, expectations_dir: Path | None = None) -> Cont
     return contract_from_document(document, path, suite_path, codelist_hierarchies(path.parent))
 
 
-def load_contract(contract_id: str, contracts_dir: Path | None = None) -> Contract:
-    """Load and check the contract ``contracts_dir/<contract_id>.odcs.yaml`` with its suite."""
-    contracts_dir = Path(contracts_dir) if contracts_dir else default_contracts_dir()
+def load_contract(contract_id: str, contracts_dir: Path = REPOSITORY_CONTRACTS,
+                  expectations_dir: Path | None = None) -> Contract:
+    """Load and check the contract ``contracts_dir/<contract_id>.odcs.yaml`` with its suite
+    (from ``expectations_dir``, default ``expectations/`` beside ``contracts_dir``)."""
+    contracts_dir = Path(contracts_dir)
     path = contracts_dir / f"{contract_id}{CONTRACT_SUFFIX}"
     if not path.is_file():
         known = ", ".join(
@@ -344,7 +338,7 @@ def load_contract(contract_id: str, contracts_dir: Path | None = None) -> Contra
         raise ContractError(
             f"no contract {contract_id!r} in {contracts_dir}", hint=f"known contracts: {known or 'none'}"
         )
-    contract = load_contract_file(path, default_expectations_dir(contracts_dir))
+    contract = load_contract_file(path, expectations_dir or expectations_beside(contracts_dir))
     if contract.id != contract_id:
         raise ContractError(
             f"{path}: file declares id {contract.id!r}, expected {contract_id!r}",
@@ -353,17 +347,19 @@ def load_contract(contract_id: str, contracts_dir: Path | None = None) -> Contra
     return contract
 
 
-def all_contracts(contracts_dir: Path | None = None) -> list[Contract]:
+def all_contracts(contracts_dir: Path = REPOSITORY_CONTRACTS, expectations_dir: Path | None = None) -> list[Contract]:
     """Every contract in the directory, sorted by id."""
-    contracts_dir = Path(contracts_dir) if contracts_dir else default_contracts_dir()
+    contracts_dir = Path(contracts_dir)
     ids = sorted(p.name.removesuffix(CONTRACT_SUFFIX) for p in contracts_dir.glob(f"*{CONTRACT_SUFFIX}"))
-    return [load_contract(i, contracts_dir) for i in ids]
+    return [load_contract(i, contracts_dir, expectations_dir) for i in ids]
 
 
-def contracts_between(sender: str, recipient: str, contracts_dir: Path | None = None) -> list[Contract]:
+def contracts_between(sender: str, recipient: str, contracts_dir: Path = REPOSITORY_CONTRACTS,
+                      expectations_dir: Path | None = None) -> list[Contract]:
     """Contracts under which ``sender`` sends to ``recipient`` (alpha-3 codes)."""
     sender, recipient = sender.upper(), recipient.upper()
-    return [c for c in all_contracts(contracts_dir) if c.sender == sender and recipient in c.recipients]
+    return [c for c in all_contracts(contracts_dir, expectations_dir)
+            if c.sender == sender and recipient in c.recipients]
 
 
 def parse_period(contract: Contract, period: str) -> Period:

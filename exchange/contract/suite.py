@@ -233,6 +233,6 @@ def check_suite(contract: Contract) -> None:
         raise ContractError(
             f"dataset {contract.dataset}: suite {contract.suite_path} disagrees with contract "
             f"{contract.path}: {listing}",
-            hint="bring the suite in line with the contract (contracts/generate.py regenerates the "
-            "derived part) or change the contract and its version",
+            hint="bring the suite in line with the contract (`python -m exchange.devkit.contract_generator "
+            "--suites-only` regenerates the derived part) or change the contract and its version",
         )

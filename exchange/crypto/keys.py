@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +139,16 @@ def load_public_keys(party: str, keyring_dir: Path) -> PublicKeys:
             hint=hint_for % files.age_recipient.name,
         )
     return PublicKeys(code, lines[0], PublicKey.from_file(files.minisign_public))
+
+
+def find_signing_public_key(party: str, directories: Iterable[Path]) -> PublicKey | None:
+    """``party``'s minisign public key from the first of ``directories`` that holds it (the
+    keyring, then this party's own identity folder), or None when none does."""
+    for directory in directories:
+        path = key_file_paths(party, directory).minisign_public
+        if path.is_file():
+            return PublicKey.from_file(path)
+    return None
 
 
 def load_identity(party: str, identity_dir: Path, password: str | None = None) -> Identity:

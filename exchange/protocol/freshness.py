@@ -31,18 +31,25 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from exchange.atomic import write_text_atomic
 from exchange.audit.alarms import raise_alarm
 from exchange.canonical import canonical_json
-from exchange.devkit.seaweed import bucket_name
 from exchange.errors import ObjectTooLarge, ProtocolError
 from exchange.protocol.limits import SIGNATURE_MAX, STATEMENT_MAX
 from exchange.protocol.manifest import Manifest
+from exchange.protocol.naming import (
+    FRESHNESS,
+    MANIFEST,
+    OUTBOUND,
+    SIGNATURE,
+    bucket_name,
+    index_key,
+    signature_key,
+)
 from exchange.protocol.node import Node
 from exchange.protocol.strict import Fields, parse_json
-from exchange.storage.s3 import SIGNATURE
 
 FORMAT = "gcmx-index/1"
-PREFIX = "index/"
 GENESIS = "0" * 64
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PATTERNS = {
@@ -58,14 +65,6 @@ _PATTERNS = {
     "ciphertext_sha256": re.compile(r"^[0-9a-f]{64}$"),
     "prev": re.compile(r"^[0-9a-f]{64}$"),
 }
-ENTRY_KEY = re.compile(r"^index/(?P<seq>[0-9]{8})\.json$")
-
-
-def entry_key(seq: int) -> str:
-    """Object key of index entry ``seq``."""
-    return f"{PREFIX}{seq:08d}.json"
-
-
 @dataclass(frozen=True)
 class IndexEntry:
     """One published exchange in the sender's index of a direction."""
@@ -119,7 +118,7 @@ class IndexEntry:
 
 
 def _local_path(node: Node, recipient: str) -> Path:
-    return node.folder("freshness") / f"to-{recipient}.jsonl"
+    return node.folder(FRESHNESS) / f"to-{recipient}.jsonl"
 
 
 def local_index(node: Node, recipient: str) -> list[IndexEntry]:
@@ -134,7 +133,7 @@ def _unindexed(node: Node, bucket: str, indexed: set[str]) -> list[Manifest]:
     """Local outbound records of ``bucket`` not yet indexed whose signed manifest is in the bucket
     (a record kept before its upload finished is indexed by a later sync, never too early)."""
     found = []
-    for path in node.folder("outbound").glob("*/manifest.json"):
+    for path in node.folder(OUTBOUND).glob(f"*/{MANIFEST}"):
         manifest = Manifest.from_json(path.read_bytes(), str(path))
         if manifest.bucket == bucket and manifest.exchange_id not in indexed \
                 and node.store.exists(bucket, f"{manifest.prefix}/{SIGNATURE}"):
@@ -186,17 +185,17 @@ def sync_index(node: Node, recipient: str) -> list[IndexEntry]:
         uploaded = path.with_suffix(".uploaded")
         done = int(uploaded.read_text()) if uploaded.exists() else 0
         for entry in entries[done:]:
-            key = entry_key(entry.seq)
+            key = index_key(entry.seq)
             body = entry.to_json()
             signature = node.identity.signing_key.sign(body, entry.comment())
-            if not (put_ours(node, bucket, key + ".minisig", signature, SIGNATURE_MAX)
+            if not (put_ours(node, bucket, signature_key(key), signature, SIGNATURE_MAX)
                     and put_ours(node, bucket, key, body, STATEMENT_MAX)):
                 taken = path.with_suffix(".taken")  # the seq alarmed about, so the alarm is raised once
                 if not taken.exists() or taken.read_text().strip() != str(entry.seq):
                     raise_alarm(node, "index-slot-taken", recipient,
                                 f"s3://{bucket}/{key} already holds an index entry this node did not write; "
                                 f"remove it and re-run publish", exchange_id=entry.exchange_id, index_seq=entry.seq)
-                    taken.write_text(f"{entry.seq}\n")
+                    write_text_atomic(taken, f"{entry.seq}\n")
                 break  # uploaded again, with the entries after it, by the first sync once it is removed
-            uploaded.write_text(f"{entry.seq}\n")
+            write_text_atomic(uploaded, f"{entry.seq}\n")
     return entries

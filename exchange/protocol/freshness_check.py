@@ -20,20 +20,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
+from exchange.atomic import write_json_atomic
 from exchange.audit.alarms import raise_alarm
 from exchange.audit.witness import witness_partner
-from exchange.devkit.seaweed import bucket_name
 from exchange.errors import NotFound, ProtocolError, SignatureError
-from exchange.protocol.freshness import ENTRY_KEY, GENESIS, PREFIX, IndexEntry, entry_key
+from exchange.protocol.freshness import GENESIS, IndexEntry
 from exchange.protocol.inbound_checks import decision_path
 from exchange.protocol.limits import MANIFEST_MAX, SIGNATURE_MAX, STATEMENT_MAX
-from exchange.protocol.naming import ExchangeRef
-from exchange.protocol.node import Node, write_json_atomic
-from exchange.storage.s3 import MANIFEST
-
-_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}/[0-9a-f]{32}$")
+from exchange.protocol.naming import (
+    FRESHNESS,
+    INDEX,
+    MANIFEST,
+    ExchangeRef,
+    bucket_name,
+    index_key,
+    list_exchanges,
+    parse_index_key,
+    signature_key,
+)
+from exchange.protocol.node import Node
 
 
 class _Finding(Exception):
@@ -45,9 +51,9 @@ class _Finding(Exception):
 
 
 def _read_entry(node: Node, bucket: str, seq: int) -> tuple[IndexEntry, bytes]:
-    where = f"s3://{bucket}/{entry_key(seq)}"
+    where = f"s3://{bucket}/{index_key(seq)}"
     try:
-        body = node.store.get_bytes(bucket, entry_key(seq), STATEMENT_MAX)
+        body = node.store.get_bytes(bucket, index_key(seq), STATEMENT_MAX)
         entry = IndexEntry.from_json(body, where)
     except NotFound:
         raise _Finding("index-invalid", f"{where} is missing: the index was cut") from None
@@ -60,9 +66,9 @@ def _read_entry(node: Node, bucket: str, seq: int) -> tuple[IndexEntry, bytes]:
 
 def _verified_head(node: Node, partner: str, bucket: str, seq: int) -> IndexEntry:
     entry, body = _read_entry(node, bucket, seq)
-    where = f"s3://{bucket}/{entry_key(seq)}.minisig"
+    where = f"s3://{bucket}/{signature_key(index_key(seq))}"
     try:
-        signature = node.store.get_bytes(bucket, entry_key(seq) + ".minisig", SIGNATURE_MAX)
+        signature = node.store.get_bytes(bucket, signature_key(index_key(seq)), SIGNATURE_MAX)
         comment = node.public_keys(partner).minisign.verify(body, signature, source=where)
     except (SignatureError, ProtocolError, NotFound) as exc:
         raise _Finding("index-invalid", f"{where}: {exc.message}") from None
@@ -76,24 +82,24 @@ def _extend(node: Node, partner: str, bucket: str, known: list[IndexEntry], top:
     """The entries after ``known`` up to ``top``, verified from the signed head down the chain."""
     last = known[-1] if known else None
     if last and top < last.seq:
-        raise _Finding("index-rollback", f"s3://{bucket}/{PREFIX}: the index ends at seq {top}, but this "
+        raise _Finding("index-rollback", f"s3://{bucket}/{INDEX}/: the index ends at seq {top}, but this "
                                          f"node saw it reach seq {last.seq}: entries were removed")
     head = _verified_head(node, partner, bucket, top)
     if last and top == last.seq:
         if head.sha256 != last.sha256:
-            raise _Finding("index-fork", f"s3://{bucket}/{entry_key(top)} differs from the entry this "
+            raise _Finding("index-fork", f"s3://{bucket}/{index_key(top)} differs from the entry this "
                                          f"node saw at seq {top}: the index was rewritten")
         return []
     new, need = [head], head.prev
     for seq in range(top - 1, last.seq if last else 0, -1):
         entry, body = _read_entry(node, bucket, seq)
         if hashlib.sha256(body).hexdigest() != need:
-            raise _Finding("index-invalid", f"s3://{bucket}/{entry_key(seq)} does not chain to the "
+            raise _Finding("index-invalid", f"s3://{bucket}/{index_key(seq)} does not chain to the "
                                             "signed head: it was altered")
         new.append(entry)
         need = entry.prev
     if need != (last.sha256 if last else GENESIS):
-        raise _Finding("index-fork", f"s3://{bucket}/{PREFIX}: the index no longer extends the one this "
+        raise _Finding("index-fork", f"s3://{bucket}/{INDEX}/: the index no longer extends the one this "
                                      f"node saw up to seq {last.seq if last else 0}: it was rewritten")
     return list(reversed(new))
 
@@ -121,7 +127,7 @@ def _exchange_findings(node: Node, partner: str, bucket: str, entries: list[Inde
 
 
 def _state_path(node: Node, partner: str):
-    return node.folder("freshness") / f"from-{partner}.json"
+    return node.folder(FRESHNESS) / f"from-{partner}.json"
 
 
 def check_index(node: Node, partner: str) -> list[dict]:
@@ -130,13 +136,13 @@ def check_index(node: Node, partner: str) -> list[dict]:
     path = _state_path(node, partner)
     state = json.loads(path.read_text()) if path.exists() else {"entries": [], "open": [], "unindexed": {}}
     known = [IndexEntry.from_json(e.encode(), str(path)) for e in state["entries"]]
-    seqs = {int(m["seq"]) for k in node.store.list_keys(bucket, PREFIX) if (m := ENTRY_KEY.fullmatch(k))}
+    seqs = {seq for k in node.store.list_keys(bucket, f"{INDEX}/") if (seq := parse_index_key(k)) is not None}
     findings: dict[tuple[str, str], str] = {}
     top, run = max(seqs, default=0), known[-1].seq if known else 0
     while run + 1 in seqs:
         run += 1  # the sender's entries follow each other: one beyond a gap is planted, or its
     if run < top:  # predecessor removed; either way the index is still checked up to the gap
-        findings[("index-invalid", "index")] = (f"s3://{bucket}/{entry_key(run + 1)} is missing, yet entries "
+        findings[("index-invalid", "index")] = (f"s3://{bucket}/{index_key(run + 1)} is missing, yet entries "
                                                 f"go on to seq {top}: planted beyond the index, or cut from it")
         top = run
     if top or known:
@@ -144,7 +150,7 @@ def check_index(node: Node, partner: str) -> list[dict]:
             known += _extend(node, partner, bucket, known, top)
         except _Finding as found:
             findings[(found.kind, "index")] = found.reason
-    present = {ref.prefix for ref in node.store.list_exchanges(bucket) if _PREFIX.fullmatch(ref.prefix)}
+    present = {ref.prefix for ref in list_exchanges(node.store, bucket)}
     findings.update(_exchange_findings(node, partner, bucket, known, present))
     top, indexed = (known[-1].seq if known else 0), {e.prefix for e in known}
     unindexed = {p: state["unindexed"].get(p, top) for p in sorted(present - indexed)}

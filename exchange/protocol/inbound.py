@@ -29,10 +29,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from exchange.atomic import write_json_atomic
 from exchange.audit.log import AuditLog, defused
+from exchange.clock import utc_now
 from exchange.contract.validation import validate
 from exchange.crypto import age
-from exchange.devkit.seaweed import bucket_name
 from exchange.errors import GcmxError, ProtocolError, QuarantineError, TerminalError
 from exchange.protocol.decision import Decision
 from exchange.protocol.declared import check_declared
@@ -46,9 +47,21 @@ from exchange.protocol.inbound_checks import (
     landing_folder,
 )
 from exchange.protocol.limits import MANIFEST_MAX, SIGNATURE_MAX
-from exchange.protocol.manifest import DATA, Manifest, utc_now
-from exchange.protocol.naming import MANIFEST, SIGNATURE, ExchangeRef, parse_exchange_prefix
-from exchange.protocol.node import Node, write_json_atomic
+from exchange.protocol.manifest import Manifest
+from exchange.protocol.naming import (
+    DATA,
+    INBOUND,
+    LANDING,
+    MANIFEST,
+    QUARANTINE,
+    SIGNATURE,
+    ExchangeRef,
+    bucket_name,
+    parse_exchange_prefix,
+    rejected_name,
+    scan_exchanges,
+)
+from exchange.protocol.node import Node
 from exchange.protocol.outbound import quarantine
 from exchange.protocol.parquet_guard import check_parquet
 from exchange.protocol.receipts import Receipt, send_receipt
@@ -84,7 +97,7 @@ class Received:
 def discover(node: Node, partner: str) -> list[str]:
     """Prefixes of complete exchanges from ``partner`` still to decide on or to answer."""
     bucket = bucket_name(partner, node.party)
-    found = node.store.scan_exchanges(bucket)
+    found = scan_exchanges(node.store, bucket)
     _note_ignored(node, partner, bucket, found.ignored)
 
     def open_case(ref: ExchangeRef) -> bool:
@@ -103,7 +116,7 @@ def _note_ignored(node: Node, partner: str, bucket: str, keys: list[str]) -> Non
     """One audit note and one warning per odd key, the first time it is seen."""
     if not keys:
         return
-    noted_file = node.folder("inbound") / partner / ".ignored-keys"
+    noted_file = node.folder(INBOUND) / partner / ".ignored-keys"
     noted_file.parent.mkdir(parents=True, exist_ok=True)  # before anything from the partner was decided
     noted = set(noted_file.read_text().split()) if noted_file.exists() else set()
     audit = AuditLog.for_home(node.home, node.party)
@@ -137,7 +150,7 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
         if decided.receipt_pending is not None:
             _answer(node, partner, decision, decided)
         return Received(ref.exchange_id, ref.dataset, ref.period, "skipped", decided.status)
-    staging = node.folder("landing") / ".staging" / f"{partner}.{ref.dataset}.{ref.period}.{ref.exchange_id}"
+    staging = node.folder(LANDING) / ".staging" / f"{partner}.{ref.dataset}.{ref.period}.{ref.exchange_id}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     body, summary = b"", None
@@ -167,7 +180,7 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
                                    hint="quarantined; the sender was told by a rejected receipt",
                                    sender=partner, exchange_id=ref.exchange_id, dataset=ref.dataset,
                                    period=ref.period)
-        (staging / "manifest.json").write_bytes(body)
+        (staging / MANIFEST).write_bytes(body)
         final.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(final)
         return _landed(node, partner, ref, manifest, body, summary, final)
@@ -247,11 +260,11 @@ def _check_hash(manifest: Manifest, what: str, actual: str, ref: ExchangeRef) ->
 def _quarantine_name(node: Node, partner: str, ref: ExchangeRef, where: dict) -> str:
     """``{exchange_id}``, or ``{exchange_id}.{hash of the prefix}`` when another prefix of the
     same id (a planted copy, or the original of one) was quarantined first."""
-    folder = node.folder("quarantine") / ref.exchange_id
+    folder = node.folder(QUARANTINE) / rejected_name(ref.exchange_id)
     if not folder.exists() or ((folder / "exchange.json").is_file()
                                and json.loads((folder / "exchange.json").read_text()) == where):
-        return ref.exchange_id
-    return f"{ref.exchange_id}.{hashlib.sha256(f'{partner}/{ref.prefix}'.encode()).hexdigest()[:12]}"
+        return rejected_name(ref.exchange_id)
+    return rejected_name(ref.exchange_id, hashlib.sha256(f"{partner}/{ref.prefix}".encode()).hexdigest())
 
 
 def _reject(node: Node, partner: str, ref: ExchangeRef, body: bytes, summary: ValidationSummary | None,
@@ -263,7 +276,7 @@ def _reject(node: Node, partner: str, ref: ExchangeRef, body: bytes, summary: Va
     folder = quarantine(node, _quarantine_name(node, partner, ref, where), reason, files,
                         {"exchange.json": where})
     if body:
-        (folder / "manifest.json").write_bytes(body)
+        (folder / MANIFEST).write_bytes(body)
     AuditLog.for_home(node.home, node.party).append(  # the reason may quote what the partner signed
         "reject", exchange_id=ref.exchange_id, dataset=ref.dataset, period=ref.period, reason=defused(reason),
         folder=str(folder))

@@ -13,12 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from exchange.contract.agreement import require_in_force
-from exchange.contract.model import ID_PATTERN, Contract, load_contract, parse_period
+from exchange.contract.model import ID_PATTERN, Contract, parse_period
 from exchange.crypto import age
-from exchange.devkit.seaweed import bucket_name
 from exchange.errors import ProtocolError
 from exchange.protocol.manifest import Manifest, recipient_key_id
-from exchange.protocol.naming import MANIFEST, ExchangeRef
+from exchange.protocol.naming import INBOUND, LANDING, MANIFEST, ExchangeRef, bucket_name, signature_key
 from exchange.protocol.node import Node
 from exchange.storage.streams import file_sha256
 
@@ -29,7 +28,7 @@ def check_manifest(node: Node, ref: ExchangeRef, sender: str, body: bytes, signa
     """The manifest of ``ref``, verified with ``sender``'s key and checked against its prefix."""
     where = ref.where(MANIFEST)
     key = node.public_keys(sender).minisign
-    comment = key.verify(body, signature, f"signature {where}.minisig")
+    comment = key.verify(body, signature, f"signature {signature_key(where)}")
     manifest = Manifest.from_json(body, where)
     if comment != manifest.comment():
         raise ProtocolError(f"{where}: signature names another exchange ({comment!r})",
@@ -72,7 +71,7 @@ def check_contract(node: Node, manifest: Manifest, sender: str, where: str) -> C
         raise ProtocolError(f"{where}: contract id {contract_id!r} is not a contract id",
                             hint="the sender's manifest is malformed; ask it to republish",
                             field="contract.id", exchange_id=manifest.exchange_id)
-    contract = load_contract(contract_id, node.settings.contracts)
+    contract = node.contract(contract_id)
     if contract.sender != sender or node.party not in contract.recipients:
         raise ProtocolError(f"{where}: contract {contract.id} is from {contract.sender} to "
                             f"{'/'.join(contract.recipients)}; this exchange is from {sender} to {node.party}",
@@ -99,20 +98,20 @@ def check_contract(node: Node, manifest: Manifest, sender: str, where: str) -> C
 
 def decision_path(node: Node, sender: str, ref: ExchangeRef) -> Path:
     """``inbound/{sender}/{dataset}/{period}/{exchange_id}.json``: what this node decided."""
-    return node.folder("inbound") / sender / ref.dataset / ref.period / f"{ref.exchange_id}.json"
+    return node.folder(INBOUND) / sender / ref.dataset / ref.period / f"{ref.exchange_id}.json"
 
 
 def landing_folder(node: Node, sender: str, ref: ExchangeRef) -> Path:
     """``landing/{sender}/{dataset}/{period}/{exchange_id}``."""
-    return node.folder("landing") / sender / ref.dataset / ref.period / ref.exchange_id
+    return node.folder(LANDING) / sender / ref.dataset / ref.period / ref.exchange_id
 
 
 def landed_before(folder: Path, body: bytes, manifest: Manifest) -> bool:
     """Whether ``folder`` holds this very exchange, landed by a run that died before recording
     its decision: the same signed manifest, and data with the signed plaintext hash."""
-    if not (folder / "manifest.json").is_file():
+    if not (folder / MANIFEST).is_file():
         return False
-    if (folder / "manifest.json").read_bytes() != body or not (folder / "data.parquet").is_file() \
+    if (folder / MANIFEST).read_bytes() != body or not (folder / "data.parquet").is_file() \
             or file_sha256(folder / "data.parquet") != manifest.plaintext.sha256:
         raise ProtocolError(f"{folder} already holds another exchange with id {manifest.exchange_id}",
                             hint="the sender signed two different exchanges under one id; refused",
@@ -124,8 +123,8 @@ def check_order(node: Node, sender: str, manifest: Manifest, contract: Contract,
     """Refuse a replay or rollback: not newer than what ``sender`` landed under this contract,
     dataset and period. A sender raises both the revision and the sequence with every new
     exchange of a period, so a second exchange of a landed revision is a replay too."""
-    folder = node.folder("landing") / sender / manifest.dataset / manifest.period
-    for path in sorted(folder.glob("*/manifest.json")):
+    folder = node.folder(LANDING) / sender / manifest.dataset / manifest.period
+    for path in sorted(folder.glob(f"*/{MANIFEST}")):
         landed = Manifest.from_json(path.read_bytes(), str(path))
         if landed.contract.id != contract.id or landed.exchange_id == manifest.exchange_id:
             continue

@@ -11,21 +11,15 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from exchange.canonical import canonical_json
+from exchange.protocol.naming import exchange_prefix
 from exchange.protocol.strict import Fields, parse_json
 from exchange.protocol.summaries import DisclosureSummary, ValidationSummary
 
 FORMAT = "gcmx-manifest/1"
-DATA = "data.parquet.age"
 _FORMAT = re.compile(re.escape(FORMAT))
-
-
-def utc_now() -> str:
-    """Current time, ISO 8601 UTC, second precision."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def exchange_id(sender: str, recipient: str, dataset: str, period: str, revision: int,
@@ -123,7 +117,8 @@ class Manifest:
 
     @property
     def prefix(self) -> str:
-        return f"{self.dataset}/{self.period}/{self.exchange_id}"
+        """``{dataset}/{period}/{exchange_id}`` in the sender's bucket (see :mod:`exchange.protocol.naming`)."""
+        return exchange_prefix(self.dataset, self.period, self.exchange_id)
 
     @property
     def recipient_parties(self) -> list[str]:

@@ -1,15 +1,41 @@
-"""The wire layout of a bucket: the one strict parse and format of exchange object keys.
+"""Every name of the exchange, formatted and parsed in one place: buckets, object keys, home folders.
 
-Every object of an exchange lives at ``{dataset}/{period}/{exchange_id}/{name}``:
+**Buckets.** One bucket per direction, ``{sender}-to-{recipient}`` in lower case (``khm-to-tha``);
+only the sender writes it.
 
-* ``dataset``: ``[a-z0-9_]``, 1 to 64 characters;
-* ``period``: ``YYYY-MM``, ``YYYY-Qn`` or ``YYYY`` (ASCII digits only);
-* ``exchange_id``: 32 lowercase hexadecimal digits;
-* ``name``: ``data.parquet.age``, ``manifest.json`` or ``manifest.json.minisig``.
+**Object keys** in a bucket:
 
-Top-level areas that are not datasets (``audit/``, ``receipts/``, ``index/``) are
-reserved. Any other key was not written by a gcmx sender (it was planted with a leaked
-bucket key, or is debris): readers ignore it and never use it as a file name.
+* an exchange: ``{dataset}/{period}/{exchange_id}/{name}`` with ``dataset`` ``[a-z0-9_]`` (1 to 64),
+  ``period`` ``YYYY-MM``, ``YYYY-Qn`` or ``YYYY`` (ASCII digits), ``exchange_id`` 32 lowercase hex
+  digits and ``name`` ``data.parquet.age``, ``manifest.json`` or ``manifest.json.minisig``;
+* receipts (in the recipient's outbound bucket): ``receipts/{dataset}/{period}/{exchange_id}.json``;
+* the freshness index: ``index/{seq:08d}.json``;
+* audit checkpoints: ``audit/{PARTY}/checkpoint-{seq:08d}.json`` and ``audit/{PARTY}/latest.json``;
+* every signed object has its minisign signature at ``{key}.minisig``.
+
+Top-level areas that are not datasets (``audit/``, ``receipts/``, ``index/``) are reserved. Any
+other key was not written by a gcmx sender (it was planted with a leaked bucket key, or is
+debris): readers ignore it and never use it as a file name.
+
+**A node's home** (``GCMX_HOME``, all inside the party's own country)::
+
+    keys/         this party's secret keys (GCMX_IDENTITY overrides)
+    keyring/      partners' public keys (GCMX_KEYRING overrides)
+    agreements/   contract signatures ({contract}@{version}.{PARTY}.minisig)
+    outbox/       {contract}/{period}.parquet: what the office drops to send
+    outbound/     {exchange_id}/ manifest.json, validation.json, receipt.json once delivered;
+                  _released/{contract}.parquet: what linked releases already sent
+    landing/      {sender}/{dataset}/{period}/{exchange_id}/ data.parquet, manifest.json, validation.json
+    inbound/      {sender}/{dataset}/{period}/{exchange_id}.json: the decision on each inbound exchange
+    quarantine/   {contract}-{period}-{sha12}/ (an outbound input blocked before sending) or
+                  {exchange_id}[.{sha12}]/ (a rejected inbound exchange): reason.json and the input
+    audit/        {PARTY}.audit.jsonl and checkpoints/ (checkpoint-{seq:08d}.json, latest.json)
+    freshness/    to-{RECIPIENT}.jsonl (own index), from-{SENDER}.json (what a sender's index showed)
+    witness/      {PARTNER}.json: the partner's audit checkpoints seen
+    reports/      {PARTY}-report.html
+
+This module imports nothing but the standard library and the error root: the DAG file uses it
+while Airflow parses DAGs.
 """
 
 from __future__ import annotations
@@ -19,17 +45,73 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from exchange.errors import ProtocolError
-from exchange.protocol.manifest import DATA
 
+# Object names of one exchange.
+DATA = "data.parquet.age"
 MANIFEST = "manifest.json"
-SIGNATURE = "manifest.json.minisig"
+SIGNATURE_SUFFIX = ".minisig"
+SIGNATURE = MANIFEST + SIGNATURE_SUFFIX
 OBJECT_NAMES = frozenset({DATA, MANIFEST, SIGNATURE})
-RESERVED = frozenset({"audit", "receipts", "index"})
 
+# Reserved top-level areas of a bucket.
+RECEIPTS = "receipts"
+INDEX = "index"
+AUDIT = "audit"
+RESERVED = frozenset({AUDIT, RECEIPTS, INDEX})
+
+# Folders of a node's home (see the module docstring).
+KEYS = "keys"
+KEYRING = "keyring"
+AGREEMENTS = "agreements"
+OUTBOX = "outbox"
+OUTBOUND = "outbound"
+RELEASED = "_released"  # in outbound/: what linked releases already sent
+LANDING = "landing"
+INBOUND = "inbound"
+QUARANTINE = "quarantine"
+AUDIT_FOLDER = "audit"
+CHECKPOINTS = "checkpoints"
+FRESHNESS = "freshness"
+WITNESS = "witness"
+REPORTS = "reports"
+LATEST_CHECKPOINT = "latest.json"
+
+_PARTY = re.compile(r"[A-Za-z]{3}")
+_BUCKET = re.compile(r"(?P<sender>[a-z]{3})-to-(?P<recipient>[a-z]{3})")
 _DATASET = re.compile(r"[a-z0-9_]{1,64}")
 _PERIOD = re.compile(r"[0-9]{4}(?:-(?:0[1-9]|1[0-2])|-Q[1-4])?")
 _EXCHANGE_ID = re.compile(r"[0-9a-f]{32}")
+_SEQ = r"(?P<seq>[0-9]{8})"
+_LOOSE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+_RECEIPT_KEY = re.compile(
+    rf"{RECEIPTS}/(?P<dataset>{_LOOSE})/(?P<period>{_LOOSE})/(?P<exchange_id>[0-9a-f]{{32}})\.json")
+_INDEX_KEY = re.compile(rf"{INDEX}/{_SEQ}\.json")
+_CHECKPOINT_KEY = re.compile(rf"{AUDIT}/(?P<party>[A-Z]{{3}})/checkpoint-{_SEQ}\.json")
+_CONTRACT_ID = re.compile(r"(?P<dataset>[a-z][a-z0-9_]*)\.(?P<sender>[a-z]{3})-(?P<recipient>[a-z]{3})")
+_AGREEMENT = re.compile(r"(?P<contract_id>[^@/]+)@(?P<version>[^@/]+)\.(?P<party>[A-Z]{3})\.minisig")
+_BLOCKED = re.compile(rf"(?P<contract_id>{_CONTRACT_ID.pattern})-(?P<period>.+)-(?P<sha>[0-9a-f]{{12}})")
 
+
+def _party(code: str) -> str:
+    if not isinstance(code, str) or not _PARTY.fullmatch(code):
+        raise ProtocolError(f"not a party code: {code!r}", hint="parties are ISO alpha-3 codes such as KHM")
+    return code.upper()
+
+
+# --- buckets -------------------------------------------------------------------------------------
+
+def bucket_name(sender: str, recipient: str) -> str:
+    """The bucket of one direction, e.g. ``khm-to-tha``."""
+    return f"{_party(sender).lower()}-to-{_party(recipient).lower()}"
+
+
+def parse_bucket(name: str) -> tuple[str, str] | None:
+    """``(SENDER, RECIPIENT)`` of a bucket name, or None if it is not one."""
+    match = _BUCKET.fullmatch(name) if isinstance(name, str) else None
+    return (match["sender"].upper(), match["recipient"].upper()) if match else None
+
+
+# --- exchanges -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ExchangeRef:
@@ -43,6 +125,10 @@ class ExchangeRef:
     @property
     def prefix(self) -> str:
         return f"{self.dataset}/{self.period}/{self.exchange_id}"
+
+    def key(self, name: str) -> str:
+        """The object key of ``name`` (DATA, MANIFEST or SIGNATURE) in this exchange."""
+        return f"{self.prefix}/{name}"
 
     def where(self, name: str = "") -> str:
         """``s3://bucket/prefix[/name]`` for messages."""
@@ -58,7 +144,8 @@ class Scan:
 
 
 def _parts_ok(dataset: str, period: str, exchange_id: str) -> bool:
-    return bool(_DATASET.fullmatch(dataset) and _PERIOD.fullmatch(period) and _EXCHANGE_ID.fullmatch(exchange_id))
+    return all(isinstance(p, str) for p in (dataset, period, exchange_id)) and bool(
+        _DATASET.fullmatch(dataset) and _PERIOD.fullmatch(period) and _EXCHANGE_ID.fullmatch(exchange_id))
 
 
 def parse_exchange_prefix(prefix: str, bucket: str = "") -> ExchangeRef | None:
@@ -110,3 +197,139 @@ def scan(keys: Iterable[str], bucket: str = "") -> Scan:
     refs = [ref for ref, names in sorted(seen.items(), key=lambda item: item[0].prefix)
             if {MANIFEST, SIGNATURE} <= names]
     return Scan(refs, ignored)
+
+
+def scan_exchanges(store, bucket: str, prefix: str = "") -> Scan:
+    """List ``bucket`` (any store with ``list_keys``) and sort the keys with :func:`scan`;
+    odd keys are for the caller to note, never to use."""
+    return scan(store.list_keys(bucket, prefix), bucket)
+
+
+def list_exchanges(store, bucket: str, prefix: str = "") -> list[ExchangeRef]:
+    """Complete exchanges under ``prefix``: those whose manifest and signature both exist."""
+    return scan_exchanges(store, bucket, prefix).refs
+
+
+def signature_key(key: str) -> str:
+    """Where the minisign signature of the object ``key`` lies."""
+    return key + SIGNATURE_SUFFIX
+
+
+# --- receipts, index, audit checkpoints -----------------------------------------------------------
+
+def receipt_key(dataset: str, period: str, exchange_id: str) -> str:
+    """``receipts/{dataset}/{period}/{exchange_id}.json``, in the recipient's outbound bucket."""
+    return f"{RECEIPTS}/{exchange_prefix(dataset, period, exchange_id)}.json"
+
+
+def parse_receipt_key(key: str, bucket: str = "") -> ExchangeRef | None:
+    """The exchange a receipt key claims to answer, or None if the key is not a receipt's.
+
+    Looser than :func:`receipt_key` on purpose (dataset and period need only be short, safe
+    names): a planted receipt under an odd dataset or period is read and reported ``invalid``
+    against the sender's own record, never silently skipped."""
+    match = _RECEIPT_KEY.fullmatch(key) if isinstance(key, str) else None
+    return ExchangeRef(bucket, match["dataset"], match["period"], match["exchange_id"]) if match else None
+
+
+def index_key(seq: int) -> str:
+    """``index/{seq:08d}.json``: one entry of the sender's freshness index."""
+    return f"{INDEX}/{seq:08d}.json"
+
+
+def parse_index_key(key: str) -> int | None:
+    """The sequence number of an index entry key, or None."""
+    match = _INDEX_KEY.fullmatch(key) if isinstance(key, str) else None
+    return int(match["seq"]) if match else None
+
+
+def checkpoint_prefix(party: str) -> str:
+    """``audit/{PARTY}/checkpoint-``: where a party's numbered checkpoints are listed."""
+    return f"{AUDIT}/{_party(party)}/checkpoint-"
+
+
+def checkpoint_key(party: str, seq: int) -> str:
+    """Object key of one checkpoint in a party's outbound bucket."""
+    return f"{checkpoint_prefix(party)}{seq:08d}.json"
+
+
+def latest_checkpoint_key(party: str) -> str:
+    """Object key of a party's most recent checkpoint."""
+    return f"{AUDIT}/{_party(party)}/{LATEST_CHECKPOINT}"
+
+
+def parse_checkpoint_key(key: str) -> tuple[str, int] | None:
+    """``(PARTY, seq)`` of a numbered checkpoint key, or None."""
+    match = _CHECKPOINT_KEY.fullmatch(key) if isinstance(key, str) else None
+    return (match["party"], int(match["seq"])) if match else None
+
+
+# --- names in a node's home -----------------------------------------------------------------------
+
+def contract_id(dataset: str, sender: str, recipient: str) -> str:
+    """``{dataset}.{sender}-{recipient}``, e.g. ``workers_deployed.khm-tha``."""
+    return f"{dataset}.{_party(sender).lower()}-{_party(recipient).lower()}"
+
+
+def parse_contract_id(name: str) -> tuple[str, str, str] | None:
+    """``(dataset, SENDER, RECIPIENT)`` of a contract id, or None."""
+    match = _CONTRACT_ID.fullmatch(name) if isinstance(name, str) else None
+    return (match["dataset"], match["sender"].upper(), match["recipient"].upper()) if match else None
+
+
+def agreement_file(contract: str, version: str, party: str) -> str:
+    """``{contract}@{version}.{PARTY}.minisig``: ``party``'s signature of one contract version."""
+    return f"{contract}@{version}.{_party(party)}{SIGNATURE_SUFFIX}"
+
+
+def parse_agreement_file(name: str) -> tuple[str, str, str] | None:
+    """``(contract, version, PARTY)`` of an agreement file name, or None."""
+    match = _AGREEMENT.fullmatch(name) if isinstance(name, str) else None
+    return (match["contract_id"], match["version"], match["party"]) if match else None
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """The name of an outbound input quarantined before sending."""
+
+    contract_id: str
+    dataset: str
+    sender: str
+    recipient: str
+    period: str
+    sha12: str
+
+
+def blocked_name(contract: str, period: str, source_sha256: str) -> str:
+    """``{contract}-{period}-{sha12}``: the quarantine folder of an input blocked before sending."""
+    return f"{contract}-{period}-{source_sha256[:12]}"
+
+
+def parse_blocked_name(name: str) -> Blocked | None:
+    """What a quarantine folder name says about a blocked outbound input, or None."""
+    match = _BLOCKED.fullmatch(name) if isinstance(name, str) else None
+    if not match:
+        return None
+    return Blocked(match["contract_id"], match["dataset"], match["sender"].upper(),
+                   match["recipient"].upper(), match["period"], match["sha"])
+
+
+def rejected_name(exchange_id: str, copy_of: str | None = None) -> str:
+    """``{exchange_id}`` or ``{exchange_id}.{sha12}``: the quarantine folder of a rejected inbound
+    exchange; the suffix tells apart another prefix of the same id (a planted copy)."""
+    return exchange_id if copy_of is None else f"{exchange_id}.{copy_of[:12]}"
+
+
+def audit_log_file(party: str) -> str:
+    """``{PARTY}.audit.jsonl``: a party's audit log, in ``audit/``."""
+    return f"{_party(party)}.audit.jsonl"
+
+
+def checkpoint_file(seq: int) -> str:
+    """``checkpoint-{seq:08d}.json``: a local copy of one checkpoint, in ``audit/checkpoints/``."""
+    return f"checkpoint-{seq:08d}.json"
+
+
+def report_file(party: str) -> str:
+    """``{PARTY}-report.html``: the auditor's report, in ``reports/``."""
+    return f"{_party(party)}-report.html"

@@ -1,41 +1,19 @@
 """One party's exchange node: its settings, store, keys and local folders.
 
-Local layout under ``GCMX_HOME`` (all inside the party's own country)::
-
-    keys/         this party's secret keys (GCMX_IDENTITY overrides)
-    keyring/      partners' public keys (GCMX_KEYRING overrides)
-    agreements/   contract signatures ({contract}@{version}.{PARTY}.minisig)
-    outbound/     {exchange_id}/ manifest.json, validation.json, receipt.json once delivered;
-                  _released/{contract}.parquet: what linked releases already sent
-    landing/      {sender}/{dataset}/{period}/{exchange_id}/ data.parquet, manifest.json, validation.json
-    inbound/      {sender}/{dataset}/{period}/{exchange_id}.json: the decision on each inbound exchange
-    quarantine/   {name}/ reason.json and the rejected input
-    audit/        {PARTY}.audit.jsonl and checkpoints/
+The folders of its home (``GCMX_HOME``) are named in :mod:`exchange.protocol.naming`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from exchange.contract.model import Contract, load_contract
 from exchange.crypto import keys
+from exchange.protocol.naming import AGREEMENTS
 from exchange.settings import Settings, load_settings
 from exchange.storage.s3 import Store
-
-
-def write_json_atomic(path: Path, data: dict) -> Path:
-    """Write JSON to ``path`` through a temporary file and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as out:
-        json.dump(data, out, indent=2, sort_keys=True)
-        out.write("\n")
-    os.replace(tmp, path)
-    return path
 
 
 @dataclass
@@ -60,14 +38,18 @@ class Node:
         return self.settings.home
 
     def folder(self, name: str) -> Path:
-        """A local folder of the layout above, created on first use."""
+        """A local folder of the home (names in :mod:`exchange.protocol.naming`), created on first use."""
         path = self.home / name
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     @property
     def agreements_dir(self) -> Path:
-        return self.folder("agreements")
+        return self.folder(AGREEMENTS)
+
+    def contract(self, contract_id: str) -> Contract:
+        """The contract ``contract_id`` with its suite, from this node's configured folders."""
+        return load_contract(contract_id, self.settings.contracts, self.settings.expectations)
 
     @cached_property
     def identity(self) -> keys.Identity:

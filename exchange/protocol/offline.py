@@ -8,25 +8,26 @@ from pathlib import Path
 from exchange.crypto import age
 from exchange.crypto.keys import load_public_keys
 from exchange.errors import NotFound, ProtocolError
-from exchange.protocol.manifest import DATA, Manifest
-from exchange.settings import load_settings
+from exchange.protocol.manifest import Manifest
+from exchange.protocol.naming import DATA, MANIFEST, SIGNATURE
 from exchange.storage.streams import HashingWriter, file_sha256
 
 
-def verify_folder(folder: Path, sender: str, identity_file: Path | None = None) -> dict:
-    """Verify the signature, ciphertext hash and (with an identity) the plaintext hash.
+def verify_folder(folder: Path, sender: str, keyring_dir: Path, identity_file: Path | None = None) -> dict:
+    """Verify the signature (with ``sender``'s key from ``keyring_dir``), the ciphertext hash and
+    (with an identity) the plaintext hash.
 
     Raises a typed error at the first failure; returns what was checked.
     """
-    missing = [n for n in ("manifest.json", "manifest.json.minisig", DATA) if not (folder / n).is_file()]
+    missing = [n for n in (MANIFEST, SIGNATURE, DATA) if not (folder / n).is_file()]
     if missing:
         raise NotFound(f"{folder}: {', '.join(missing)} missing",
-                       hint="download manifest.json, manifest.json.minisig and data.parquet.age of the exchange")
-    body = (folder / "manifest.json").read_bytes()
-    signature = (folder / "manifest.json.minisig").read_bytes()
-    public = load_public_keys(sender, load_settings().keyring_dir).minisign
+                       hint=f"download {MANIFEST}, {SIGNATURE} and {DATA} of the exchange")
+    body = (folder / MANIFEST).read_bytes()
+    signature = (folder / SIGNATURE).read_bytes()
+    public = load_public_keys(sender, keyring_dir).minisign
     comment = public.verify(body, signature)
-    manifest = Manifest.from_json(body, str(folder / "manifest.json"))
+    manifest = Manifest.from_json(body, str(folder / MANIFEST))
     if comment != manifest.comment() or manifest.sender != sender:
         raise ProtocolError(f"{folder}: signature or sender does not match the manifest",
                             hint="the manifest was moved or altered")

@@ -21,27 +21,20 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from exchange.atomic import write_json_atomic
 from exchange.audit.log import AuditLog
+from exchange.clock import utc_now
 from exchange.contract.agreement import require_in_force
-from exchange.contract.model import Contract, load_contract, parse_period
+from exchange.contract.model import Contract, parse_period
 from exchange.contract.validation import validate
 from exchange.crypto import age
 from exchange.crypto.age.keys import parse_recipient
-from exchange.devkit.seaweed import bucket_name
 from exchange.errors import ConfigError, ContractError, DisclosureError, ProtocolError, QuarantineError
 from exchange.protocol.declared import DeclarationMismatch, check_declared
 from exchange.protocol.freshness import sync_index
-from exchange.protocol.manifest import (
-    DATA,
-    ContractRef,
-    Digest,
-    Manifest,
-    Recipient,
-    exchange_id,
-    recipient_key_id,
-    utc_now,
-)
-from exchange.protocol.node import Node, write_json_atomic
+from exchange.protocol.manifest import ContractRef, Digest, Manifest, Recipient, exchange_id, recipient_key_id
+from exchange.protocol.naming import DATA, QUARANTINE, blocked_name, bucket_name, exchange_prefix
+from exchange.protocol.node import Node
 from exchange.protocol.protection import protect_on_node
 from exchange.protocol.receipts import Receipt
 from exchange.protocol.sent import RECORD, put_signed, record_folder, record_published, trusted_manifests, write_record
@@ -75,7 +68,7 @@ class PublishResult:
 
 def outbound_contract(node: Node, contract_id: str, period: str) -> Contract:
     """The contract, checked: this node is its sender, the period fits, it is in force."""
-    contract = load_contract(contract_id, node.settings.contracts)
+    contract = node.contract(contract_id)
     if contract.sender != node.party:
         raise ContractError(f"contract {contract.id}: sender is {contract.sender}, this node is {node.party}",
                             hint="publish only datasets this party sends; check GCMX_PARTY",
@@ -93,7 +86,7 @@ def outbound_contract(node: Node, contract_id: str, period: str) -> Contract:
 def quarantine(node: Node, name: str, reason: str, files: dict[str, Path] | None = None,
                documents: dict[str, dict] | None = None) -> Path:
     """Keep a rejected input with its reason under quarantine/{name}/; nothing is lost."""
-    folder = node.folder("quarantine") / name
+    folder = node.folder(QUARANTINE) / name
     folder.mkdir(parents=True, exist_ok=True)
     for target, source in (files or {}).items():
         if source.exists():
@@ -105,7 +98,7 @@ def quarantine(node: Node, name: str, reason: str, files: dict[str, Path] | None
 
 
 def _quarantine_name(source: Path, contract: Contract, period: str) -> str:
-    return f"{contract.id}-{period}-{file_sha256(source)[:12]}"
+    return blocked_name(contract.id, period, file_sha256(source))
 
 
 def check_declared_terms(node: Node, source: Path, contract: Contract, period: str) -> None:
@@ -230,7 +223,7 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
     revision = 1 + max((m.revision for m in in_period), default=0)
     sequence = 1 + max((m.sequence for m in own.values()), default=0)
     eid = exchange_id(node.party, recipient, contract.dataset, period, revision, source_sha)
-    key = f"{contract.dataset}/{period}/{eid}/{DATA}"
+    key = f"{exchange_prefix(contract.dataset, period, eid)}/{DATA}"
     # Validation runs beside protection and upload. Only protected bytes leave, and the
     # multipart upload completes only once validation has passed: a breach aborts it, so
     # nothing of a dataset that breaks its contract stays in the bucket.

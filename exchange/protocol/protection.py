@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from exchange.atomic import atomic_output
 from exchange.crypto.keys import load_linkage_key, party_code
 from exchange.disclosure import Release, protect
 from exchange.disclosure.outcome import DisclosureReport
@@ -36,10 +36,10 @@ from exchange.disclosure.records import PERIOD_COLUMN, time_columns
 from exchange.disclosure.rules import DisclosureRules, as_rules
 from exchange.disclosure.scope import check_publishable
 from exchange.errors import ConfigError, ContractError
+from exchange.protocol.naming import OUTBOUND, RELEASED
 from exchange.storage.streams import file_sha256
 
 PSEUDONYM_KEY_BYTES = 32
-RELEASED_FOLDER = "_released"
 
 
 def pseudonym_key_path(party: str, identity_dir: Path) -> Path:
@@ -124,11 +124,8 @@ def record_release(folder: Path, contract_id: str, protected: pa.Table,
         current = pa.concat_tables([earlier.select(current.column_names), current],
                                    promote_options="permissive")
     path = _released_path(folder, contract_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    pq.write_table(current, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as out:
+        pq.write_table(current, out)
 
 
 def read_dataset(path: Path) -> pa.Table:
@@ -166,11 +163,8 @@ def record_table(folder: Path, contract_id: str, protected: pa.Table, tag: str) 
     where = _tables_folder(folder, contract_id, protected)
     if where is None:
         return
-    where.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=where, prefix=f".{tag}.")
-    os.close(fd)
-    pq.write_table(protected, tmp)
-    os.replace(tmp, where / f"{tag}.parquet")
+    with atomic_output(where / f"{tag}.parquet") as out:
+        pq.write_table(protected, out)
 
 
 def protect_for_contract(table: pa.Table, contract, key: bytes | None,
@@ -200,6 +194,6 @@ def protect_on_node(node, source: Path, contract) -> tuple[pa.Table, DisclosureR
     """The sender node's protection of ``source`` (outbound's protect_source)."""
     key = node.pseudonym_key(contract)
     protected, report = protect_for_contract(read_dataset(source), contract, key,
-                                             node.folder("outbound") / RELEASED_FOLDER,
+                                             node.folder(OUTBOUND) / RELEASED,
                                              tag=file_sha256(source)[:16])
     return protected, report

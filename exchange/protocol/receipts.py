@@ -25,30 +25,32 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from exchange.atomic import write_json_atomic
 from exchange.audit.alarms import raise_alarm
 from exchange.audit.log import AuditLog, defused
 from exchange.audit.witness import witness_partner
 from exchange.canonical import canonical_json
-from exchange.devkit.seaweed import bucket_name
+from exchange.clock import utc_now
 from exchange.errors import NotFound, ObjectTooLarge, ProtocolError, SignatureError
 from exchange.protocol.freshness import put_ours, sync_index
 from exchange.protocol.limits import RECEIPT_MAX, SIGNATURE_MAX
-from exchange.protocol.manifest import Manifest, trusted_comment, utc_now
-from exchange.protocol.node import Node, write_json_atomic
+from exchange.protocol.manifest import Manifest, trusted_comment
+from exchange.protocol.naming import (
+    MANIFEST,
+    OUTBOUND,
+    RECEIPTS,
+    bucket_name,
+    parse_receipt_key,
+    receipt_key,
+    signature_key,
+)
+from exchange.protocol.node import Node
 from exchange.protocol.strict import Fields, parse_json
 from exchange.protocol.summaries import ValidationSummary
 
 FORMAT = "gcmx-receipt/1"
-PREFIX = "receipts/"
-_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
-_KEY = re.compile(rf"^receipts/(?P<dataset>{_NAME})/(?P<period>{_NAME})/(?P<exchange_id>[0-9a-f]{{32}})\.json$")
 _STATUS = re.compile("accepted|rejected")
 _FORMAT = re.compile(re.escape(FORMAT))
-
-
-def receipt_key(dataset: str, period: str, exchange: str) -> str:
-    """Object key of the receipt for one exchange, in the recipient's outbound bucket."""
-    return f"{PREFIX}{dataset}/{period}/{exchange}.json"
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def send_receipt(node: Node, partner: str, doc: Receipt, alarm: bool = True) -> 
     body = doc.to_json()
     signature = node.identity.signing_key.sign(body, doc.comment())
     if not (put_ours(node, bucket, key, body, RECEIPT_MAX)
-            and put_ours(node, bucket, key + ".minisig", signature, SIGNATURE_MAX)):
+            and put_ours(node, bucket, signature_key(key), signature, SIGNATURE_MAX)):
         if alarm:
             raise_alarm(node, "receipt-slot-taken", partner,
                         f"s3://{bucket}/{key} already holds a receipt this node did not write; "
@@ -158,7 +160,7 @@ class ReceiptStatus:
 
 def _own_record(folder: Path) -> Manifest:
     """Our outbound record of the manifest of an exchange (what we signed)."""
-    path = folder / "manifest.json"
+    path = folder / MANIFEST
     return Manifest.from_json(path.read_bytes(), str(path))
 
 
@@ -197,23 +199,23 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
     sync_index(node, partner)
     witness_partner(node, partner)
     bucket = bucket_name(partner, node.party)
-    outbound = node.folder("outbound")
+    outbound = node.folder(OUTBOUND)
     audit = AuditLog.for_home(node.home, node.party)
     public = node.public_keys(partner).minisign
     found = []
-    keys = set(node.store.list_keys(bucket, PREFIX))
+    keys = set(node.store.list_keys(bucket, f"{RECEIPTS}/"))
     for key in sorted(keys):
-        match = _KEY.fullmatch(key)
-        if not match or key + ".minisig" not in keys:
+        named = parse_receipt_key(key)
+        if not named or signature_key(key) not in keys:
             continue  # not the receipt layout, or its signature is not written yet
-        eid = match["exchange_id"]
+        eid = named.exchange_id
         folder = outbound / eid
-        if not (folder / "manifest.json").exists() or (folder / "receipt.json").exists():
+        if not (folder / MANIFEST).exists() or (folder / "receipt.json").exists():
             continue
         where = f"s3://{bucket}/{key}"
         try:  # an invalid receipt is remembered by its content: a genuine one put there later is read
             body = node.store.get_bytes(bucket, key, RECEIPT_MAX)
-            signature = node.store.get_bytes(bucket, key + ".minisig", SIGNATURE_MAX)
+            signature = node.store.get_bytes(bucket, signature_key(key), SIGNATURE_MAX)
             unreadable = None
         except NotFound:
             continue  # removed between listing and reading; looked at again next run
@@ -225,9 +227,10 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
         try:
             if unreadable:
                 raise unreadable
-            comment = public.verify(body, signature, source=f"{where}.minisig")
+            comment = public.verify(body, signature, source=signature_key(where))
             doc = Receipt.from_json(body, where)
-            _check(doc, match.groupdict(), _own_record(folder), node, partner, where)
+            answered = {"dataset": named.dataset, "period": named.period, "exchange_id": eid}
+            _check(doc, answered, _own_record(folder), node, partner, where)
             if comment != doc.comment():
                 raise ProtocolError(f"{where}: signature names another receipt ({comment[:120]!r})",
                                     hint="a signature was moved between receipts; tell the partner",

@@ -20,15 +20,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from exchange.atomic import write_json_atomic
 from exchange.audit.alarms import raise_alarm
 from exchange.audit.log import AuditLog, defused
 from exchange.errors import NotFound, ProtocolError, SignatureError
 from exchange.protocol.limits import MANIFEST_MAX, SIGNATURE_MAX
 from exchange.protocol.manifest import Manifest
-from exchange.protocol.node import Node, write_json_atomic
-from exchange.storage.s3 import MANIFEST, SIGNATURE
+from exchange.protocol.naming import MANIFEST, OUTBOUND, SIGNATURE, signature_key
+from exchange.protocol.node import Node
 
-RECORD = "manifest.json"
+RECORD = MANIFEST  # outbound/{exchange_id}/manifest.json: this node's record of what it signed
 PUBLISHED = "published.json"
 ALARM_KIND = "manifest-untrusted"
 UNTRUSTED = (ProtocolError, SignatureError, NotFound)  # what a planted object can make a read raise
@@ -37,7 +38,7 @@ log = logging.getLogger("gcmx")
 
 def record_folder(node: Node, exchange: str) -> Path:
     """``outbound/{exchange_id}/``: this node's record of one exchange it sent."""
-    return node.folder("outbound") / exchange
+    return node.folder(OUTBOUND) / exchange
 
 
 def write_record(node: Node, manifest: Manifest) -> None:
@@ -48,7 +49,7 @@ def write_record(node: Node, manifest: Manifest) -> None:
 def local_records(node: Node, bucket: str, dataset: str) -> dict[str, Manifest]:
     """This node's records of exchanges of ``dataset`` it sent into ``bucket``, by exchange id."""
     found = {}
-    for path in sorted(node.folder("outbound").glob(f"*/{RECORD}")):
+    for path in sorted(node.folder(OUTBOUND).glob(f"*/{RECORD}")):
         manifest = Manifest.from_json(path.read_bytes(), str(path))
         if (manifest.bucket, manifest.dataset, manifest.sender) == (bucket, dataset, node.party) \
                 and manifest.exchange_id == path.parent.name:
@@ -81,7 +82,7 @@ def _signed_by_self(node: Node, bucket: str, prefix: str, signed: bool) -> Manif
                              source=where)
     body = node.store.get_bytes(bucket, f"{prefix}/{MANIFEST}", MANIFEST_MAX)
     signature = node.store.get_bytes(bucket, f"{prefix}/{SIGNATURE}", SIGNATURE_MAX)
-    comment = node.identity.signing_key.public_key.verify(body, signature, f"{where}.minisig")
+    comment = node.identity.signing_key.public_key.verify(body, signature, signature_key(where))
     manifest = Manifest.from_json(body, where)
     if comment != manifest.comment() or manifest.prefix != prefix or manifest.bucket != bucket \
             or manifest.sender != node.party:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from exchange.protocol.naming import REPORTS, report_file
 from exchange.report.gather import gather
 from exchange.report.render import render, write_html
 from exchange.report.summary import summarise
@@ -21,7 +22,7 @@ __all__ = ["build_report", "default_output", "gather", "render", "report_html", 
 
 def default_output(settings: Settings) -> Path:
     """Where the report goes unless told otherwise: ``{home}/reports/{PARTY}-report.html``."""
-    return settings.home / "reports" / f"{settings.require_party()}-report.html"
+    return settings.home / REPORTS / report_file(settings.require_party())
 
 
 def report_html(home: Path, party: str, key_dirs: tuple[Path, ...] = ()) -> tuple[str, dict]:

@@ -13,10 +13,10 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from exchange.audit.log import AuditLog, load_checkpoint, verify_log
+from exchange.audit.log import AuditLog, latest_local_checkpoint, verify_log
 from exchange.crypto import keys
-from exchange.crypto.minisign import PublicKey
 from exchange.errors import GcmxError
+from exchange.protocol.naming import signature_key
 from exchange.report import views
 
 # Details of an entry the report may show; everything else (paths, buckets) stays in the log.
@@ -45,44 +45,33 @@ SHOWN = (
 )
 
 
-def _public_key(party: str, key_dirs: Iterable[Path]) -> PublicKey | None:
-    for directory in key_dirs:
-        path = keys.key_file_paths(party, directory).minisign_public
-        if path.is_file():
-            return PublicKey.from_file(path)
-    return None
-
-
 def _checkpoint(
     log: AuditLog, party: str, key_dirs: Iterable[Path]
 ) -> tuple[dict | None, dict | None, str | None]:
     """(verified checkpoint for verify_log, what the report says about it, a problem if any)."""
-    latest = log.checkpoints_dir / "latest.json"
-    if not latest.is_file():
+    local = latest_local_checkpoint(log)
+    if local is None:
         return None, None, None
-    data = latest.read_bytes()
-    signature = latest.with_name("latest.json.minisig")
-    shown = {"file": str(latest), "seq": None, "head": None, "time": None, "signature": "missing"}
-    try:
-        claimed = json.loads(data)
-        shown.update(
-            seq=views.count(claimed.get("seq")),
-            head=views.hexdigest(claimed.get("head")),
-            time=claimed.get("time") if isinstance(claimed.get("time"), str) else None,
-        )
-    except (ValueError, AttributeError):
-        return None, shown, f"checkpoint {latest} is not valid JSON"
-    if not signature.is_file():
-        return None, shown, f"checkpoint {latest} has no signature {signature.name}"
-    key = _public_key(party, key_dirs)
+    shown = {"file": str(local.path), "seq": None, "head": None, "time": None, "signature": "missing"}
+    claimed = local.claimed()
+    if claimed is None:
+        return None, shown, f"checkpoint {local.path} is not valid JSON"
+    shown.update(
+        seq=views.count(claimed.get("seq")),
+        head=views.hexdigest(claimed.get("head")),
+        time=claimed.get("time") if isinstance(claimed.get("time"), str) else None,
+    )
+    if local.signature is None:
+        return None, shown, f"checkpoint {local.path} has no signature {signature_key(local.path.name)}"
+    key = keys.find_signing_public_key(party, key_dirs)
     if key is None:
         shown["signature"] = "not checked (no public key of the party found)"
         return None, shown, None
     try:
-        checkpoint = load_checkpoint(data, signature.read_bytes(), key)
+        checkpoint = local.verified(key)
     except GcmxError as exc:
         shown["signature"] = "invalid"
-        return None, shown, f"checkpoint {latest.name}: {exc.message}"
+        return None, shown, f"checkpoint {local.path.name}: {exc.message}"
     shown["signature"] = f"verified (minisign key {key.key_id})"
     return checkpoint, shown, None
 

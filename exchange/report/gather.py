@@ -12,22 +12,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from exchange.canonical import canonical_json
-from exchange.protocol.manifest import utc_now
+from exchange.clock import utc_now
+from exchange.protocol.naming import (
+    AGREEMENTS,
+    INBOUND,
+    KEYRING,
+    KEYS,
+    LANDING,
+    MANIFEST,
+    OUTBOUND,
+    QUARANTINE,
+    parse_agreement_file,
+    parse_blocked_name,
+)
 from exchange.report import views
 from exchange.report.audit_view import audit_view
-
-# quarantine/{contract id}-{period}-{sha12}: an outbound input blocked before sending.
-_BLOCKED = re.compile(
-    r"^(?P<dataset>[a-z][a-z0-9_]*)\.(?P<sender>[a-z]{3})-(?P<recipient>[a-z]{3})"
-    r"-(?P<period>.+)-(?P<sha>[0-9a-f]{12})$"
-)
 
 
 def read_json(path: Path) -> dict:
@@ -48,10 +53,8 @@ def _agreement_signers(home: Path, contract: dict) -> list[str]:
     cid, version = views.name(contract.get("id")), views.name(contract.get("version"))
     if not cid or not version:
         return []
-    return sorted(
-        p.name.removeprefix(f"{cid}@{version}.").removesuffix(".minisig")
-        for p in (home / "agreements").glob(f"{cid}@{version}.*.minisig")
-    )
+    named = filter(None, (parse_agreement_file(p.name) for p in (home / AGREEMENTS).glob("*")))
+    return sorted(party for contract_id, signed, party in named if (contract_id, signed) == (cid, version))
 
 
 def _base(manifest: dict, home: Path, eid: str, direction: str, partner: str | None) -> dict:
@@ -117,7 +120,7 @@ def _first(events: list[dict], event: str, **details: str) -> dict | None:
 
 def outbound_exchange(home: Path, party: str, folder: Path, events: list[dict]) -> dict:
     """One exchange this party sent, with its receipt status."""
-    manifest = read_json(folder / "manifest.json")
+    manifest = read_json(folder / MANIFEST)
     recipients = [r.get("party") for r in manifest.get("recipients") or [] if isinstance(r, dict)]
     item = _base(manifest, home, folder.name, "outbound", views.name(recipients[0]) if recipients else None)
     own = read_json(folder / "disclosure.json")  # the sender's full report (the manifest has the partner's view)
@@ -166,10 +169,10 @@ def _inbound_partner(manifest: dict, events: list[dict]) -> str | None:
 
 def inbound_exchange(home: Path, party: str, eid: str, decision: dict, events: list[dict]) -> dict:
     """One exchange a partner sent to this party: landed, or rejected and quarantined."""
-    landed = next(iter(sorted((home / "landing").glob(f"*/*/*/{eid}"))), None)
-    quarantined = home / "quarantine" / eid
-    folder = landed if landed and (landed / "manifest.json").is_file() else quarantined
-    manifest = read_json(folder / "manifest.json")
+    landed = next(iter(sorted((home / LANDING).glob(f"*/*/*/{eid}"))), None)
+    quarantined = home / QUARANTINE / eid
+    folder = landed if landed and (landed / MANIFEST).is_file() else quarantined
+    manifest = read_json(folder / MANIFEST)
     item = _base(manifest, home, eid, "inbound", _inbound_partner(manifest, events))
     item["events"] = events
     rejected = _first(events, "reject")
@@ -209,19 +212,19 @@ def inbound_exchange(home: Path, party: str, eid: str, decision: dict, events: l
 
 def blocked_input(home: Path, party: str, folder: Path) -> dict | None:
     """An outbound input quarantined before sending (failed validation or disclosure control)."""
-    match = _BLOCKED.match(folder.name)
-    if not match:
+    blocked = parse_blocked_name(folder.name)
+    if not blocked:
         return None
     why = read_json(folder / "reason.json")
     check = views.validation_view(read_json(folder / "validation.json"), f"{party} before sending")
     return {
         "id": folder.name,
-        "anchor": f"q-{match['sha']}",
+        "anchor": f"q-{blocked.sha12}",
         "direction": "outbound",
-        "partner": match["recipient"].upper(),
-        "dataset": match["dataset"],
-        "period": match["period"],
-        "contract_id": f"{match['dataset']}.{match['sender']}-{match['recipient']}",
+        "partner": blocked.recipient,
+        "dataset": blocked.dataset,
+        "period": blocked.period,
+        "contract_id": blocked.contract_id,
         "reason": views.reason(why.get("reason")),
         "time": views.name(why.get("time")),
         "validations": [check] if check else [],
@@ -260,20 +263,20 @@ def gather(home: Path, party: str, key_dirs: Iterable[Path] = ()) -> dict[str, A
     checkpoint (default: ``{home}/keyring`` and ``{home}/keys``).
     """
     home = Path(home)
-    folders = [home / name for name in ("outbound", "inbound", "landing", "quarantine")]
+    folders = [home / name for name in (OUTBOUND, INBOUND, LANDING, QUARANTINE)]
     active = any(f.is_dir() and any(f.iterdir()) for f in folders)
-    audit = audit_view(home, party, list(key_dirs) or [home / "keyring", home / "keys"], expect_log=active)
+    audit = audit_view(home, party, list(key_dirs) or [home / KEYRING, home / KEYS], expect_log=active)
     events = _events_by_exchange(audit["entries"])
     exchanges = [
         outbound_exchange(home, party, folder, events.get(folder.name, []))
-        for folder in sorted((home / "outbound").glob("*"))
-        if folder.is_dir() and (folder / "manifest.json").is_file()
+        for folder in sorted((home / OUTBOUND).glob("*"))
+        if folder.is_dir() and (folder / MANIFEST).is_file()
     ]
     decisions: dict[str, dict] = {}
-    for path in sorted((home / "inbound").rglob("*.json")):  # a landed exchange wins over a planted copy
+    for path in sorted((home / INBOUND).rglob("*.json")):  # a landed exchange wins over a planted copy
         if decisions.get(path.stem, {}).get("status") != "landed":
             decisions[path.stem] = read_json(path)
-    for landed in (home / "landing").glob("*/*/*/*/manifest.json"):
+    for landed in (home / LANDING).glob(f"*/*/*/*/{MANIFEST}"):
         decisions.setdefault(landed.parent.name, {"status": "landed"})
     exchanges += [
         inbound_exchange(home, party, eid, decision, events.get(eid, []))
@@ -286,7 +289,7 @@ def gather(home: Path, party: str, key_dirs: Iterable[Path] = ()) -> dict[str, A
         b
         for b in (
             blocked_input(home, party, f)
-            for f in sorted((home / "quarantine").glob("*"))
+            for f in sorted((home / QUARANTINE).glob("*"))
             if f.is_dir() and f.name not in decisions
         )
         if b

@@ -7,15 +7,14 @@ or script from anywhere. Autoescaping is on for every template.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from exchange.atomic import write_text_atomic
 from exchange.errors import ConfigError
 
 DASH = "—"
@@ -104,14 +103,10 @@ def render(data: dict) -> str:
 
 
 def write_html(html: str, out: Path) -> Path:
-    """Write ``html`` to ``out`` through a temporary file and a rename."""
+    """Write ``html`` to ``out`` atomically (:mod:`exchange.atomic`)."""
     out = Path(out)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(html)
-        os.replace(tmp, out)
+        write_text_atomic(out, html)
     except OSError as exc:
         raise ConfigError(
             f"cannot write the report to {out}: {exc.strerror or type(exc).__name__}",

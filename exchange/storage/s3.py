@@ -1,10 +1,10 @@
 """The S3 object store of the exchange, on boto3.
 
-Streaming in both directions (multipart upload fed by a writer, chunked download)
-with a running SHA-256, create-only writes for manifests, listing of complete
-exchanges, and typed errors of one family, ``StoreError`` (bucket, key, action):
-``AccessDenied``, ``ObjectNotFound``, ``StoreRefused`` (terminal) and ``StoreUnavailable``
-(transient, retry).
+Generic object operations only (what keys mean is :mod:`exchange.protocol.naming`):
+streaming in both directions (multipart upload fed by a writer, chunked download) with
+a running SHA-256, create-only writes, listing by prefix, and typed errors of one family,
+``StoreError`` (bucket, key, action): ``AccessDenied``, ``ObjectNotFound``, ``StoreRefused``
+(terminal) and ``StoreUnavailable`` (transient, retry).
 
 Create-only writes use S3 conditional puts (``If-None-Match: *``; AWS S3 and
 SeaweedFS honour it). As a fallback for servers that ignore the header, the store
@@ -32,9 +32,6 @@ from exchange.errors import (
     StoreRefused,
     StoreUnavailable,
 )
-from exchange.protocol.naming import MANIFEST as MANIFEST  # re-exported: the object names of an exchange
-from exchange.protocol.naming import SIGNATURE as SIGNATURE
-from exchange.protocol.naming import ExchangeRef, Scan, scan
 from exchange.settings import Settings
 from exchange.storage.transfer import MultipartWriter, Progress, RangedReader, Transferred
 
@@ -211,16 +208,3 @@ class Store:
                     yield item["Key"]
         except (ClientError, BotoCoreError, OSError) as exc:
             raise translate(exc, "list", bucket, prefix) from None
-
-    def scan_exchanges(self, bucket: str, prefix: str = "") -> Scan:
-        """Complete exchanges under ``prefix`` and the keys that fit no wire layout
-        (:mod:`exchange.protocol.naming`); odd keys are for the caller to note, never to use."""
-        return scan(self.list_keys(bucket, prefix), bucket)
-
-    def list_exchanges(self, bucket: str, prefix: str = "") -> list[ExchangeRef]:
-        """Complete exchanges under ``prefix``: those whose manifest and signature both exist.
-
-        A prefix with data but no signed manifest is an unfinished publish and does not exist
-        for a reader; keys that do not fit the wire layout are left out.
-        """
-        return self.scan_exchanges(bucket, prefix).refs

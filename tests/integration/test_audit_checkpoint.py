@@ -8,20 +8,15 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from exchange.audit.log import (
-    AuditLog,
-    checkpoint_key,
-    fetch_latest_checkpoint,
-    latest_key,
-    load_checkpoint,
-    publish_checkpoint,
-    verify_log,
-)
+from exchange.audit.log import AuditLog, fetch_latest_checkpoint, load_checkpoint, publish_checkpoint, verify_log
 from exchange.cli import _Group
 from exchange.cli.audit import COMMANDS
+from exchange.contract.agreement import sign_contract
+from exchange.contract.model import contracts_between
 from exchange.crypto.keys import generate_party_keys
 from exchange.crypto.minisign import PublicKey, SecretKey
 from exchange.errors import AccessDenied
+from exchange.protocol.naming import checkpoint_key, latest_checkpoint_key
 
 
 @pytest.fixture
@@ -53,9 +48,9 @@ def test_checkpoint_round_trip_through_seaweed(stores, khm, tmp_path):
     assert load_checkpoint(data, signature, public).head == json.loads(data)["head"]
 
     # a partner without gcmx: minisign -V on the downloaded files
-    (tmp_path / "latest.json").write_bytes(stores["THA"].get_bytes("khm-to-tha", latest_key("KHM"), 1 << 20))
+    (tmp_path / "latest.json").write_bytes(stores["THA"].get_bytes("khm-to-tha", latest_checkpoint_key("KHM"), 1 << 20))
     (tmp_path / "latest.json.minisig").write_bytes(
-        stores["THA"].get_bytes("khm-to-tha", f"{latest_key('KHM')}.minisig", 1 << 20))
+        stores["THA"].get_bytes("khm-to-tha", f"{latest_checkpoint_key('KHM')}.minisig", 1 << 20))
     done = subprocess.run(["minisign", "-V", "-m", str(tmp_path / "latest.json"), "-P", public.base64],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
@@ -74,8 +69,20 @@ def test_checkpoint_into_a_foreign_bucket_is_refused_and_not_recorded(stores, kh
     assert [e["event"] for e in log.entries()] == ["publish"] * 4
 
 
+def _in_force_with(partner: str, home, khm_secret: SecretKey) -> None:
+    """Sign every contract between KHM and ``partner`` by both (KOR's keys in KHM's keyring)."""
+    files = generate_party_keys(partner, home / "keyring")
+    (home / "keyring" / "KHM.minisign.pub").write_bytes((home / "keys" / "KHM.minisign.pub").read_bytes())
+    (home / "keyring" / "KHM.age.pub").write_bytes((home / "keys" / "KHM.age.pub").read_bytes())
+    secrets = {"KHM": khm_secret, partner: SecretKey.from_file(files.minisign_secret)}
+    for contract in contracts_between("KHM", partner) + contracts_between(partner, "KHM"):
+        for party, secret in secrets.items():
+            sign_contract(contract, party, secret, home / "agreements")
+
+
 def test_gcmx_audit_checkpoint(seaweed, stores, khm, tmp_path, monkeypatch):
-    log, _, public = khm
+    log, secret, public = khm
+    _in_force_with("KOR", tmp_path, secret)
     credentials = seaweed.credentials["KHM"]
     for name, value in {"HOME": str(tmp_path), "PARTY": "KHM", "S3_ENDPOINT": seaweed.endpoint,
                         "S3_ACCESS_KEY_ID": credentials.access_key_id,

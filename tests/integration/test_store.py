@@ -14,6 +14,7 @@ import pytest
 
 from exchange.devkit.seaweed import Credentials
 from exchange.errors import AccessDenied, NotFound, StoreUnavailable
+from exchange.protocol.naming import list_exchanges, scan_exchanges
 from exchange.storage.s3 import Store
 from tests.conftest import start_seaweed
 
@@ -139,9 +140,9 @@ def test_listing_shows_only_signed_exchanges(stores):
     store.put_bytes("khm-to-tha", f"{dataset}/2026-01/{bbb}/manifest.json.minisig", b"sig")
     store.put_bytes("khm-to-tha", f"{dataset}/2026-01/ccc/manifest.json", b"{}")
     store.put_bytes("khm-to-tha", f"{dataset}/2026-01/ccc/manifest.json.minisig", b"sig")
-    refs = stores["THA"].list_exchanges("khm-to-tha", f"{dataset}/")
+    refs = list_exchanges(stores["THA"], "khm-to-tha", f"{dataset}/")
     assert [(r.dataset, r.period, r.exchange_id) for r in refs] == [(dataset, "2026-01", bbb)]
-    assert stores["THA"].scan_exchanges("khm-to-tha", f"{dataset}/").ignored == [
+    assert scan_exchanges(stores["THA"], "khm-to-tha", f"{dataset}/").ignored == [
         f"{dataset}/2026-01/ccc/manifest.json", f"{dataset}/2026-01/ccc/manifest.json.minisig"]
 
 
@@ -174,7 +175,7 @@ def test_server_killed_mid_upload_is_transient_and_retry_succeeds(tmp_path):
         server.start()
         sent = store.upload("khm-to-tha", key, io.BytesIO(b"\x07" * 15 * MB), part_size=5 * MB)
         assert sent.size == 15 * MB
-        assert Store(server.client("THA")).list_exchanges("khm-to-tha") == []
+        assert list_exchanges(Store(server.client("THA")), "khm-to-tha") == []
     finally:
         server.stop()
 

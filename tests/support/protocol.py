@@ -13,9 +13,10 @@ from exchange.canonical import canonical_json
 from exchange.contract.model import load_contract
 from exchange.crypto import age
 from exchange.devkit.bootstrap import provision
-from exchange.devkit.seaweed import SeaweedServer, bucket_name
+from exchange.devkit.seaweed import SeaweedServer
 from exchange.devkit.synthetic import write_dataset
 from exchange.protocol.manifest import FORMAT, Manifest, recipient_key_id
+from exchange.protocol.naming import bucket_name
 from exchange.protocol.node import Node
 from exchange.settings import load_settings
 from exchange.storage.s3 import Store

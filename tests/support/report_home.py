@@ -16,11 +16,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from exchange.atomic import write_json_atomic
 from exchange.audit.log import AuditLog, Checkpoint, make_checkpoint
 from exchange.crypto.keys import generate_party_keys, load_identity
 from exchange.protocol.decision import Decision
 from exchange.protocol.manifest import ContractRef, Digest, Manifest, Recipient
-from exchange.protocol.node import write_json_atomic
 from exchange.protocol.receipts import Receipt
 from exchange.protocol.summaries import DisclosureSummary, ValidationSummary
 

@@ -13,7 +13,6 @@ from exchange.orchestration.tasks import (
     node_for,
     outbox_path,
     previous_period,
-    signed_partners,
     suppressed_count,
     terminal_as_flag,
 )
@@ -62,11 +61,8 @@ def test_outbox_path_and_missing_source_is_terminal(tmp_path, monkeypatch):
     assert result["failed"] and result["kind"] == "NotFound" and "2026-10.parquet" in result["error"]
 
 
-def test_partners_from_agreements_and_pending_receipts(tmp_path):
+def test_partners_owing_receipts(tmp_path):
     node = node_for(None, load_settings(party="KHM", home=tmp_path))
-    for name in ("a.khm-tha@1.KHM", "a.khm-tha@1.THA", "b.khm-mys@1.KHM"):
-        (node.agreements_dir / f"{name}.minisig").write_text("sig")
-    assert signed_partners(node) == ["THA"]
     for eid, recipient, done in (("e1", "THA", False), ("e2", "MYS", True)):
         folder = node.folder("outbound") / eid
         folder.mkdir()

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange.errors import ObjectTooLarge, ProtocolError
-from exchange.protocol.freshness import FORMAT, GENESIS, IndexEntry, entry_key
+from exchange.protocol.freshness import FORMAT, GENESIS, IndexEntry
 from exchange.protocol.limits import STATEMENT_MAX
+from exchange.protocol.naming import index_key
 
 ENTRY = IndexEntry(format=FORMAT, sender="KHM", recipient="THA", bucket="khm-to-tha", seq=3,
                    exchange_id="0123456789abcdef" * 2, dataset="children_on_the_move", period="2026-10",
@@ -22,7 +23,7 @@ ENTRY = IndexEntry(format=FORMAT, sender="KHM", recipient="THA", bucket="khm-to-
 def test_round_trip_and_layout():
     body = ENTRY.to_json()
     assert IndexEntry.from_json(body, "t") == ENTRY
-    assert entry_key(3) == "index/00000003.json"
+    assert index_key(3) == "index/00000003.json"
     assert ENTRY.prefix == f"children_on_the_move/2026-10/{ENTRY.exchange_id}"
     assert ENTRY.comment() == f"gcmx index KHM->THA seq=3 sha256={ENTRY.sha256}"
 

@@ -8,6 +8,7 @@ import pytest
 
 from exchange.crypto import age
 from exchange.crypto.keys import (
+    find_signing_public_key,
     generate_linkage_key,
     generate_party_keys,
     load_identity,
@@ -123,3 +124,13 @@ def test_linkage_key_errors(tmp_path):
     bad.write_text("abcd\n")
     with pytest.raises(ConfigError, match="not 32 bytes"):
         load_linkage_key("KHM", "KOR", tmp_path)
+
+
+def test_a_signing_key_is_looked_up_in_the_keyring_first_then_the_identity_folder(khm_dir, tmp_path):
+    keyring = tmp_path / "keyring"
+    assert find_signing_public_key("KHM", [keyring, khm_dir]).key_id == \
+        load_public_keys("KHM", khm_dir).minisign.key_id
+    other = generate_party_keys("KHM", keyring, classic=True)
+    assert find_signing_public_key("khm", [keyring, khm_dir]).key_id == \
+        load_public_keys("KHM", other.minisign_public.parent).minisign.key_id
+    assert find_signing_public_key("THA", [keyring, khm_dir]) is None

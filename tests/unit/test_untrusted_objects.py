@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from exchange.audit.witness import witness_partner
 from exchange.devkit.bootstrap import provision
 from exchange.errors import GcmxError
-from exchange.protocol.freshness import entry_key
 from exchange.protocol.freshness_check import check_index
 from exchange.protocol.limits import CHECKPOINT_MAX, RECEIPT_MAX
 from exchange.protocol.manifest import trusted_comment
+from exchange.protocol.naming import index_key, receipt_key
 from exchange.protocol.node import Node
-from exchange.protocol.receipts import collect_receipts, receipt_key
+from exchange.protocol.receipts import collect_receipts
 from exchange.settings import load_settings
 from tests.support.memory_store import MemoryStore
 
@@ -128,7 +128,7 @@ def test_checkpoints_from_the_bucket_end_in_a_typed_outcome(parties, seq, body, 
        how=st.sampled_from(["signed", "", "untrusted comment: x\nRWQ"]), comment=COMMENTS)
 def test_index_entries_from_the_bucket_end_in_a_typed_outcome(parties, seq, body, how, comment):
     khm, tha = parties["KHM"], parties["THA"]
-    _plant(khm.store, entry_key(seq), body, _signature(tha, body, how, comment))
+    _plant(khm.store, index_key(seq), body, _signature(tha, body, how, comment))
     try:
         check_index(khm, "THA")
     except GcmxError:
@@ -137,7 +137,7 @@ def test_index_entries_from_the_bucket_end_in_a_typed_outcome(parties, seq, body
 
 @pytest.mark.parametrize(("key", "limit"), [(receipt_key(DATASET, PERIOD, "f" * 32), RECEIPT_MAX),
                                              ("audit/THA/checkpoint-99999999.json", CHECKPOINT_MAX),
-                                             (entry_key(99), CHECKPOINT_MAX)])
+                                             (index_key(99), CHECKPOINT_MAX)])
 def test_planted_giants_are_not_read_past_their_limit(parties, key, limit):
     khm = parties["KHM"]
     record = khm.folder("outbound") / ("f" * 32)

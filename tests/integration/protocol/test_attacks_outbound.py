@@ -20,6 +20,7 @@ import pytest
 
 from exchange.audit.log import AuditLog
 from exchange.canonical import canonical_json
+from exchange.clock import utc_now
 from exchange.contract.model import load_contract
 from exchange.crypto import age
 from exchange.disclosure import protect
@@ -27,12 +28,12 @@ from exchange.errors import ProtocolError, StoreUnavailable, TerminalError
 from exchange.protocol import outbound, sent
 from exchange.protocol.inbound import ExchangeRejected, discover, pull, receive
 from exchange.protocol.limits import MANIFEST_MAX
-from exchange.protocol.manifest import DATA, recipient_key_id, utc_now
+from exchange.protocol.manifest import recipient_key_id
+from exchange.protocol.naming import DATA, MANIFEST, SIGNATURE, receipt_key
 from exchange.protocol.node import Node
 from exchange.protocol.outbound import ContractBreach, publish
-from exchange.protocol.receipts import receipt_key
 from exchange.settings import load_settings
-from exchange.storage.s3 import MANIFEST, SIGNATURE, Store
+from exchange.storage.s3 import Store
 from tests.support.protocol import dataset
 
 CONTRACT = "children_on_the_move.khm-tha"

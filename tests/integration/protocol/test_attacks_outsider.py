@@ -16,12 +16,14 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from exchange.audit.log import AuditLog, Checkpoint, checkpoint_key, publish_checkpoint, utc_now
+from exchange.audit.log import AuditLog, Checkpoint, publish_checkpoint
 from exchange.canonical import canonical_json
 from exchange.cli import main
-from exchange.protocol.freshness import entry_key, local_index
+from exchange.clock import utc_now
+from exchange.protocol.freshness import local_index
 from exchange.protocol.manifest import Manifest
-from exchange.protocol.receipts import Receipt, receipt_key
+from exchange.protocol.naming import checkpoint_key, index_key, receipt_key
+from exchange.protocol.receipts import Receipt
 from tests.support.protocol import dataset, make_nodes, signed_exchange
 
 CONTRACT = "children_on_the_move.khm-tha"
@@ -282,7 +284,7 @@ def test_bucket_key_only_taken_index_slot_is_alarmed_and_filled_once_cleared(sea
     THA's freshness check reads an index without gaps."""
     khm, tha = nodes["KHM"], nodes["THA"]
     gcmx(seaweed, tha, "pull", "--from", "KHM")
-    slot = entry_key(len(local_index(khm, "THA")) + 1)
+    slot = index_key(len(local_index(khm, "THA")) + 1)
     attacker = seaweed.client("KHM")
     for suffix in ("", ".minisig"):
         attacker.put_object(Bucket="khm-to-tha", Key=slot + suffix, Body=b"{}")

@@ -13,12 +13,14 @@ import pytest
 from click.testing import CliRunner
 
 from exchange.audit.alarms import alarms_since, audit_seq
-from exchange.audit.log import AuditLog, Checkpoint, checkpoint_key, publish_checkpoint, utc_now
+from exchange.audit.log import AuditLog, Checkpoint, publish_checkpoint
 from exchange.cli import main
-from exchange.protocol.freshness import entry_key, local_index
+from exchange.clock import utc_now
+from exchange.protocol.freshness import local_index
 from exchange.protocol.inbound import pull
+from exchange.protocol.naming import checkpoint_key, index_key, receipt_key
 from exchange.protocol.outbound import publish
-from exchange.protocol.receipts import collect_receipts, receipt_key
+from exchange.protocol.receipts import collect_receipts
 from exchange.report import gather
 from tests.support.protocol import dataset
 
@@ -172,7 +174,7 @@ def test_bucket_key_only_index_rollback_detected(seaweed, nodes, published, cli)
     newest = local_index(khm, "THA")[-1].seq
     attacker = seaweed.client("KHM")
     for suffix in ("", ".minisig"):
-        attacker.delete_object(Bucket="khm-to-tha", Key=entry_key(newest) + suffix)
+        attacker.delete_object(Bucket="khm-to-tha", Key=index_key(newest) + suffix)
     before = audit_seq(tha)
     out = cli("THA", "pull", "--from", "KHM")
     assert out.exit_code == 1 and "index-rollback" in out.output, out.output

@@ -12,8 +12,8 @@ import pytest
 
 from exchange.errors import AccessDenied, StoreUnavailable
 from exchange.protocol.inbound import ExchangeRejected, discover, receive
+from exchange.protocol.naming import receipt_key
 from exchange.protocol.outbound import publish
-from exchange.protocol.receipts import receipt_key
 from exchange.storage.s3 import Store
 from tests.conftest import start_seaweed
 from tests.support.protocol import dataset, make_nodes

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from exchange.devkit.bootstrap import provision
-from exchange.devkit.seaweed import bucket_name
+from exchange.protocol.naming import bucket_name
 from exchange.protocol.node import Node
 from exchange.protocol.outbound import PublishResult, publish
 from tests.support.memory_store import MemoryStore

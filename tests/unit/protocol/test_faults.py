@@ -13,8 +13,8 @@ import pytest
 
 from exchange.errors import StoreUnavailable
 from exchange.protocol.inbound import discover, receive
+from exchange.protocol.naming import receipt_key
 from exchange.protocol.outbound import publish
-from exchange.protocol.receipts import receipt_key
 from tests.support.memory_store import MemoryStore
 from tests.support.protocol import events
 

@@ -9,11 +9,13 @@ index, roll a checkpoint back. Each finding is one ``alarm`` audit entry, raised
 from __future__ import annotations
 
 from exchange.audit.checkpoint import Checkpoint
-from exchange.audit.log import AuditLog, checkpoint_key, publish_checkpoint, utc_now
-from exchange.protocol.freshness import entry_key, local_index, sync_index
+from exchange.audit.log import AuditLog, publish_checkpoint
+from exchange.clock import utc_now
+from exchange.protocol.freshness import local_index, sync_index
 from exchange.protocol.freshness_check import watch_partner
 from exchange.protocol.inbound import pull
 from exchange.protocol.limits import MANIFEST_MAX
+from exchange.protocol.naming import checkpoint_key, index_key
 from exchange.protocol.sent import write_record
 from tests.support.protocol import copy_exchange, events, forge, manifest_fields
 
@@ -71,7 +73,7 @@ def test_bucket_key_only_index_rollback_is_an_alarm(nodes, published):
     assert kinds(tha) == []
     newest = local_index(khm, "THA")[-1].seq
     for suffix in ("", ".minisig"):
-        del khm.store.objects[BUCKET][entry_key(newest) + suffix]
+        del khm.store.objects[BUCKET][index_key(newest) + suffix]
     assert kinds(tha) == ["index-rollback"]
 
 
@@ -79,7 +81,7 @@ def test_bucket_key_only_taken_index_slot_is_an_alarm_once_and_filled_once_clear
     khm = nodes["KHM"]
     later = forge(khm, nodes["THA"], manifest_fields(khm, nodes["THA"], CONTRACT, "2026-11", "b" * 32, sequence=2))
     write_record(khm, later)
-    slot = entry_key(len(local_index(khm, "THA")) + 1)
+    slot = index_key(len(local_index(khm, "THA")) + 1)
     khm.store.put_bytes(BUCKET, slot, b"junk")
     sync_index(khm, "THA")
     sync_index(khm, "THA")

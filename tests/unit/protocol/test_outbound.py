@@ -18,11 +18,11 @@ from exchange.errors import ProtocolError, StoreUnavailable, TerminalError
 from exchange.protocol import sent
 from exchange.protocol.inbound import discover, pull
 from exchange.protocol.limits import MANIFEST_MAX
+from exchange.protocol.naming import MANIFEST, SIGNATURE, list_exchanges
 from exchange.protocol.node import Node
 from exchange.protocol.outbound import ContractBreach, publish
 from exchange.protocol.receipts import collect_receipts
 from exchange.settings import load_settings
-from exchange.storage.s3 import MANIFEST, SIGNATURE
 from tests.support.memory_store import MemoryStore
 from tests.support.protocol import copy_exchange, events
 
@@ -40,7 +40,7 @@ def test_publish_writes_data_manifest_and_signature_and_records_it(nodes, source
     record = json.loads((khm.home / "outbound" / result.exchange_id / "manifest.json").read_text())
     assert record["exchange_id"] == result.exchange_id and record["bucket"] == BUCKET
     assert len(events(khm, "publish", exchange_id=result.exchange_id)) == 1
-    assert khm.store.list_exchanges(BUCKET)[0].prefix == result.prefix
+    assert list_exchanges(khm.store, BUCKET)[0].prefix == result.prefix
 
 
 def test_rerun_of_the_same_publish_is_idempotent(nodes, source, published):

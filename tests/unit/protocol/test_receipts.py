@@ -14,7 +14,8 @@ import json
 from exchange.protocol.inbound import pull
 from exchange.protocol.limits import RECEIPT_MAX, SIGNATURE_MAX
 from exchange.protocol.manifest import trusted_comment
-from exchange.protocol.receipts import collect_receipts, receipt_key
+from exchange.protocol.naming import receipt_key
+from exchange.protocol.receipts import collect_receipts
 from exchange.protocol.sent import write_record
 from tests.support.protocol import events, forge, manifest_fields
 

@@ -23,6 +23,7 @@ from exchange.errors import (
     StoreUnavailable,
     TerminalError,
 )
+from exchange.protocol.naming import list_exchanges
 from exchange.storage.streams import HashingReader, HashingWriter
 from exchange.storage.transfer import MIN_PART_SIZE, RangedReader
 from tests.support.memory_store import MemoryStore
@@ -101,7 +102,7 @@ def test_listing_is_in_key_order_across_pages_and_only_signed_exchanges_count(ad
     admin.put_bytes(BUCKET, f"{done}/manifest.json", b"{}")
     admin.put_bytes(BUCKET, f"{done}/manifest.json.minisig", b"")
     admin.put_bytes(BUCKET, f"d/2026-10/{'e' * 32}/manifest.json", b"{}")  # unsigned: not an exchange yet
-    assert [r.prefix for r in admin.list_exchanges(BUCKET)] == [done]
+    assert [r.prefix for r in list_exchanges(admin, BUCKET)] == [done]
 
 
 def test_multipart_upload_is_visible_only_once_complete(admin):
