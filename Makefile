@@ -8,10 +8,12 @@ DCVENV := .venv-datacontract
 DATACONTRACT := datacontract-cli[duckdb]==1.2.8
 PEERVENV := .venv-pycanon
 PYCANON := pycanon==1.3.6
+AWSVENV := .venv-awscli
+AWSCLI := awscli==1.46.3
 APT_TOOLS := age minisign chromium
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install tools test demo bench airflow lint clean
+.PHONY: help install tools test demo demo-stop bench airflow lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,7 +35,12 @@ $(PEERVENV)/.installed:
 	$(PEERVENV)/bin/python -m pip install -q '$(PYCANON)' pyarrow
 	touch $@
 
-install: $(STAMP) $(DCVENV)/.installed $(PEERVENV)/.installed tools  ## create .venv (and the peers' own venvs for interop tests: datacontract-cli, pycanon), pinned
+$(AWSVENV)/.installed:
+	test -x $(AWSVENV)/bin/python || $(PYTHON) -m venv $(AWSVENV)
+	$(AWSVENV)/bin/python -m pip install -q '$(AWSCLI)'
+	touch $@
+
+install: $(STAMP) $(DCVENV)/.installed $(PEERVENV)/.installed $(AWSVENV)/.installed tools  ## create .venv (and the peers' own venvs for interop tests: datacontract-cli, pycanon, the aws CLI), pinned
 
 tools:  ## install Debian's age, minisign and chromium when missing
 	@missing=""; \
@@ -49,17 +56,20 @@ tools:  ## install Debian's age, minisign and chromium when missing
 test: install  ## install what is missing and run every test
 	$(PY) -m pytest
 
-demo: install  ## run the whole bilateral exchange KHM <-> THA on local SeaweedFS
-	$(PY) -m exchange.devkit.demo
+demo: install  ## run the whole bilateral exchange KHM <-> THA on local SeaweedFS (KEEP=1: leave it up, CLASSIC=1: X25519 keys)
+	$(PY) -m exchange.devkit.demo $(if $(KEEP),--keep) $(if $(CLASSIC),--classic)
+
+demo-stop:  ## stop the SeaweedFS that `make demo KEEP=1` left running
+	$(PY) -m exchange.devkit.demo --stop
 
 bench: install  ## run the benchmarks (prints ratio tables)
 	fail=0; for b in bench/[!_]*.py; do $(PY) $$b || fail=1; done; exit $$fail
 
-airflow: install  ## start Airflow standalone for KHM with the project's DAGs
+airflow: install  ## start Airflow standalone for KHM with the project's DAGs (in a new folder under var/airflow)
 	$(PY) -m exchange.devkit.demo --airflow
 
 lint: install  ## ruff
 	$(VENV)/bin/ruff check exchange dags tests bench
 
 clean:  ## remove the virtualenv and build output
-	rm -rf $(VENV) $(DCVENV) $(PEERVENV) build .pytest_cache
+	rm -rf $(VENV) $(DCVENV) $(PEERVENV) $(AWSVENV) build .pytest_cache

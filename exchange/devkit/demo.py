@@ -3,10 +3,16 @@
 Starts SeaweedFS on loopback, sets up both offices under ``var/demo`` (keys, keyrings,
 linkage key, contracts signed by both, an Airflow home with SQLite each), drops synthetic
 data in each outbox, runs every outbound DAG, then each side's inbound DAG, then the
-receipts-and-audit DAGs, prints what happened and stops SeaweedFS. Every run starts fresh.
+receipts-and-audit DAGs, prints what happened and a ready-to-paste partner session (THA
+opening one of KHM's exchanges with stock tools), then stops SeaweedFS. Every run starts
+fresh (it replaces the previous demo's ``var/demo``). ``--keep`` (``make demo KEEP=1``)
+leaves SeaweedFS up for that session; ``--stop`` (``make demo-stop``) stops it. With
+``--classic`` (``CLASSIC=1``) the parties get classic X25519 age keys, which every
+``age`` version reads (the default post-quantum keys need age >= 1.3).
 
-``make airflow`` (``--airflow``) sets up the same and starts ``airflow standalone`` for
-KHM, so an officer can click through the DAGs.
+``make airflow`` (``--airflow``) sets up the same in a new folder under ``var/airflow``
+(never touching ``var/demo`` or an earlier Airflow session) and starts ``airflow
+standalone`` for KHM, so an officer can click through the DAGs.
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from exchange.contract.model import contracts_between
 from exchange.devkit.airflow_local import LocalAirflow, s3_connection
 from exchange.devkit.bootstrap import provision
+from exchange.devkit.kept_server import keep_running, stop_kept
+from exchange.devkit.partner_session import session_text, write_partner_folder
 from exchange.devkit.seaweed import SeaweedServer, new_server
 from exchange.devkit.synthetic import write_dataset
 from exchange.orchestration.tasks import outbox_path, previous_period, suppressed_count
@@ -36,14 +44,19 @@ from exchange.settings import PROJECT_ROOT, load_settings
 
 PARTIES = ("KHM", "THA")
 DEFAULT_DIR = PROJECT_ROOT / "var" / "demo"
+AIRFLOW_DIR = PROJECT_ROOT / "var" / "airflow"
+SENDER, PARTNER = PARTIES
+PARTNER_DATASET = "workers_deployed"  # the exchange the README's partner lines open
 
 
-def setup(base: Path, period: str) -> tuple[SeaweedServer, dict[str, LocalAirflow]]:
-    """Fresh SeaweedFS, both parties provisioned, outboxes filled, Airflow DBs migrated."""
-    shutil.rmtree(base, ignore_errors=True)
+def setup(base: Path, period: str, classic: bool = False) -> tuple[SeaweedServer, dict[str, LocalAirflow]]:
+    """Fresh SeaweedFS, both parties provisioned, outboxes filled, Airflow DBs migrated.
+
+    ``base`` is created; it must not exist yet (callers choose: the demo replaces its own
+    previous folder with ``replace_demo``, ``make airflow`` takes a new one)."""
     base.mkdir(parents=True)
     server = new_server(base / "s3", PARTIES, [PARTIES]).start()
-    homes = provision(base / "parties", PARTIES, [PARTIES])
+    homes = provision(base / "parties", PARTIES, [PARTIES], classic=classic)
     airflow = {}
     for party in PARTIES:
         creds = server.credentials[party]
@@ -56,6 +69,24 @@ def setup(base: Path, period: str) -> tuple[SeaweedServer, dict[str, LocalAirflo
     airflow["KHM"].migrate()
     airflow["THA"].migrate(template=airflow["KHM"].database)
     return server, airflow
+
+
+def replace_demo(base: Path) -> None:
+    """Make room for a new demo in ``base``: stop a server an earlier ``--keep`` left, remove the folder."""
+    stopped = stop_kept(base / "s3")
+    if stopped:
+        print(f"  stopped the SeaweedFS an earlier `make demo KEEP=1` left on {stopped}")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def new_session_folder(root: Path, now: datetime | None = None) -> Path:
+    """A folder under ``root`` that does not exist yet, named for the time (UTC); never an existing one."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    candidate, n = root / stamp, 1
+    while candidate.exists():
+        n += 1
+        candidate = root / f"{stamp}-{n}"
+    return candidate
 
 
 def outbound_runs(party: str, partner: str, period: str) -> list[tuple[str, dict]]:
@@ -111,11 +142,35 @@ def print_failures(results: list[dict]) -> bool:
     return not failed
 
 
-def demo(base: Path, period: str) -> int:
+def partner_session(base: Path, server: SeaweedServer, airflow: dict[str, LocalAirflow], classic: bool) -> str:
+    """Write THA's partner folder and return the session opening KHM's workers_deployed exchange."""
+    manifests = [Manifest.from_json(p.read_bytes(), str(p))
+                 for p in sorted((airflow[SENDER].gcmx_home / "outbound").glob("*/manifest.json"))]
+    chosen = [m for m in manifests if m.dataset == PARTNER_DATASET and PARTNER in m.recipient_parties]
+    if not chosen:
+        return f"(no {PARTNER_DATASET} exchange {SENDER} → {PARTNER} was sent: no partner session)\n"
+    creds = server.credentials[PARTNER]
+    folder = write_partner_folder(base / "partner" / PARTNER, airflow[PARTNER].gcmx_home, PARTNER, SENDER,
+                                  creds.access_key_id, creds.secret_access_key)
+    return session_text(folder, server.endpoint, chosen[0].period, chosen[0].exchange_id, classic)
+
+
+def finish(server: SeaweedServer, keep: bool) -> None:
+    """Stop SeaweedFS, or with ``keep`` leave it running and say how to stop it."""
+    if not keep:
+        server.stop()
+        return
+    keep_running(server)
+    print(f"SeaweedFS stays up on {server.endpoint} (process {server.process.pid}); "
+          "stop it with `make demo-stop` (the next `make demo` stops it too)")
+
+
+def demo(base: Path, period: str, keep: bool = False, classic: bool = False) -> int:
     """Run the whole exchange through the DAGs; 0 when every run succeeded and was received."""
     started = time.monotonic()
     print(f"GCM data exchange demo: KHM ⇄ THA, period {period}, in {base}")
-    server, airflow = setup(base, period)
+    replace_demo(base)
+    server, airflow = setup(base, period, classic)
     try:
         print(f"  SeaweedFS on {server.endpoint}; keys, keyrings, signed contracts and data ready")
         results = run_everywhere(airflow, {"KHM": outbound_runs("KHM", "THA", period),
@@ -135,16 +190,22 @@ def demo(base: Path, period: str) -> int:
             print(f"{party}: landed data {home / 'landing'}")
             print(f"     audit log   {home / 'audit' / f'{party}.audit.jsonl'}")
             print(f"     report      {home / 'reports' / f'{party}-report.html'}")
-        print(f"\n{'done' if ok else 'FAILED'} in {time.monotonic() - started:.0f}s; "
-              "`make airflow` opens KHM's Airflow UI on a fresh set-up")
+        print(f"\n{PARTNER}'s partner session with stock tools (README: Opening an exchange with stock tools):\n")
+        print(partner_session(base, server, airflow, classic))
+        if not keep:
+            print("SeaweedFS stops now: `make demo KEEP=1` keeps it up for this session")
+        print(f"{'done' if ok else 'FAILED'} in {time.monotonic() - started:.0f}s; "
+              "`make airflow` opens KHM's Airflow UI on a fresh set-up of its own")
         return 0 if ok else 1
     finally:
-        server.stop()
+        finish(server, keep)
 
 
-def airflow_ui(base: Path, period: str, port: int = 8080) -> int:
-    """Set up the demo and run ``airflow standalone`` for KHM until interrupted."""
+def airflow_ui(root: Path, period: str, port: int = 8080) -> int:
+    """Set up the demo in a new folder under ``root`` and run ``airflow standalone`` for KHM until interrupted."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `finally` stops SeaweedFS
+    base = new_session_folder(root)
+    print(f"KHM's Airflow session in {base} (earlier sessions and var/demo are kept)")
     server, airflow = setup(base, period)
     khm = airflow["KHM"]
     password = secrets.token_urlsafe(12)
@@ -169,14 +230,26 @@ def airflow_ui(base: Path, period: str, port: int = 8080) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m exchange.devkit.demo [--airflow [--port N]] [--dir DIR] [--period YYYY-MM]``."""
+    """``python -m exchange.devkit.demo [--keep] [--classic] [--stop] [--airflow [--port N]] [--dir DIR]
+    [--period YYYY-MM]``."""
     parser = argparse.ArgumentParser(prog="python -m exchange.devkit.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--airflow", action="store_true", help="start KHM's Airflow UI instead")
-    parser.add_argument("--dir", type=Path, default=Path(os.environ.get("GCMX_DEMO_DIR", DEFAULT_DIR)))
+    parser.add_argument("--airflow", action="store_true", help="start KHM's Airflow UI instead (in a new folder)")
+    parser.add_argument("--dir", type=Path, help=f"the demo's folder (default {DEFAULT_DIR}; "
+                                                 f"with --airflow the parent of the new folder, default {AIRFLOW_DIR})")
     parser.add_argument("--period", default=previous_period("monthly", date.today()))
     parser.add_argument("--port", type=int, default=8080, help="Airflow UI port (with --airflow)")
+    parser.add_argument("--keep", action="store_true", help="leave SeaweedFS running for the partner session")
+    parser.add_argument("--classic", action="store_true", help="classic X25519 age keys (any age version)")
+    parser.add_argument("--stop", action="store_true", help="stop the SeaweedFS a --keep run left")
     args = parser.parse_args(argv)
-    return airflow_ui(args.dir, args.period, args.port) if args.airflow else demo(args.dir, args.period)
+    if args.airflow:
+        return airflow_ui(args.dir or AIRFLOW_DIR, args.period, args.port)
+    base = args.dir or Path(os.environ.get("GCMX_DEMO_DIR", DEFAULT_DIR))
+    if args.stop:
+        stopped = stop_kept(base / "s3")
+        print(f"stopped SeaweedFS on {stopped}" if stopped else f"no SeaweedFS kept running for {base}")
+        return 0
+    return demo(base, args.period, args.keep, args.classic)
 
 
 if __name__ == "__main__":
