@@ -8,15 +8,13 @@ DCVENV := .venv-datacontract
 DATACONTRACT := datacontract-cli[duckdb]==1.2.8
 PEERVENV := .venv-pycanon
 PYCANON := pycanon==1.3.6
-AWSVENV := .venv-awscli
-AWSCLI := awscli==1.46.3
 APT_TOOLS := age minisign chromium
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help install tools test demo demo-stop bench airflow lint clean
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -35,12 +33,7 @@ $(PEERVENV)/.installed:
 	$(PEERVENV)/bin/python -m pip install -q '$(PYCANON)' pyarrow
 	touch $@
 
-$(AWSVENV)/.installed:
-	test -x $(AWSVENV)/bin/python || $(PYTHON) -m venv $(AWSVENV)
-	$(AWSVENV)/bin/python -m pip install -q '$(AWSCLI)'
-	touch $@
-
-install: $(STAMP) $(DCVENV)/.installed $(PEERVENV)/.installed $(AWSVENV)/.installed tools  ## create .venv (and the peers' own venvs for interop tests: datacontract-cli, pycanon, the aws CLI), pinned
+install: $(STAMP) $(DCVENV)/.installed $(PEERVENV)/.installed tools  ## create .venv (and the peers' own venvs for interop tests: datacontract-cli, pycanon), pinned
 
 tools:  ## install Debian's age, minisign and chromium when missing
 	@missing=""; \
@@ -72,4 +65,4 @@ lint: install  ## ruff
 	$(VENV)/bin/ruff check exchange dags tests bench
 
 clean:  ## remove the virtualenv and build output
-	rm -rf $(VENV) $(DCVENV) $(PEERVENV) $(AWSVENV) build .pytest_cache
+	rm -rf $(VENV) $(DCVENV) $(PEERVENV) build .pytest_cache

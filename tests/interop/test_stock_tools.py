@@ -24,7 +24,7 @@ from exchange.protocol.outbound import publish
 from tests.support.protocol import dataset, make_nodes
 
 REPO = Path(__file__).resolve().parents[2]
-AWS_CLI = REPO / ".venv-awscli" / "bin" / "aws"
+VENV_BIN = Path(sys.executable).parent  # the pinned aws CLI (dev extra) and gcmx
 SECTION = "## Opening an exchange with stock tools"
 
 
@@ -45,9 +45,9 @@ def age_version() -> tuple[int, ...]:
 
 def partner_env(home: Path) -> dict[str, str]:
     """The partner's shell: the pinned aws CLI and gcmx on PATH, no AWS settings from this machine."""
-    assert AWS_CLI.exists(), "the aws CLI is missing: run `make install` (it makes .venv-awscli)"
+    assert (VENV_BIN / "aws").exists(), "the aws CLI is missing: run `make install` (dev extra: awscli)"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    path = os.pathsep.join([str(AWS_CLI.parent), str(Path(sys.executable).parent), env.get("PATH", "")])
+    path = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
     return env | {"HOME": str(home), "PATH": path}
 
 
