@@ -193,7 +193,7 @@ def demo(base: Path, period: str, keep: bool = False, classic: bool = False) -> 
         print(f"\n{PARTNER}'s partner session with stock tools (README: Opening an exchange with stock tools):\n")
         print(partner_session(base, server, airflow, classic))
         if not keep:
-            print("SeaweedFS stops now: `make demo KEEP=1` keeps it up for this session")
+            print("SeaweedFS stops now: to paste such a session, run `make demo KEEP=1` (it keeps SeaweedFS up)")
         print(f"{'done' if ok else 'FAILED'} in {time.monotonic() - started:.0f}s; "
               "`make airflow` opens KHM's Airflow UI on a fresh set-up of its own")
         return 0 if ok else 1
