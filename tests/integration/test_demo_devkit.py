@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +19,7 @@ from exchange.devkit.airflow_local import LocalAirflow
 from exchange.devkit.kept_server import STATE, stop_kept
 from exchange.devkit.seaweed import new_server
 from exchange.protocol.outbound import publish
+from exchange.settings import PROJECT_ROOT
 from tests.support.protocol import dataset, make_nodes
 
 
@@ -114,3 +116,20 @@ def test_a_new_airflow_session_folder_is_never_an_existing_one(tmp_path):
     second = demo.new_session_folder(tmp_path, now)
     assert first.name == "20261127T080000Z" and second.name == "20261127T080000Z-2"
     assert demo.AIRFLOW_DIR != demo.DEFAULT_DIR and demo.DEFAULT_DIR not in demo.AIRFLOW_DIR.parents
+
+
+@pytest.mark.parametrize(("make_args", "options"), [
+    (["demo"], []), (["demo", "KEEP=1"], ["--keep"]), (["demo", "KEEP=1", "CLASSIC=1"], ["--keep", "--classic"]),
+    (["demo-stop"], ["--stop"]), (["airflow"], ["--airflow"])])
+def test_make_targets_pass_their_options_to_the_demo(make_args, options):
+    planned = subprocess.run(["make", "-n", *make_args], capture_output=True, text=True, check=True,
+                             cwd=PROJECT_ROOT).stdout
+    assert planned.splitlines()[-1].split()[1:] == ["-m", "exchange.devkit.demo", *options]
+
+
+def test_demo_options_reach_the_demo(monkeypatch, tmp_path):
+    called = []
+    monkeypatch.setattr(demo, "demo", lambda *args: called.append(args) or 0)
+    assert demo.main(["--keep", "--classic", "--dir", str(tmp_path), "--period", "2026-10"]) == 0
+    assert demo.main(["--dir", str(tmp_path), "--period", "2026-10"]) == 0
+    assert called == [(tmp_path, "2026-10", True, True), (tmp_path, "2026-10", False, False)]
