@@ -15,6 +15,7 @@ from pathlib import Path
 
 from exchange.atomic import write_json_atomic
 from exchange.devkit.seaweed import SeaweedServer
+from exchange.errors import StoreUnavailable
 
 STATE = "kept.json"
 
@@ -22,7 +23,8 @@ STATE = "kept.json"
 def keep_running(server: SeaweedServer) -> Path:
     """Leave ``server`` running and record how to find it; returns the state file."""
     if server.process is None or server.process.poll() is not None:
-        raise RuntimeError("the server is not running")  # a programming error, not a user's
+        raise StoreUnavailable(f"SeaweedFS in {server.directory} is not running: nothing to keep up",
+                               hint=f"see {server.directory / 'weed.log'}, then run `make demo KEEP=1` again")
     return write_json_atomic(server.directory / STATE,
                              {"pid": server.process.pid, "endpoint": server.endpoint,
                               "data": str(server.directory / "data")})
