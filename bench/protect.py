@@ -2,11 +2,13 @@
 k-anonymity with l-diversity on 1M records, keyed pseudonyms for 10M identifiers.
 
 Run: ``.venv/bin/python bench/protect.py [--scale 0.1] [--case NAME]``. Each case runs
-in its own process (peak RSS from os.wait4, see _util.py). Aggregates: ``protect`` on a
-children-like table (province with its regions, CL_AGE with its subtotals, sex, care,
-school, documentation; every margin), i.e. suppression plus the exact LP audit that
-always runs, against two floors measured in the same process: one plain HiGHS solve of
-the same audit LP, and a numpy sum of every margin of the cube. Goal: 200k cells <= 30 s.
+in its own process (peak RSS from os.wait4, see _util.py). Aggregates: ``protect`` on one
+workers-like cube (province with its regions, age with its subtotals, sex, sector,
+channel; every margin; skewed counts like the contracts' synthetic data) of about 33k,
+100k and 200k cells, and on the sparse 6-D children table (``children33k``, a stress
+case), i.e. suppression plus the exact LP audit that always runs, against two floors
+measured in the same process: one plain HiGHS solve of the same audit LP, and a numpy sum
+of every margin of the cube. Goal: 200k cells <= 30 s.
 Records cases print a ratio against a floor measured in the same run (a pyarrow
 group-by count of the classes; a plain unkeyed SHA-256 loop over the identifiers);
 goals: k-anonymity + l-diversity and 10M pseudonyms each < 10 s.
@@ -90,7 +92,7 @@ WORKER_RULES = {"method": "aggregate", "countColumn": "count",
 # one cube each (a single period): sectors, channels -> about 33k, 100k and 200k cells
 SIZES = {"cells33k": (6, 4), "cells100k": (21, 4), "cells200k": (21, 8)}
 STRESS = {"children33k": (1, 13)}  # periods, provinces of the sparse 6-D children table
-PEOPLE_PER_LEAF = 10.0  # the workers_deployed contract's synthetic table: ~23 % primaries
+PEOPLE_PER_LEAF = 10.0  # sparse like the contracts' synthetic data (~20 % of cells primary)
 
 
 def _with_margins(base: np.ndarray, leaves: list[list[str]], trees: list[dict]):
