@@ -25,14 +25,23 @@ def default_output(settings: Settings) -> Path:
     return settings.home / REPORTS / report_file(settings.require_party())
 
 
-def report_html(home: Path, party: str, key_dirs: tuple[Path, ...] = ()) -> tuple[str, dict]:
-    """The report's HTML for ``party`` at ``home`` and the data it shows."""
-    data = summarise(gather(home, party, key_dirs))
+DEFAULT_SUITES = ((Settings.model_fields["contracts"].default, Settings.model_fields["expectations"].default),)
+
+
+def report_html(
+    home: Path, party: str, key_dirs: tuple[Path, ...] = (), suites: tuple[tuple[Path, Path], ...] = DEFAULT_SUITES
+) -> tuple[str, dict]:
+    """The report's HTML for ``party`` at ``home`` and the data it shows.
+
+    ``suites``: (contracts, expectations) folders where the validated suites are looked up
+    (by contract id and hash) for their parameters; default the repository's own."""
+    data = summarise(gather(home, party, key_dirs, suites))
     return render(data), data
 
 
 def build_report(settings: Settings, out: Path | None = None) -> Path:
     """Build the report of the configured party and write it to ``out``; return the path."""
     party = settings.require_party()
-    html, _ = report_html(settings.home, party, (settings.keyring_dir, settings.identity_dir))
+    suites = ((settings.contracts, settings.expectations), *DEFAULT_SUITES)
+    html, _ = report_html(settings.home, party, (settings.keyring_dir, settings.identity_dir), suites)
     return write_html(html, out or default_output(settings))
