@@ -28,14 +28,23 @@ def default_output(settings: Settings) -> Path:
 DEFAULT_SUITES = ((Settings.model_fields["contracts"].default, Settings.model_fields["expectations"].default),)
 
 
+def configured_suites() -> tuple[tuple[Path, Path], ...]:
+    """The configured (``GCMX_CONTRACTS``, ``GCMX_EXPECTATIONS``) folders, then the repository's own."""
+    try:
+        settings = Settings()
+    except ValueError:  # a bad setting elsewhere; the commands that need it say so
+        return DEFAULT_SUITES
+    return ((settings.contracts, settings.expectations), *DEFAULT_SUITES)
+
+
 def report_html(
-    home: Path, party: str, key_dirs: tuple[Path, ...] = (), suites: tuple[tuple[Path, Path], ...] = DEFAULT_SUITES
+    home: Path, party: str, key_dirs: tuple[Path, ...] = (), suites: tuple[tuple[Path, Path], ...] | None = None
 ) -> tuple[str, dict]:
     """The report's HTML for ``party`` at ``home`` and the data it shows.
 
     ``suites``: (contracts, expectations) folders where the validated suites are looked up
-    (by contract id and hash) for their parameters; default the repository's own."""
-    data = summarise(gather(home, party, key_dirs, suites))
+    (by contract id and hash) for their parameters; default :func:`configured_suites`."""
+    data = summarise(gather(home, party, key_dirs, configured_suites() if suites is None else suites))
     return render(data), data
 
 

@@ -126,7 +126,7 @@ def column_mismatch(outcome: dict, params: dict) -> tuple[list[str], list[str]]:
 
 
 def _row(kind: str, column: str | None, expectation: dict | None, outcome: dict | None,
-         failed: dict | None, summary_only: bool) -> dict:
+         failed: dict | None, summary_only: bool, row_count: int | None = None) -> dict:
     counts = (outcome or {}).get("counts") if isinstance((outcome or {}).get("counts"), dict) else {}
     if outcome is not None:
         state = "passed" if outcome.get("success") is True else (
@@ -148,7 +148,9 @@ def _row(kind: str, column: str | None, expectation: dict | None, outcome: dict 
         "outcome": state,
         "failing_rows": failing,
         "failing_share": views.ratio(counts.get("unexpected_percent")),
-        "rows_checked": views.count(counts.get("element_count")),
+        # a summary keeps no per-expectation counts: a row-by-row expectation checked every row
+        "rows_checked": views.count(counts.get("element_count")) if outcome is not None else (
+            row_count if per_row and summary_only else None),
         "missing_values": views.count(counts.get("missing_count")),
         "observed": _observed(outcome or {}, kind),
         "table_level": not per_row and not kind.startswith("expect_column_"),
@@ -179,7 +181,8 @@ def expectation_rows(document: dict, suite: dict | None) -> tuple[list[dict], li
         key = _key(expectation.get("type"), kwargs.get("column"))
         outcome = by_key[key].pop(0) if by_key.get(key) else None
         failure = failed[key].pop(0) if failed.get(key) else None
-        rows.append(_row(key[0], views.name(key[1]), expectation, outcome, failure, summary_only))
+        rows.append(_row(key[0], views.name(key[1]), expectation, outcome, failure, summary_only,
+                         views.count(document.get("row_count"))))
         if key[0] == COLUMN_SET and outcome and outcome.get("success") is not True:
             missing, extra = column_mismatch(outcome, kwargs)
     for key, left in list(by_key.items()) + list(failed.items()):
