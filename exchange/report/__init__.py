@@ -1,7 +1,9 @@
 """The auditor's report: one self-contained HTML file of every exchange of one party.
 
 * :func:`gather` reads the party's home folder (manifests, receipts, decisions, validation
-  reports, quarantine, audit log) into plain dicts; never a data file.
+  and disclosure reports, quarantine, audit log) into plain dicts; never a data file. Every
+  expectation is shown with the parameters of the suite that was validated
+  (:mod:`exchange.report.expectations`, joined by contract hash).
 * :func:`summarise` adds counts per partner / dataset / period and the chart geometry.
 * :func:`render` turns that into HTML (Jinja2 templates shipped with the package).
 * :func:`build_report` does all three for configured settings and writes the file.

@@ -27,6 +27,7 @@ OBSERVED_COUNT = frozenset({"expect_table_row_count_to_be_between", "expect_colu
                             "expect_table_column_count_to_equal"})
 OBSERVED_NAME = frozenset({"expect_column_values_to_be_in_type_list"})
 COLUMN_SET = "expect_table_columns_to_match_set"
+Suites = tuple[tuple[Path, Path], ...]  # (contracts folder, expectations folder) to look suites up in
 
 
 def _text(value: Any) -> str:
@@ -200,3 +201,18 @@ def mismatch_words(missing: list[str], extra: list[str]) -> str | None:
     """``column `workers` is missing; column `passport_no` is not in the contract`` (None if neither)."""
     parts = [f"column `{c}` is missing" for c in missing] + [f"column `{c}` is not in the contract" for c in extra]
     return "; ".join(parts) if parts else None
+
+
+def check_view(document: Any, where: str, suites: Suites) -> dict | None:
+    """:func:`views.validation_view` plus every expectation, with the parameters of the suite validated."""
+    if not isinstance(document, dict):
+        return None
+    view = views.validation_view(document, where)
+    if view is None:
+        return None
+    suite = load_suite(views.name(document.get("contract_id")), views.hexdigest(document.get("contract_hash")),
+                       suites)
+    rows, missing, extra = expectation_rows(document, suite)
+    view.update(suite={k: v for k, v in (suite or {}).items() if k != "expectations"} or None,
+                expectations=rows, columns=mismatch_words(missing, extra))
+    return view

@@ -33,9 +33,7 @@ from exchange.protocol.naming import (
 )
 from exchange.report import views
 from exchange.report.audit_view import audit_view
-from exchange.report.expectations import load_suite
-
-Suites = tuple[tuple[Path, Path], ...]  # (contracts folder, expectations folder) to look suites up in
+from exchange.report.expectations import Suites, check_view
 
 
 def read_json(path: Path) -> dict:
@@ -45,15 +43,6 @@ def read_json(path: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def check_view(document: Any, where: str, suites: Suites) -> dict | None:
-    """:func:`views.validation_view` with the parameters of the suite that was validated."""
-    if not isinstance(document, dict):
-        return None
-    suite = load_suite(views.name(document.get("contract_id")), views.hexdigest(document.get("contract_hash")),
-                       suites)
-    return views.validation_view(document, where, suite)
 
 
 def json_files(folder: Path, *names: str) -> list[dict]:

@@ -92,14 +92,12 @@ def _failed_entry(expectation: Any, column: Any, counts: dict) -> dict:
     }
 
 
-def validation_view(document: Any, where: str, suite: dict | None = None) -> dict | None:
+def validation_view(document: Any, where: str) -> dict | None:
     """A validation summary or full report as ``{where, success, evaluated, passed, failed, ...}``.
 
     Accepts ``ValidationReport.summary()`` (manifests, receipts) and ``.to_dict()``
-    (validation.json); ``where`` says who validated (sender, recipient, ...). ``suite``
-    (:func:`exchange.report.expectations.load_suite`) adds every expectation's parameters.
+    (validation.json); ``where`` says who validated (sender, recipient, ...).
     """
-    from exchange.report.expectations import expectation_rows, mismatch_words
 
     if not isinstance(document, dict) or not document:
         return None
@@ -122,7 +120,6 @@ def validation_view(document: Any, where: str, suite: dict | None = None) -> dic
             for f in (raw if isinstance(raw, list) else [])
         ]
         evaluated = count(document.get("evaluated"))
-    rows, missing, extra = expectation_rows(document, suite)
     success = flag(document.get("success"))
     if success is None and evaluated is not None:
         success = not failed
@@ -135,10 +132,7 @@ def validation_view(document: Any, where: str, suite: dict | None = None) -> dic
         "failed": failed,
         "contract_id": name(document.get("contract_id")),
         "contract_version": name(document.get("contract_version")),
-        "suite": {k: v for k, v in (suite or {}).items() if k != "expectations"} or None,
         "detail": "every outcome" if isinstance(outcomes, list) else "failed expectations only",
-        "expectations": rows,
-        "columns": mismatch_words(missing, extra),
     }
 
 
