@@ -22,7 +22,7 @@ makes the release impossible (DisclosureError).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -46,6 +46,7 @@ class KAnonOutcome:
     loss: float
     levels: dict[str, int]
     l_reached: int | None = None
+    suppressed_by_column: dict[str, int] = field(default_factory=dict)  # values nulled per quasi-identifier
 
 
 @dataclass
@@ -284,7 +285,8 @@ def k_anonymise(table: pa.Table, rules: DisclosureRules, *, fixed: np.ndarray | 
         suppressed_records=int(blanks.any(axis=1).sum()), suppressed_values=int(blanks.sum()),
         k_reached=int(counts[key].min()) if n else 0, loss=float(loss),
         levels={c.name: lv for c, lv in zip(columns, combo, strict=True)},
-        l_reached=int(diverse.min()) if diverse is not None else None)
+        l_reached=int(diverse.min()) if diverse is not None else None,
+        suppressed_by_column={c.name: int(blanks[:, j].sum()) for j, c in enumerate(columns)})
 
 
 def _generalisation_undone(columns, combo, blanks) -> float:

@@ -26,6 +26,7 @@ class DisclosureReport:
     records_generalised: int | None = None
     records_suppressed: int | None = None
     values_suppressed: int | None = None
+    values_suppressed_by_column: dict[str, int] = field(default_factory=dict)  # the sender's own report only
     k_reached: int | None = None
     information_loss: float | None = None
     generalisation_levels: dict[str, int] = field(default_factory=dict)
@@ -67,15 +68,18 @@ class DisclosureReport:
                             for k, v in self.audit.items()}
         if self.tables:
             out["tables"] = [dict(t) for t in self.tables]
+        if self.values_suppressed_by_column:
+            out["valuesSuppressedByColumn"] = dict(self.values_suppressed_by_column)
         return out
 
     def for_partner(self) -> dict[str, Any]:
         """What the partner may see (the manifest): no primary/secondary split, no detail.
 
         Aggregates: the rules, the cell counts, how many were suppressed in all, and
-        whether the exact audit passed. Records: unchanged (no cell split exists).
+        whether the exact audit passed. Records: without the per-column suppression detail.
         """
         out = self.to_dict()
+        out.pop("valuesSuppressedByColumn", None)  # the sender's own detail, not on the wire
         if self.method != "aggregate":
             return out
         out.pop("cellsPrimarySuppressed", None)

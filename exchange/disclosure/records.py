@@ -227,6 +227,7 @@ def protect_records(table: pa.Table, rules: DisclosureRules, key: bytes | None,
         report.records_generalised = outcome.generalised
         report.records_suppressed = outcome.suppressed_records
         report.values_suppressed = outcome.suppressed_values
+        report.values_suppressed_by_column = outcome.suppressed_by_column
         report.k_reached = outcome.k_reached
         report.information_loss = outcome.loss
         report.generalisation_levels = outcome.levels

@@ -33,6 +33,7 @@ from exchange.protocol.naming import (
 )
 from exchange.report import views
 from exchange.report.audit_view import audit_view
+from exchange.report.expectations import Suites, check_view
 
 
 def read_json(path: Path) -> dict:
@@ -42,6 +43,11 @@ def read_json(path: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def json_files(folder: Path, *names: str) -> list[dict]:
+    """``[{name, uri}]`` of the documents in ``folder`` the report links to (only those present)."""
+    return [{"name": n, "uri": (folder / n).resolve().as_uri()} for n in names if (folder / n).is_file()]
 
 
 def _manifest_sha256(manifest: dict) -> str | None:
@@ -118,7 +124,7 @@ def _first(events: list[dict], event: str, **details: str) -> dict | None:
     )
 
 
-def outbound_exchange(home: Path, party: str, folder: Path, events: list[dict]) -> dict:
+def outbound_exchange(home: Path, party: str, folder: Path, events: list[dict], suites: Suites = ()) -> dict:
     """One exchange this party sent, with its receipt status."""
     manifest = read_json(folder / MANIFEST)
     recipients = [r.get("party") for r in manifest.get("recipients") or [] if isinstance(r, dict)]
@@ -127,9 +133,10 @@ def outbound_exchange(home: Path, party: str, folder: Path, events: list[dict]) 
     if own:
         item["disclosure"] = views.disclosure_view(own)
     item["events"] = events
-    item["validations"] = [
-        v for v in [views.validation_view(manifest.get("validation"), f"{party} before sending")] if v
-    ]
+    item["files"] = json_files(folder, "validation.json", "disclosure.json", MANIFEST, "receipt.json")
+    own_check = read_json(folder / "validation.json")  # the full report when kept, else the manifest's summary
+    sender_check = own_check if isinstance(own_check.get("outcomes"), list) else manifest.get("validation")
+    item["validations"] = [v for v in [check_view(sender_check, f"{party} before sending", suites)] if v]
     item["contract"].update(
         in_force=True if manifest else None, in_force_note="checked in force when published"
     )
@@ -145,9 +152,7 @@ def outbound_exchange(home: Path, party: str, folder: Path, events: list[dict]) 
     if status in ("accepted", "rejected"):
         item["status"] = "delivered" if status == "accepted" else "rejected by partner"
         item["reason"] = views.reason(receipt.get("reason"))
-        partner_check = views.validation_view(
-            receipt.get("validation"), f"{item['partner'] or 'partner'} on receipt"
-        )
+        partner_check = check_view(receipt.get("validation"), f"{item['partner'] or 'partner'} on receipt", suites)
         item["validations"] += [partner_check] if partner_check else []
         expected = views.hexdigest(receipt.get("manifest_sha256"))
         item["hashes"]["manifest_matches_receipt"] = (
@@ -167,7 +172,9 @@ def _inbound_partner(manifest: dict, events: list[dict]) -> str | None:
     return views.name(manifest.get("sender")) or (sent["details"].get("to") if sent else None)
 
 
-def inbound_exchange(home: Path, party: str, eid: str, decision: dict, events: list[dict]) -> dict:
+def inbound_exchange(
+    home: Path, party: str, eid: str, decision: dict, events: list[dict], suites: Suites = ()
+) -> dict:
     """One exchange a partner sent to this party: landed, or rejected and quarantined."""
     landed = next(iter(sorted((home / LANDING).glob(f"*/*/*/{eid}"))), None)
     quarantined = home / QUARANTINE / eid
@@ -175,6 +182,7 @@ def inbound_exchange(home: Path, party: str, eid: str, decision: dict, events: l
     manifest = read_json(folder / MANIFEST)
     item = _base(manifest, home, eid, "inbound", _inbound_partner(manifest, events))
     item["events"] = events
+    item["files"] = json_files(folder, "validation.json", MANIFEST, "reason.json")
     rejected = _first(events, "reject")
     if rejected and not item["dataset"]:
         item["dataset"], item["period"] = (
@@ -186,10 +194,8 @@ def inbound_exchange(home: Path, party: str, eid: str, decision: dict, events: l
     item["reason"] = views.reason(decision.get("reason")) or (
         rejected["details"].get("reason") if rejected else None
     )
-    sender_check = views.validation_view(
-        manifest.get("validation"), f"{item['partner'] or 'sender'} before sending"
-    )
-    own_check = views.validation_view(read_json(folder / "validation.json"), f"{party} on receipt")
+    sender_check = check_view(manifest.get("validation"), f"{item['partner'] or 'sender'} before sending", suites)
+    own_check = check_view(read_json(folder / "validation.json"), f"{party} on receipt", suites)
     item["validations"] = [v for v in (sender_check, own_check) if v]
     verified = _first(events, "verify")
     item["signature"] = {
@@ -210,13 +216,13 @@ def inbound_exchange(home: Path, party: str, eid: str, decision: dict, events: l
     return item
 
 
-def blocked_input(home: Path, party: str, folder: Path) -> dict | None:
+def blocked_input(home: Path, party: str, folder: Path, suites: Suites = ()) -> dict | None:
     """An outbound input quarantined before sending (failed validation or disclosure control)."""
     blocked = parse_blocked_name(folder.name)
     if not blocked:
         return None
     why = read_json(folder / "reason.json")
-    check = views.validation_view(read_json(folder / "validation.json"), f"{party} before sending")
+    check = check_view(read_json(folder / "validation.json"), f"{party} before sending", suites)
     return {
         "id": folder.name,
         "anchor": f"q-{blocked.sha12}",
@@ -228,6 +234,7 @@ def blocked_input(home: Path, party: str, folder: Path) -> dict | None:
         "reason": views.reason(why.get("reason")),
         "time": views.name(why.get("time")),
         "validations": [check] if check else [],
+        "files": json_files(folder, "validation.json", "reason.json"),
         "status": "not sent",
     }
 
@@ -256,11 +263,13 @@ def alarms(entries: Iterable[dict]) -> list[dict]:
     ]
 
 
-def gather(home: Path, party: str, key_dirs: Iterable[Path] = ()) -> dict[str, Any]:
+def gather(home: Path, party: str, key_dirs: Iterable[Path] = (), suites: Suites = ()) -> dict[str, Any]:
     """Everything the report shows for ``party`` whose node lives in ``home``.
 
     ``key_dirs`` are searched for the party's minisign public key to verify its audit
-    checkpoint (default: ``{home}/keyring`` and ``{home}/keys``).
+    checkpoint (default: ``{home}/keyring`` and ``{home}/keys``); ``suites`` for the
+    expectation suites whose parameters the report shows (a suite counts only when its
+    contract has the hash that was validated).
     """
     home = Path(home)
     folders = [home / name for name in (OUTBOUND, INBOUND, LANDING, QUARANTINE)]
@@ -268,7 +277,7 @@ def gather(home: Path, party: str, key_dirs: Iterable[Path] = ()) -> dict[str, A
     audit = audit_view(home, party, list(key_dirs) or [home / KEYRING, home / KEYS], expect_log=active)
     events = _events_by_exchange(audit["entries"])
     exchanges = [
-        outbound_exchange(home, party, folder, events.get(folder.name, []))
+        outbound_exchange(home, party, folder, events.get(folder.name, []), suites)
         for folder in sorted((home / OUTBOUND).glob("*"))
         if folder.is_dir() and (folder / MANIFEST).is_file()
     ]
@@ -279,7 +288,7 @@ def gather(home: Path, party: str, key_dirs: Iterable[Path] = ()) -> dict[str, A
     for landed in (home / LANDING).glob(f"*/*/*/*/{MANIFEST}"):
         decisions.setdefault(landed.parent.name, {"status": "landed"})
     exchanges += [
-        inbound_exchange(home, party, eid, decision, events.get(eid, []))
+        inbound_exchange(home, party, eid, decision, events.get(eid, []), suites)
         for eid, decision in sorted(decisions.items())
     ]
     exchanges.sort(
@@ -288,7 +297,7 @@ def gather(home: Path, party: str, key_dirs: Iterable[Path] = ()) -> dict[str, A
     blocked = [
         b
         for b in (
-            blocked_input(home, party, f)
+            blocked_input(home, party, f, suites)
             for f in sorted((home / QUARANTINE).glob("*"))
             if f.is_dir() and f.name not in decisions
         )

@@ -150,6 +150,33 @@ def chart(periods: list[dict]) -> dict[str, Any] | None:
     }
 
 
+# Alarm kinds (exchange/audit/alarms.py KINDS) by what the auditor checks.
+ALARM_GROUPS = (
+    ("receipts", "Receipts", ("receipt-slot-taken",)),
+    ("freshness", "Freshness (the sender's signed index)", (
+        "index-invalid", "index-rollback", "index-fork", "index-slot-taken", "exchange-withheld",
+        "exchange-deleted", "exchange-replaced", "exchange-unindexed", "manifest-untrusted")),
+    ("witness", "Witnessed audit checkpoints", ("checkpoint-invalid", "checkpoint-backwards", "checkpoint-fork")),
+)
+
+
+def alarm_groups(alarms: list[dict], exchanges: list[dict]) -> list[dict]:
+    """Receipts, freshness and witness-checkpoint panels: alarms of each kind, plus receipts still
+    awaited or invalid (a receipt problem is not always an alarm)."""
+    groups = []
+    known = {kind for _, _, kinds in ALARM_GROUPS for kind in kinds}
+    for key, title, kinds in ALARM_GROUPS:
+        found = [a for a in alarms if a["kind"] in kinds or (key == "freshness" and a["kind"] not in known)]
+        group = {"key": key, "title": title, "alarms": len(found),
+                 "kinds": sorted({a["kind"] for a in found}), "awaiting": 0, "invalid": 0}
+        if key == "receipts":
+            group["awaiting"] = sum(x["status"] == "awaiting receipt" for x in exchanges)
+            group["invalid"] = sum(x["status"] == "receipt invalid" for x in exchanges)
+        group["tone"] = "bad" if group["alarms"] or group["invalid"] else ("wait" if group["awaiting"] else "ok")
+        groups.append(group)
+    return groups
+
+
 def summarise(data: dict) -> dict:
     """``data`` from :func:`exchange.report.gather.gather` plus summary, timeline, totals, chart."""
     items = data["exchanges"] + data["blocked"]
@@ -162,4 +189,5 @@ def summarise(data: dict) -> dict:
         "totals": totals[0] if totals else {**dict.fromkeys(COUNTERS, 0), "pass_rate": None},
         "chart": chart(by_period),
         "partners": sorted({i["partner"] for i in items if i["partner"]}),
+        "alarm_groups": alarm_groups(data["alarms"], data["exchanges"]),
     }

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 # An expectation label as ``ValidationReport.summary()`` writes it: ``type`` or ``type(column)``.
-_LABEL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\(([A-Za-z0-9_. -]{1,80})\))?$")
+LABEL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\(([A-Za-z0-9_. -]{1,80})\))?$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:@+ -]{1,120}$")
 DISCLOSURE_COUNTS = (
     "cellsTotal",
@@ -79,7 +79,7 @@ def reason(value: Any) -> str | None:
 
 def _failed_entry(expectation: Any, column: Any, counts: dict) -> dict:
     label = expectation if isinstance(expectation, str) else ""
-    match = _LABEL.match(label)
+    match = LABEL.match(label)
     kind = match.group(1) if match else "unnamed expectation"
     column = name(column) or (match.group(2) if match else None)
     return {
@@ -98,6 +98,7 @@ def validation_view(document: Any, where: str) -> dict | None:
     Accepts ``ValidationReport.summary()`` (manifests, receipts) and ``.to_dict()``
     (validation.json); ``where`` says who validated (sender, recipient, ...).
     """
+
     if not isinstance(document, dict) or not document:
         return None
     outcomes = document.get("outcomes")
@@ -131,6 +132,7 @@ def validation_view(document: Any, where: str) -> dict | None:
         "failed": failed,
         "contract_id": name(document.get("contract_id")),
         "contract_version": name(document.get("contract_version")),
+        "detail": "every outcome" if isinstance(outcomes, list) else "failed expectations only",
     }
 
 
@@ -157,4 +159,47 @@ def disclosure_view(document: Any) -> dict | None:
         if audit is None
         else {"ok": flag(audit.get("ok")), **{key: count(audit.get(key)) for key in DISCLOSURE_AUDIT}}
     )
+    view.update(suppression_breakdown(document))
+    view["suppressedText"] = suppressed_text(view)
     return view
+
+
+def suppressed_text(view: dict) -> str | None:
+    """What was suppressed, with its unit: ``249 cells`` or ``233 records (243 values)``."""
+    if view.get("cellsSuppressed") is not None:
+        return f"{view['cellsSuppressed']:,} cells"
+    if view.get("recordsSuppressed") is not None:
+        values = view.get("valuesSuppressed")
+        return f"{view['recordsSuppressed']:,} records" + (f" ({values:,} values)" if values is not None else "")
+    return None
+
+
+def _key_text(key: Any) -> str:
+    pairs = key.items() if isinstance(key, dict) else ()
+    return ", ".join(f"{name(k)}={name(v) if name(v) else '?'}" for k, v in pairs if name(k)) or "whole table"
+
+
+def suppression_breakdown(document: dict) -> dict:
+    """Suppressed cells per table and rule and per dimension code (aggregates, the sender's own
+    report), and suppressed values per quasi-identifier (records); counts and codes only."""
+    tables, by_dimension = [], {}
+    for table in document.get("tables") or []:
+        if not isinstance(table, dict):
+            continue
+        primary, secondary = count(table.get("primarySuppressed")), count(table.get("secondarySuppressed"))
+        tables.append({"key": _key_text(table.get("key")), "cells": count(table.get("cells")),
+                       "primary": primary, "secondary": secondary,
+                       "suppressed": None if primary is None else primary + (secondary or 0)})
+        dims = table.get("suppressedByDimension") if isinstance(table.get("suppressedByDimension"), dict) else {}
+        for dimension, codes in dims.items():
+            for code, cells in (codes.items() if isinstance(codes, dict) else ()):
+                if name(dimension) and name(code) and count(cells) is not None:
+                    by_dimension[(dimension, code)] = by_dimension.get((dimension, code), 0) + count(cells)
+    per_column = document.get("valuesSuppressedByColumn")
+    values = [{"column": column, "values": count(n)} for column, n in
+              (per_column.items() if isinstance(per_column, dict) else ()) if name(column) and count(n) is not None]
+    return {
+        "tables": tables,
+        "byDimension": [{"dimension": d, "code": c, "cells": n} for (d, c), n in sorted(by_dimension.items())],
+        "valuesByColumn": values,
+    }

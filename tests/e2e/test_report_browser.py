@@ -4,7 +4,9 @@ KHM and THA exchange datasets both ways through a real SeaweedFS with the real p
 (publish, pull, receipts, a contract breach, a replayed revision, a signed audit checkpoint).
 KHM's report must list every exchange with the right status, carry no record value, load
 nothing from outside, render to a non-blank PNG and to PDF, and show a tampered audit log as
-failed. Screenshots, PDF and DOM dumps stay in build/report-artifacts/ for CI.
+failed. In the browser every expectation row of every validation and the suppression
+breakdown of every sent exchange are there, and the inline script made every table sortable
+and filterable. Screenshots, PDF and DOM dumps stay in build/report-artifacts/ for CI.
 """
 
 from __future__ import annotations
@@ -147,7 +149,8 @@ def colours(path: Path) -> set[tuple[int, int, int]]:
 
 def render(node, out: Path, name: str, screenshot_only: bool = False) -> dict:
     """Write the report of ``node`` as ``name``.html and render it with Chromium."""
-    html, data = report_html(node.home, node.party, (node.settings.keyring_dir, node.settings.identity_dir))
+    suites = ((node.settings.contracts, node.settings.expectations),)
+    html, data = report_html(node.home, node.party, (node.settings.keyring_dir, node.settings.identity_dir), suites)
     page = write_html(html, out / f"{name}.html")
     url = page.resolve().as_uri()
     size = f"--window-size={WINDOW[0]},{WINDOW[1]}"
@@ -214,3 +217,47 @@ def test_tampered_log_shows_as_failed(run, tmp_path):
     assert (0xFB, 0xE5, 0xE3) in colours(ARTIFACTS / "report-tampered.png"), (
         "the red 'failed verification' banner is not painted"
     )
+
+
+def test_every_expectation_row_and_the_suppression_breakdown_in_the_browser(run, rendered):
+    dom, data = rendered["dom"], rendered["data"]
+    items = data["exchanges"] + data["blocked"]
+    checks = [check for item in items for check in item["validations"]]
+    assert checks and all(check["suite"] and check["expectations"] for check in checks)
+    assert dom.count('<tr class="expectation ') == sum(len(check["expectations"]) for check in checks)
+    for check in checks:  # the suite's parameters are shown (allowed sets at least)
+        assert any(what == "allowed values" for e in check["expectations"] for what, _ in e["parameters"])
+    sent = [x for x in data["exchanges"] if x["direction"] == "outbound"]
+    for item in sent:  # the sender's own disclosure report: by rule and by dimension
+        disclosure = item["disclosure"]
+        assert disclosure["tables"] and disclosure["byDimension"]
+        section = dom[dom.index(f'id="{item["anchor"]}-suppression"'):]
+        section = section[: section.index("</div>")]
+        assert "Suppressed cells by rule" in section and "Suppressed cells by dimension" in section
+        assert f'{disclosure["cellsPrimarySuppressed"]:,}' in section
+        assert f'{disclosure["cellsSuppressed"]:,} cells' in dom  # the same count in the exchanges table
+    (blocked,) = data["blocked"]
+    failed = [e for e in blocked["validations"][0]["expectations"] if e["outcome"] == "failed"]
+    assert failed and all(e["failing_rows"] for e in failed if not e["table_level"])
+    assert dom.count('class="sort"') >= dom.count("<th scope=\"col\"") > 0  # the script ran
+    assert 'class="table-filter"' in dom
+
+
+def test_no_record_value_of_childrens_data_in_the_browser(run, rendered):
+    dom = rendered["dom"]
+    assert run["children_counts"]
+    assert not [v for v in run["children_counts"] if f"{v:,}" in dom or str(v) in dom]
+
+
+def test_screenshot_of_the_expectation_and_suppression_tables(run, rendered):
+    """The details alone (overview sections hidden by one extra style rule): a CI artifact an
+    auditor can look at, painted with the expectation rows' pass and fail badges."""
+    overview = "header, nav, #glance, #audit, #over-time, #summary, #exchanges { display: none; }"
+    page = ARTIFACTS / "report-details.html"
+    page.write_text(rendered["html"].replace("</head>", f"<style>{overview}</style></head>", 1))
+    shot = ARTIFACTS / "report-details.png"
+    chromium(f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.resolve().as_uri(),
+             cwd=ARTIFACTS)
+    seen = colours(shot)
+    assert len(seen) > 50, "the details screenshot looks blank"
+    assert (0xE2, 0xF3, 0xE6) in seen, "no green 'passed' badge painted"

@@ -18,7 +18,9 @@ import pyarrow.parquet as pq
 
 from exchange.atomic import write_json_atomic
 from exchange.audit.log import AuditLog, Checkpoint, make_checkpoint
+from exchange.contract.model import REPOSITORY_CONTRACTS, load_contract, read_suite
 from exchange.crypto.keys import generate_party_keys, load_identity
+from exchange.errors import GcmxError
 from exchange.protocol.decision import Decision
 from exchange.protocol.manifest import ContractRef, Digest, Manifest, Recipient
 from exchange.protocol.receipts import Receipt
@@ -27,7 +29,43 @@ from exchange.protocol.summaries import DisclosureSummary, ValidationSummary
 PARTY, PARTNER = "KHM", "THA"
 SECRET_TEXT = ("PSEUDO-ZQX-4471-CHILD", "Sokha-Synthetic-Child", "KH-99-SECRET-VILLAGE")
 SECRET_COUNTS = (918273, 564738, 777331)
-HASH = "ab" * 32
+HASH = "ab" * 32  # contracts not in the repository (their suites are not held: no parameters shown)
+MISSING_COLUMN, EXTRA_COLUMN = "documentation_status", "passport_no"
+CHILDREN_COLUMNS = ["period", "ref_area", "counterpart_area", "care_situation", "age_group", "sex", "school_enrolment",
+                    "documentation_status", "children", "OBS_STATUS", "CONF_STATUS"]
+
+
+def contract_hash(contract_id: str) -> str:
+    """The repository contract's real hash (so the report joins its suite), else ``HASH``."""
+    try:
+        return load_contract(contract_id, REPOSITORY_CONTRACTS).hash
+    except GcmxError:  # a contract the repository lacks
+        return HASH
+
+
+def suite_expectations(contract_id: str) -> list[dict]:
+    """The repository suite's expectations of ``contract_id`` ([] when the repository lacks it)."""
+    try:
+        contract = load_contract(contract_id, REPOSITORY_CONTRACTS)
+    except GcmxError:
+        return []
+    return read_suite(contract.suite_path, contract.path)["expectations"]
+
+
+def suite_size(contract_id: str) -> int:
+    """How many expectations the repository's suite of ``contract_id`` has (45 when not held)."""
+    return len(suite_expectations(contract_id)) or 45
+
+
+def _passing(contract_id: str, rows: int) -> list[dict]:
+    """An outcome that held for every expectation of the suite, as ``ValidationReport.to_dict`` has it."""
+    out = []
+    for expectation in suite_expectations(contract_id):
+        kind, column = expectation["type"], expectation["kwargs"].get("column")
+        per_row = kind.startswith("expect_column_values_")
+        counts = {"element_count": rows, "unexpected_count": 0, "unexpected_percent": 0.0} if per_row else {}
+        out.append({"expectation": kind, **({"column": column} if column else {}), "success": True, "counts": counts})
+    return out
 
 
 def children_table() -> pa.Table:
@@ -49,22 +87,32 @@ def validation_summary(contract_id: str, rows: int, failed: list[dict] | None = 
     return {
         "contract_id": contract_id,
         "contract_version": "1.0.0",
-        "contract_hash": HASH,
+        "contract_hash": contract_hash(contract_id),
         "success": not failed,
         "row_count": rows,
-        "evaluated": 45,
+        "evaluated": suite_size(contract_id),
         "failed": failed or [],
     }
 
 
 def validation_report(contract_id: str, rows: int, failing: bool) -> dict:
     """The shape of ``ValidationReport.to_dict()``, with value-bearing fields the report must drop."""
+    columns = next((e["kwargs"]["column_set"] for e in suite_expectations(contract_id)
+                    if e["type"] == "expect_table_columns_to_match_set"), CHILDREN_COLUMNS)
+    if failing:
+        columns = [c for c in columns if c != MISSING_COLUMN] + [EXTRA_COLUMN]
     outcomes = [
         {
             "expectation": "expect_table_columns_to_match_set",
+            "success": not failing,
+            "counts": {},
+            "observed": columns,
+        },
+        {
+            "expectation": "expect_table_row_count_to_be_between",
             "success": True,
             "counts": {},
-            "observed": ["age_group", "care_situation", "children", "period", "sex"],
+            "observed": rows,
         },
         {
             "expectation": "expect_column_values_to_not_be_null",
@@ -73,8 +121,9 @@ def validation_report(contract_id: str, rows: int, failing: bool) -> dict:
             "counts": {"element_count": rows, "unexpected_count": 0, "unexpected_percent": 0.0},
         },
     ]
+    failures = []
     if failing:
-        outcomes += [
+        failures = [
             {
                 "expectation": "expect_column_values_to_be_in_set",
                 "column": "care_situation",
@@ -96,10 +145,13 @@ def validation_report(contract_id: str, rows: int, failing: bool) -> dict:
                 "error": f"value {SECRET_COUNTS[2]} is not comparable",
             },
         ]
+    specific = {(o["expectation"], o.get("column")): o for o in outcomes + failures}
+    outcomes = [specific.pop((o["expectation"], o.get("column")), o) for o in _passing(contract_id, rows)]
+    outcomes += list(specific.values())  # the ones the suite does not have (or no suite is held)
     return {
         "contract_id": contract_id,
         "contract_version": "1.0.0",
-        "contract_hash": HASH,
+        "contract_hash": contract_hash(contract_id),
         "dataset": contract_id.split(".")[0],
         "classification": "children",
         "file": "data.parquet",
@@ -123,6 +175,20 @@ AGGREGATE_DISCLOSURE = {
         "minimumCellSize": 10,
         "protectionLevels": {"lower": 3, "upper": 5},
     },
+    "tables": [
+        {
+            "key": {"period": "2026-08"},
+            "cells": 540,
+            "primarySuppressed": 223,
+            "secondarySuppressed": 26,
+            "suppressedByDimension": {
+                "care_situation": {"ACC": 60, "UNACC": 100, "SEP": 89},
+                "sex": {"F": 120, "M": 100, "_T": 29},
+            },
+            "minimumSlack": 3.0,
+            "suppressionRounds": 2,
+        }
+    ],
     "audit": {
         "method": "exact-linear-programming",
         "ok": True,
@@ -139,6 +205,7 @@ RECORDS_DISCLOSURE = {
     "recordsGeneralised": 96,
     "recordsSuppressed": 4,
     "valuesSuppressed": 11,
+    "valuesSuppressedByColumn": {"age_band": 5, "sex": 2, "province": 4},
     "kReached": 5,
     "informationLoss": 0.083,
     "columnsPseudonymised": ["person_id"],
@@ -158,8 +225,9 @@ FULL_DISCLOSURE.update(aggregate=AGGREGATE_DISCLOSURE, records=RECORDS_DISCLOSUR
 def partner_view(disclosure: dict) -> dict:
     """The partner's view of a full disclosure report (``DisclosureReport.for_partner``)."""
     if disclosure["method"] != "aggregate":
-        return disclosure
-    view = {k: v for k, v in disclosure.items() if k not in ("cellsPrimarySuppressed", "cellsSecondarySuppressed")}
+        return {k: v for k, v in disclosure.items() if k != "valuesSuppressedByColumn"}
+    hidden = ("cellsPrimarySuppressed", "cellsSecondarySuppressed", "tables")
+    view = {k: v for k, v in disclosure.items() if k not in hidden}
     view["cellsSuppressed"] = disclosure["cellsPrimarySuppressed"] + disclosure["cellsSecondarySuppressed"]
     view["audit"] = {"method": disclosure["audit"]["method"], "solver": "HiGHS", "ok": disclosure["audit"]["ok"],
                      "protectionLevels": disclosure["rules"]["protectionLevels"]}
@@ -190,7 +258,7 @@ def make_manifest(
         revision=revision,
         sequence=sequence,
         created=f"{period}-28T09:15:02Z",
-        contract=ContractRef(contract_id, "1.0.0", HASH),
+        contract=ContractRef(contract_id, "1.0.0", contract_hash(contract_id)),
         rows=rows,
         plaintext=Digest(hashlib.sha256(eid.encode()).hexdigest(), 48_213),
         ciphertext=Digest(hashlib.sha256(eid.encode() + b"c").hexdigest(), 48_501),
