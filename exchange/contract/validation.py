@@ -25,6 +25,7 @@ whitelisted counts and schema facts.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -217,6 +218,9 @@ def gx_context():
     """GX's ephemeral context and the whole-dataframe batch definition every validation uses:
     set up once per process (seconds: GX's import and context), then reused."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    # GX logs hundreds of info lines while it imports; in an Airflow task each one goes
+    # through the task log (seconds). Its warnings and errors still show.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.execution_engine import pandas_execution_engine

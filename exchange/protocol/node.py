@@ -5,8 +5,9 @@ Local layout under ``GCMX_HOME`` (all inside the party's own country)::
     keys/         this party's secret keys (GCMX_IDENTITY overrides)
     keyring/      partners' public keys (GCMX_KEYRING overrides)
     agreements/   contract signatures ({contract}@{version}.{PARTY}.minisig)
-    outbound/     {exchange_id}/ manifest.json, validation.json, receipt.json once delivered;
-                  _released/{contract}.parquet: what linked releases already sent
+    outbound/     {exchange_id}/ manifest.json, disclosure.json, receipt.json once delivered;
+                  _released/{contract}.parquet: what linked releases already sent;
+                  _staged/{contract}/{period}/: the DAG's protected data until publish sends it
     landing/      {sender}/{dataset}/{period}/{exchange_id}/ data.parquet, manifest.json, validation.json
     inbound/      {sender}/{dataset}/{period}/{exchange_id}.json: the decision on each inbound exchange
     quarantine/   {name}/ reason.json and the rejected input

@@ -103,3 +103,26 @@ def test_contract_terms_drive_the_dag_factory():
 
 def test_default_retry_policy():
     assert DEFAULT_ARGS["retries"] >= 2 and DEFAULT_ARGS["retry_exponential_backoff"] > 1
+
+
+def test_staged_protection_is_used_only_for_the_input_it_belongs_to(tmp_path):
+    from types import SimpleNamespace
+
+    from exchange.protocol.staged import load_prepared
+    from exchange.storage.streams import file_sha256
+
+    record = tmp_path / "0123456789abcdef.json"
+    record.with_suffix(".parquet").write_bytes(b"protected bytes")
+    record.write_text(json.dumps({"source_sha256": "a" * 64, "contract_hash": "h1", "rows": 3,
+                                  "protected_sha256": file_sha256(record.with_suffix(".parquet")),
+                                  "disclosure": {}, "for_partner": {}}))
+    contract = SimpleNamespace(hash="h1")
+    passed = {"success": True, "contract_hash": "h1"}
+    assert load_prepared(record, passed, "a" * 64).matches("a" * 64, contract)
+    assert not load_prepared(record, passed, "a" * 64).matches("b" * 64, contract)  # the input changed
+    assert not load_prepared(record, passed, "c" * 64).matches("a" * 64, contract)  # validated another file
+    assert not load_prepared(record, {**passed, "success": False}, "a" * 64).matches("a" * 64, contract)
+    assert not load_prepared(record, passed, "a" * 64).matches("a" * 64, SimpleNamespace(hash="h2"))
+    record.with_suffix(".parquet").write_bytes(b"edited bytes")
+    assert not load_prepared(record, passed, "a" * 64).matches("a" * 64, contract)
+    assert load_prepared(None, passed, "a" * 64) is None and load_prepared(tmp_path / "gone.json", passed, "a") is None
