@@ -109,9 +109,12 @@ def run(func: Callable[..., dict | list], *, s3: bool = True, **kwargs) -> dict 
     from exchange.errors import TerminalError, TransientError
     from exchange.orchestration.tasks import to_json
 
-    use_identity_connection()
     try:
-        result = func(s3_client(), **kwargs) if s3 else func(**kwargs)
+        if s3:
+            use_identity_connection()
+            result = func(s3_client(), **kwargs)
+        else:
+            result = func(**kwargs)
     except TerminalError as exc:
         log.error("gcmx %s FAILED (%s): %s", func.__name__, type(exc).__name__, exc.message)
         if exc.hint:
