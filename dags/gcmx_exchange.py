@@ -50,10 +50,11 @@ Each run sends the last complete {terms.period} period before the run date.
 
 1. **validate**: checks `$GCMX_HOME/outbox/{terms.id}/<period>.parquet` against the contract.
    A breach fails the run at once, keeps the file in `quarantine/`, and **nothing is sent**.
-2. **protect**: previews disclosure control (how many cells are suppressed; never values).
-3. **publish**: protects, encrypts to {recipient}'s key, signs the manifest, uploads to
+2. **protect**: applies disclosure control once and keeps the result in `outbound/_staged/`
+   (the run shows how many cells are suppressed; never values).
+3. **publish**: encrypts the protected data to {recipient}'s key, signs the manifest, uploads to
    `s3://{terms.sender.lower()}-to-{recipient.lower()}/`. Re-running finishes the same exchange.
-4. **record**: keeps the validation summary beside the local manifest.
+4. **record**: shows what was sent (exchange, rows, revision, suppressed cells).
 
 Trigger with config `{{"period": "2025-03"}}` to send a given period, or
 `{{"source": "/path/file.parquet"}}` to send another file. S3 failures retry with backoff.
@@ -72,8 +73,8 @@ Trigger with config `{{"period": "2025-03"}}` to send a given period, or
         @task
         def validate(params: dict | None = None, logical_date=None, dag_run=None) -> dict:
             when = logical_date or dag_run.run_after
-            return run(tasks.validate_outbound, contract_id=terms.id, period=params.get("period"),
-                       source=params.get("source"), logical_date=when)
+            return run(tasks.validate_outbound, contract_id=terms.id, period_kind=terms.period,
+                       period=params.get("period"), source=params.get("source"), logical_date=when)
 
         @task
         def protect(checked: dict) -> dict:
@@ -81,18 +82,16 @@ Trigger with config `{{"period": "2025-03"}}` to send a given period, or
                        source=checked["source"])
 
         @task
-        def publish(checked: dict) -> dict:
+        def publish(checked: dict, protected: dict) -> dict:
             return run(tasks.publish_outbound, contract_id=terms.id, period=checked["period"],
-                       source=checked["source"])
+                       source=checked["source"], checked=checked, protected=protected)
 
         @task(outlets=[bucket_asset(terms.sender, recipient)])
         def record(published: dict) -> dict:
-            return run(tasks.record_outbound, published=published)
+            return run(tasks.record_outbound, s3=False, published=published)
 
         checked = validate()
-        published = publish(checked)
-        protect(checked) >> published
-        record(published)
+        record(publish(checked, protect(checked)))
     return dag
 
 

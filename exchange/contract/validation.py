@@ -1,9 +1,13 @@
 """Validate a Parquet file against its contract's GX 1.x suite; the report is plain data.
 
-The file is read with pyarrow and handed to GX as pandas with nullable extension
-dtypes: strings stay Arrow-backed (``StringDtype("pyarrow")``: ``isin`` and regexes run
-in Arrow compute, nothing becomes Python objects), integers and booleans become masked
-arrays (zero-copy data plus a validity mask), dates ``datetime64[ms]``.
+The file is read with pyarrow, one column at a time, and handed to GX as pandas with
+nullable extension dtypes: strings stay Arrow-backed (``StringDtype("pyarrow")``: ``isin``
+and regexes run in Arrow compute, nothing becomes Python objects), integers and booleans
+become masked arrays (zero-copy data plus a validity mask), dates ``datetime64[ms]``.
+Reading column by column, strings straight into the ``large_string`` pandas keeps them in,
+holds one copy of the data plus one column in flight, never the whole table twice, and
+hands the decoding buffers back before GX runs. GX's
+context is set up once per process (``gx_context``) and reused by every validation.
 
 A file is checked in one of two forms (``form=``):
 
@@ -22,6 +26,7 @@ whitelisted counts and schema facts.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -126,22 +131,54 @@ class ValidationReport:
         }
 
 
-def read_table(parquet_path: Path, contract: Contract) -> pa.Table:
-    """Read a Parquet file; an empty, missing or corrupted file is a ContractError."""
-    path = Path(parquet_path)
-    where = f"{path} (dataset {contract.dataset}, contract {contract.id})"
+def _parquet(path: Path, contract: Contract, where: str):
+    """The opened Parquet file; an empty, missing or corrupted file is a ContractError."""
     if not path.is_file():
         raise ContractError(f"{where}: no such file", hint="check the path")
     if path.stat().st_size == 0:
         raise ContractError(f"{where}: the file is empty (0 bytes)", hint="re-export the dataset as Parquet")
     try:
-        return pq.read_table(path)
+        return pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
-        reason = type(exc).__name__ if contract.restricted else str(exc)[:200]
-        raise ContractError(
-            f"{where}: not a readable Parquet file ({reason})",
-            hint="re-export the dataset as Parquet; the file may be truncated",
-        ) from None
+        raise _unreadable(where, contract, exc) from None
+
+
+def _unreadable(where: str, contract: Contract, exc: Exception) -> ContractError:
+    reason = type(exc).__name__ if contract.restricted else str(exc)[:200]
+    return ContractError(f"{where}: not a readable Parquet file ({reason})",
+                         hint="re-export the dataset as Parquet; the file may be truncated")
+
+
+def read_frame(parquet_path: Path, contract: Contract, form: str = EXCHANGED) -> tuple[Any, int, list[str]]:
+    """The Parquet file as a GX-friendly pandas frame, read one column at a time: (frame, rows,
+    columns added). In the raw form, columns protection adds are added as nulls when absent
+    (the exchanged form must carry them itself). An unreadable file is a ContractError."""
+    import pandas as pd
+
+    path = Path(parquet_path)
+    where = f"{path} (dataset {contract.dataset}, contract {contract.id})"
+    parquet = _parquet(path, contract, where)
+    names = parquet.schema_arrow.names
+    if len(set(names)) != len(names):
+        raise ContractError(f"{where}: some column names occur twice", hint="give every column its own name")
+    rows = parquet.metadata.num_rows
+    columns = {}
+    for name in names:
+        try:
+            values = parquet.read(columns=[name]).column(0)
+        except (pa.ArrowException, OSError) as exc:
+            raise _unreadable(where, contract, exc) from None
+        if pa.types.is_string(values.type):
+            values = values.cast(pa.large_string())  # what pandas keeps; cast here, the narrow copy goes now
+        columns[name] = _to_pandas(values)
+        del values
+        pa.default_memory_pool().release_unused()  # the column's decode buffers: not kept for GX's peak
+    added = []
+    for column in contract.columns.values():
+        if form == RAW and not column.required and column.name not in columns:
+            columns[column.name] = _to_pandas(pa.chunked_array([pa.nulls(rows, ARROW_TYPES[column.type])]))
+            added.append(column.name)
+    return pd.DataFrame(columns, copy=False), rows, added
 
 
 def _pandas_type(arrow_type: pa.DataType) -> Any:
@@ -178,23 +215,14 @@ def _to_pandas(values: pa.ChunkedArray) -> Any:
     )
 
 
-def prepare(table: pa.Table, contract: Contract, form: str = EXCHANGED) -> tuple[Any, list[str]]:
-    """Arrow table → GX-friendly pandas frame; in the raw form, columns protection adds
-    are added as nulls when absent (the exchanged form must carry them itself)."""
-    added = []
-    for column in contract.columns.values():
-        if form == RAW and not column.required and column.name not in table.column_names:
-            table = table.append_column(column.name, pa.nulls(table.num_rows, ARROW_TYPES[column.type]))
-            added.append(column.name)
-    import pandas as pd
-
-    frame = pd.DataFrame({name: _to_pandas(table.column(name)) for name in table.column_names}, copy=False)
-    return frame, added
-
-
 @cache
-def _batch_definition():
+def gx_context():
+    """GX's ephemeral context and the whole-dataframe batch definition every validation uses:
+    set up once per process (seconds: GX's import and context), then reused."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    # GX logs hundreds of info lines while it imports; in an Airflow task each one goes
+    # through the task log (seconds). Its warnings and errors still show.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.execution_engine import pandas_execution_engine
@@ -269,13 +297,10 @@ def validate(parquet_path: Path, contract: Contract, form: str = EXCHANGED) -> V
     if form not in FORMS:
         raise ContractError(f"validation form {form!r} is not one of {FORMS}", hint="pass raw or exchanged")
     check_suite(contract)
-    table = read_table(parquet_path, contract)
-    rows = table.num_rows
-    frame, added = prepare(table, contract, form)
-    del table
+    frame, rows, added = read_frame(parquet_path, contract, form)
     count = 0 if contract.restricted else PARTIAL_VALUES
     result_format = {"result_format": "BASIC", "partial_unexpected_count": count}
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+    batch = gx_context().get_batch(batch_parameters={"dataframe": frame})
     results = batch.validate(_suite(contract), result_format=result_format)
     outcomes = [_outcome(r, contract.restricted) for r in results.results]
     return ValidationReport(

@@ -4,8 +4,9 @@
   extra for SeaweedFS or any non-AWS store), turned into a boto3 client at run time.
 * The party's secret keys come from the connection ``gcmx_identity`` (extra
   ``{"identity_dir": "/path"}``, e.g. from a secrets backend) or else ``GCMX_IDENTITY``.
-* A terminal failure flagged by ``exchange.orchestration.tasks`` becomes AirflowFailException (no retry);
-  transient errors propagate, and Airflow retries them with exponential backoff.
+* ``run`` is the one place errors meet Airflow: a TerminalError raised by a task function
+  becomes AirflowFailException (the task fails at once, no retry); a TransientError becomes
+  a plain AirflowException, which Airflow retries with exponential backoff.
 * Contract terms for building DAGs come from :func:`exchange.contract.terms.contract_terms` (the one
   parser of the terms, with the C YAML loader): DAG parsing touches the contracts folder and
   nothing else (no boto3, no GX, no pyarrow).
@@ -63,19 +64,27 @@ def use_identity_connection(conn_id: str = IDENTITY_CONN_ID) -> None:
         os.environ["GCMX_IDENTITY"] = str(folder)
 
 
-def run(func: Callable[..., dict | list], **kwargs) -> dict | list:
-    """Call one ``exchange.orchestration.tasks`` function with an S3 client; fail at once on terminal errors."""
-    from airflow.sdk.exceptions import AirflowFailException
+def run(func: Callable[..., dict | list], *, s3: bool = True, **kwargs) -> dict | list:
+    """Call one ``exchange.orchestration.tasks`` function (first argument an S3 client unless
+    ``s3`` is False); map its typed errors to Airflow's: terminal fails now, transient retries."""
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+    from exchange.errors import TerminalError, TransientError
     from exchange.orchestration.tasks import to_json
 
-    use_identity_connection()
-    result = func(s3_client(), **kwargs)
-    if isinstance(result, dict) and result.get("failed"):
-        log.error("gcmx %s FAILED (%s): %s", func.__name__, result["kind"], result["error"])
-        if result.get("hint"):
-            log.error("gcmx what to do: %s", result["hint"])
-        raise AirflowFailException(f"{result['error']} — {result['hint']}" if result.get("hint")
-                                   else result["error"])
+    try:
+        if s3:
+            use_identity_connection()
+            result = func(s3_client(), **kwargs)
+        else:
+            result = func(**kwargs)
+    except TerminalError as exc:
+        log.error("gcmx %s FAILED (%s): %s", func.__name__, type(exc).__name__, exc.message)
+        if exc.hint:
+            log.error("gcmx what to do: %s", exc.hint)
+        raise AirflowFailException(str(exc)) from None
+    except TransientError as exc:
+        log.warning("gcmx %s: %s (%s); Airflow retries it", func.__name__, exc, type(exc).__name__)
+        raise AirflowException(str(exc)) from None
     log.info("gcmx %s: %s", func.__name__, to_json(result) if isinstance(result, dict) else result)
     return result

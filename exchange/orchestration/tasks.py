@@ -5,24 +5,27 @@ or a test server) and keyword arguments that are plain values, builds the party'
 from ``GCMX_*`` settings, does one step of the exchange and returns a JSON-able dict
 with no secrets and no record values: safe for XCom and logs.
 
-Terminal failures (contract breach, bad signature, rejected exchange) do not raise: they
-come back as ``{"failed": True, "error": ..., "hint": ...}`` so the Airflow layer can fail
-the task at once without retrying. Transient failures (S3 unreachable) raise their
-TransientError so the task is retried with backoff.
+Failures raise their typed error (:mod:`exchange.errors`): a TerminalError (contract
+breach, bad signature, rejected exchange) or a TransientError (S3 unreachable). The one
+place that maps them to Airflow is ``exchange.orchestration.airflow_glue.run``.
+
+The outbound DAG runs validate → protect → publish → record and each heavy step once:
+``validate_outbound`` runs the contract's checks, ``protect_outbound`` protects and stages
+the result in the node's outbound folder (:mod:`exchange.protocol.staged`), and
+``publish_outbound`` encrypts and uploads exactly those bytes. Each loads and verifies the
+contract once; they pass each other small summaries, never data.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import json
 import logging
-from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from exchange.errors import NotFound, TerminalError
+from exchange.errors import NotFound
 from exchange.protocol.naming import OUTBOX
 from exchange.settings import Settings, load_settings
 
@@ -38,19 +41,6 @@ def node_for(client, settings: Settings | None = None) -> Node:
     from exchange.storage.s3 import Store
 
     return Node(settings or load_settings(), Store(client))
-
-
-def terminal_as_flag(func: Callable[..., dict]) -> Callable[..., dict]:
-    """Turn a TerminalError of ``func`` into a ``failed`` result; transient errors still raise."""
-
-    @functools.wraps(func)
-    def guarded(*args, **kwargs) -> dict:
-        try:
-            return func(*args, **kwargs)
-        except TerminalError as exc:
-            return {"failed": True, "kind": type(exc).__name__, "error": exc.message, "hint": exc.hint or ""}
-
-    return guarded
 
 
 def previous_period(kind: str, day: date | datetime) -> str:
@@ -74,51 +64,54 @@ def _source(node: Node, contract_id: str, period: str, source: str | None) -> Pa
     return path
 
 
-@terminal_as_flag
-def validate_outbound(client, contract_id: str, period: str | None = None, source: str | None = None,
-                      logical_date: datetime | None = None) -> dict:
-    """Check the period's file against its contract; quarantine it on a breach (nothing sent)."""
+def validate_outbound(client, contract_id: str, period_kind: str, period: str | None = None,
+                      source: str | None = None, logical_date: datetime | None = None) -> dict:
+    """Check the period's file against its contract; quarantine it on a breach (nothing sent).
+
+    ``period_kind`` (the contract's ``period``, known to the DAG) picks the last complete
+    period before ``logical_date`` when no ``period`` is given."""
     from exchange.protocol.outbound import check_source
+    from exchange.storage.streams import file_sha256
 
     node = node_for(client)
-    if not period:
-        kind = node.contract(contract_id).period
-        period = previous_period(kind, logical_date or datetime.now())
+    period = period or previous_period(period_kind, logical_date or datetime.now())
     path = _source(node, contract_id, period, source)
     summary = check_source(node, path, contract_id, period)
-    return {"contract": contract_id, "period": period, "source": str(path), "validation": summary.to_dict()}
+    return {"contract": contract_id, "period": period, "source": str(path),
+            "source_sha256": file_sha256(path), "validation": summary.to_dict()}
 
 
-@terminal_as_flag
 def protect_outbound(client, contract_id: str, period: str, source: str) -> dict:
-    """Preview disclosure control: the counts of what will be suppressed or generalised."""
-    from exchange.protocol.outbound import preview_protection
+    """Protect the file once and stage the result for publish; return the disclosure counts."""
+    from exchange.protocol.staged import stage_protection
 
     node = node_for(client)
-    disclosure = preview_protection(node, _source(node, contract_id, period, source), contract_id, period)
-    return {"contract": contract_id, "period": period, "disclosure": disclosure,
-            "suppressed": suppressed_count(disclosure)}
+    staged = stage_protection(node, _source(node, contract_id, period, source), contract_id, period)
+    return {"contract": contract_id, "period": period, "staged": staged["staged"], "rows": staged["rows"],
+            "disclosure": staged["for_partner"], "suppressed": suppressed_count(staged["disclosure"])}
 
 
-@terminal_as_flag
-def publish_outbound(client, contract_id: str, period: str, source: str) -> dict:
-    """Protect, encrypt, sign and publish the exchange; a re-run finishes the same exchange."""
+def publish_outbound(client, contract_id: str, period: str, source: str, checked: dict | None = None,
+                     protected: dict | None = None) -> dict:
+    """Encrypt, sign and publish the exchange; a re-run finishes the same exchange.
+
+    ``checked`` and ``protected`` are what ``validate_outbound`` and ``protect_outbound``
+    returned: the staged protection is sent as it is when it belongs to this input; without
+    them (or when the input changed) publish validates and protects itself."""
     from exchange.protocol.outbound import publish
+    from exchange.protocol.staged import load_prepared, remove_staged
 
     node = node_for(client)
-    return publish(node, _source(node, contract_id, period, source), contract_id, period).to_dict()
+    prepared = load_prepared((protected or {}).get("staged"), (checked or {}).get("validation"),
+                             (checked or {}).get("source_sha256"))
+    result = publish(node, _source(node, contract_id, period, source), contract_id, period, prepared=prepared)
+    if prepared is not None:
+        remove_staged(prepared)
+    return result.to_dict()
 
 
-@terminal_as_flag
-def record_outbound(client, published: dict) -> dict:
-    """Keep the validation summary beside the local manifest; return the officer's summary line."""
-    from exchange.atomic import write_json_atomic
-    from exchange.protocol.naming import OUTBOUND
-
-    node = node_for(client)
-    folder = node.folder(OUTBOUND) / published["exchange_id"]
-    if not (folder / "validation.json").exists():
-        write_json_atomic(folder / "validation.json", published["validation"])
+def record_outbound(published: dict) -> dict:
+    """The officer's summary line of a published exchange (what the run did, no data)."""
     return {"exchange_id": published["exchange_id"], "bucket": published["bucket"],
             "prefix": published["prefix"], "rows": published["rows"], "revision": published["revision"],
             "new": published["created_now"], "validation": "passed" if published["validation"].get("success")
@@ -144,7 +137,6 @@ def discover_inbound(client, partner: str) -> list[str]:
     return discover(node, partner.upper())
 
 
-@terminal_as_flag
 def receive_inbound(client, partner: str, prefix: str) -> dict:
     """Verify, decrypt, re-validate and land one exchange; a bad one is quarantined and rejected."""
     from exchange.protocol.inbound import receive
@@ -164,7 +156,6 @@ def awaiting_receipt(node: Node) -> list[str]:
     return sorted(found)
 
 
-@terminal_as_flag
 def collect_all_receipts(client) -> dict:
     """Fetch and verify the receipts partners owe for this node's exchanges."""
     from exchange.protocol.receipts import collect_receipts
@@ -177,7 +168,6 @@ def collect_all_receipts(client) -> dict:
             "invalid": sum(s["status"] == "invalid" for s in found)}
 
 
-@terminal_as_flag
 def verify_audit(client) -> dict:
     """Check this party's audit chain, against its latest local signed checkpoint when there is one."""
     from exchange.audit.log import AuditError, AuditLog, latest_local_checkpoint, verify_log
@@ -193,7 +183,6 @@ def verify_audit(client) -> dict:
     return verdict.to_dict()
 
 
-@terminal_as_flag
 def publish_audit_checkpoint(client) -> dict:
     """Sign the audit log's head; put the checkpoint in the bucket towards each partner."""
     from exchange.audit.log import AuditLog, publish_checkpoint
@@ -206,7 +195,6 @@ def publish_audit_checkpoint(client) -> dict:
     return {"checkpoint": key, "buckets": buckets}
 
 
-@terminal_as_flag
 def build_report(client=None) -> dict:
     """Rebuild the auditor's HTML report when the report module is installed."""
     if importlib.util.find_spec("exchange.report") is None:

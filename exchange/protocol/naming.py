@@ -23,8 +23,9 @@ debris): readers ignore it and never use it as a file name.
     keyring/      partners' public keys (GCMX_KEYRING overrides)
     agreements/   contract signatures ({contract}@{version}.{PARTY}.minisig)
     outbox/       {contract}/{period}.parquet: what the office drops to send
-    outbound/     {exchange_id}/ manifest.json, validation.json, receipt.json once delivered;
-                  _released/{contract}.parquet: what linked releases already sent
+    outbound/     {exchange_id}/ manifest.json, disclosure.json, receipt.json once delivered;
+                  _released/{contract}/{period}/: what linked releases already sent;
+                  _staged/{contract}/{period}/: what the DAG protected, until publish sends it
     landing/      {sender}/{dataset}/{period}/{exchange_id}/ data.parquet, manifest.json, validation.json
     inbound/      {sender}/{dataset}/{period}/{exchange_id}.json: the decision on each inbound exchange
     quarantine/   {contract}-{period}-{sha12}/ (an outbound input blocked before sending) or
@@ -66,6 +67,7 @@ AGREEMENTS = "agreements"
 OUTBOX = "outbox"
 OUTBOUND = "outbound"
 RELEASED = "_released"  # in outbound/: what linked releases already sent
+STAGED = "_staged"  # in outbound/: what the DAG protected, until publish sends it
 LANDING = "landing"
 INBOUND = "inbound"
 QUARANTINE = "quarantine"

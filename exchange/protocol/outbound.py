@@ -38,6 +38,7 @@ from exchange.protocol.node import Node
 from exchange.protocol.protection import protect_on_node
 from exchange.protocol.receipts import Receipt
 from exchange.protocol.sent import RECORD, put_signed, record_folder, record_published, trusted_manifests, write_record
+from exchange.protocol.staged import Prepared
 from exchange.protocol.summaries import DisclosureSummary, ValidationSummary
 from exchange.storage.streams import HashingReader, consume_produced, file_sha256
 
@@ -150,22 +151,11 @@ def protect_source(node: Node, source: Path, contract: Contract) -> tuple:
     return protect_on_node(node, source, contract)  # contract-only input, keys, releases
 
 
-def _quarantine_unprotectable(node: Node, source: Path, contract: Contract, period: str,
-                              exc: DisclosureError) -> None:
+def quarantine_unprotectable(node: Node, source: Path, contract: Contract, period: str,
+                             exc: DisclosureError) -> None:
+    """Keep an input disclosure control could not protect, with the reason."""
     quarantine(node, _quarantine_name(source, contract, period),
                f"disclosure control failed: {exc.message}", {"input.parquet": source})
-
-
-def preview_protection(node: Node, source: Path, contract_id: str, period: str) -> dict:
-    """The disclosure report the publish will carry (counts only), computed without sending.
-
-    A dataset that cannot be protected is quarantined with the reason (DisclosureError)."""
-    contract = outbound_contract(node, contract_id, period)
-    try:
-        return protect_source(node, source, contract)[1].to_dict()
-    except DisclosureError as exc:
-        _quarantine_unprotectable(node, source, contract, period, exc)
-        raise
 
 
 def _protect_checked(node: Node, source: Path, contract: Contract, period: str, checking: Future) -> tuple:
@@ -174,7 +164,7 @@ def _protect_checked(node: Node, source: Path, contract: Contract, period: str, 
         return protect_source(node, source, contract)
     except DisclosureError as exc:
         checking.result()  # raises ContractBreach (quarantined with its report) if the data broke the contract
-        _quarantine_unprotectable(node, source, contract, period, exc)
+        quarantine_unprotectable(node, source, contract, period, exc)
         raise
 
 
@@ -200,17 +190,23 @@ def ready_to_send(node: Node, contract_id: str, period: str) -> tuple[Contract, 
 
 
 def publish(node: Node, source: Path, contract_id: str, period: str,
-            progress: Callable[[int], None] | None = None) -> PublishResult:
+            progress: Callable[[int], None] | None = None, prepared: Prepared | None = None) -> PublishResult:
     """Publish ``source`` as the exchange of ``contract_id`` for ``period``; safe to re-run.
 
     Only what this node recorded or signed itself counts (see :mod:`exchange.protocol.sent`): a re-run
-    finishes or confirms its own exchange and never signs anything planted in the bucket."""
+    finishes or confirms its own exchange and never signs anything planted in the bucket.
+    ``prepared``: the validation and protection of this very input, done by the DAG's earlier
+    tasks (:mod:`exchange.protocol.staged`); its protected bytes are sent as they are. When it
+    does not match the input or the contract, publish validates and protects itself."""
     source = Path(source)
     contract, recipient_key = ready_to_send(node, contract_id, period)
     recipient = contract.recipients[0]
-    check_declared_terms(node, source, contract, period)
-    bucket = bucket_name(contract.sender, recipient)
     source_sha = file_sha256(source)
+    if prepared is not None and not prepared.matches(source_sha, contract):
+        prepared = None
+    if prepared is None:
+        check_declared_terms(node, source, contract, period)  # else checked when it was validated
+    bucket = bucket_name(contract.sender, recipient)
     own = trusted_manifests(node, bucket, contract.dataset, recipient)
     in_period = [m for m in own.values() if m.period == period]
     same = [m for m in in_period
@@ -224,6 +220,33 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
     sequence = 1 + max((m.sequence for m in own.values()), default=0)
     eid = exchange_id(node.party, recipient, contract.dataset, period, revision, source_sha)
     key = f"{exchange_prefix(contract.dataset, period, eid)}/{DATA}"
+    if prepared is not None:
+        sent, plain = _upload_prepared(node, bucket, key, prepared, recipient_key, progress)
+        rows, validation, disclosure, for_partner = (prepared.rows, ValidationSummary.of(prepared.validation),
+                                                     prepared.disclosure,
+                                                     prepared.for_partner)
+    else:
+        sent, plain, rows, validation, disclosure, for_partner = _protect_and_upload(
+            node, source, contract, period, bucket, key, recipient_key, progress)
+    manifest = Manifest(
+        exchange_id=eid, bucket=bucket, sender=node.party,
+        recipients=(Recipient(recipient, recipient_key_id(recipient_key),
+                              "mlkem768x25519" if recipient_key.startswith("age1pq1") else "x25519"),),
+        dataset=contract.dataset, period=period, revision=revision, sequence=sequence, created=utc_now(),
+        contract=ContractRef(contract.id, contract.version, contract.hash),
+        rows=rows, plaintext=Digest(plain["sha256"], plain["size"]),
+        ciphertext=Digest(sent.sha256, sent.size),
+        validation=validation, disclosure=DisclosureSummary.of(for_partner),
+        sender_key_id=node.identity.signing_key.public_key.key_id)
+    write_record(node, manifest)
+    write_json_atomic(record_folder(node, eid) / "disclosure.json", disclosure)  # sender's own
+    return _finish(node, manifest)
+
+
+def _protect_and_upload(node: Node, source: Path, contract: Contract, period: str, bucket: str, key: str,
+                        recipient_key: str, progress: Callable[[int], None] | None) -> tuple:
+    """Validate, protect, encrypt and upload ``source``: (upload, plaintext hash and size, rows,
+    validation summary, the sender's disclosure report, its view for the partner)."""
     # Validation runs beside protection and upload. Only protected bytes leave, and the
     # multipart upload completes only once validation has passed: a breach aborts it, so
     # nothing of a dataset that breaks its contract stays in the bucket.
@@ -241,20 +264,17 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
             consume_produced(lambda sink: pq.write_table(protected, sink, row_group_size=ROW_GROUP,
                                                          compression="zstd"), encrypt)
             validation = checking.result()
-    sent = upload.result
-    manifest = Manifest(
-        exchange_id=eid, bucket=bucket, sender=node.party,
-        recipients=(Recipient(recipient, recipient_key_id(recipient_key),
-                              "mlkem768x25519" if recipient_key.startswith("age1pq1") else "x25519"),),
-        dataset=contract.dataset, period=period, revision=revision, sequence=sequence, created=utc_now(),
-        contract=ContractRef(contract.id, contract.version, contract.hash),
-        rows=protected.num_rows, plaintext=Digest(plain["sha256"], plain["size"]),
-        ciphertext=Digest(sent.sha256, sent.size),
-        validation=validation, disclosure=DisclosureSummary.of(disclosure.for_partner()),
-        sender_key_id=node.identity.signing_key.public_key.key_id)
-    write_record(node, manifest)
-    write_json_atomic(record_folder(node, eid) / "disclosure.json", disclosure.to_dict())  # sender's own
-    return _finish(node, manifest)
+    return (upload.result, plain, protected.num_rows, validation, disclosure.to_dict(),
+            disclosure.for_partner())
+
+
+def _upload_prepared(node: Node, bucket: str, key: str, prepared: Prepared, recipient_key: str,
+                     progress: Callable[[int], None] | None) -> tuple:
+    """Encrypt and upload the protected file an earlier task staged: (upload, plaintext hash and size)."""
+    with prepared.protected.open("rb") as protected, node.store.writer(bucket, key, progress=progress) as upload:
+        hashing = HashingReader(protected)
+        age.encrypt(hashing, upload, [recipient_key])
+    return upload.result, {"sha256": hashing.hash.hexdigest(), "size": hashing.size}
 
 
 def _rejected(node: Node, manifest: Manifest) -> bool:

@@ -1,20 +1,23 @@
-"""The plain-Python side of the DAGs: exchange.orchestration.tasks and the contract terms DAG building reads."""
+"""The plain-Python side of the DAGs: exchange.orchestration.tasks, the contract terms DAG building
+reads, and the one place (airflow_glue.run) where typed errors become Airflow's."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
 
-from exchange.errors import ContractError, StoreUnavailable
+from exchange.errors import ContractError, NotFound, StoreUnavailable
+from exchange.orchestration import airflow_glue
 from exchange.orchestration.airflow_glue import DEFAULT_ARGS, contract_terms, partners
 from exchange.orchestration.tasks import (
     awaiting_receipt,
     node_for,
     outbox_path,
     previous_period,
+    record_outbound,
     suppressed_count,
-    terminal_as_flag,
 )
 from exchange.settings import PROJECT_ROOT, load_settings
 from tests.support.report_home import RECORDS_DISCLOSURE, make_manifest, validation_summary
@@ -28,19 +31,23 @@ def test_previous_period(kind, day, period):
     assert previous_period(kind, day) == period
 
 
-def test_terminal_errors_become_a_flag_transient_ones_raise():
-    @terminal_as_flag
+def test_terminal_errors_fail_the_task_transient_ones_retry(monkeypatch):
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+    monkeypatch.setattr(airflow_glue, "use_identity_connection", lambda: None)
+
     def breach() -> dict:
         raise ContractError("dataset x breaks contract y", hint="fix the file")
 
-    @terminal_as_flag
     def outage() -> dict:
         raise StoreUnavailable("s3://b: unreachable")
 
-    assert breach() == {"failed": True, "kind": "ContractError", "error": "dataset x breaks contract y",
-                        "hint": "fix the file"}
-    with pytest.raises(StoreUnavailable):
-        outage()
+    with pytest.raises(AirflowFailException, match="breaks contract y — fix the file"):
+        airflow_glue.run(breach, s3=False)
+    with pytest.raises(AirflowException, match="unreachable") as retried:
+        airflow_glue.run(outage, s3=False)
+    assert not isinstance(retried.value, AirflowFailException)  # Airflow retries it with backoff
+    assert airflow_glue.run(lambda value: {"value": value}, s3=False, value=1) == {"value": 1}
 
 
 def test_suppressed_count_adds_cells_or_records():
@@ -57,8 +64,17 @@ def test_outbox_path_and_missing_source_is_terminal(tmp_path, monkeypatch):
     settings = load_settings()
     assert outbox_path(settings, "workers_deployed.khm-tha", "2026-10") == \
         tmp_path / "outbox" / "workers_deployed.khm-tha" / "2026-10.parquet"
-    result = protect_outbound(None, contract_id="workers_deployed.khm-tha", period="2026-10", source=None)
-    assert result["failed"] and result["kind"] == "NotFound" and "2026-10.parquet" in result["error"]
+    with pytest.raises(NotFound, match="2026-10.parquet"):
+        protect_outbound(None, contract_id="workers_deployed.khm-tha", period="2026-10", source=None)
+
+
+def test_record_is_a_summary_of_what_publish_returned():
+    published = {"exchange_id": "e1", "bucket": "khm-to-tha", "prefix": "d/2026-10/e1", "rows": 9,
+                 "revision": 1, "sequence": 1, "created_now": True, "validation": {"success": True},
+                 "disclosure": {"cellsSuppressed": 2}}
+    assert record_outbound(published) == {"exchange_id": "e1", "bucket": "khm-to-tha", "prefix": "d/2026-10/e1",
+                                          "rows": 9, "revision": 1, "new": True, "validation": "passed",
+                                          "suppressed": 2}
 
 
 def test_partners_owing_receipts(tmp_path):
@@ -86,3 +102,26 @@ def test_contract_terms_drive_the_dag_factory():
 
 def test_default_retry_policy():
     assert DEFAULT_ARGS["retries"] >= 2 and DEFAULT_ARGS["retry_exponential_backoff"] > 1
+
+
+def test_staged_protection_is_used_only_for_the_input_it_belongs_to(tmp_path):
+    from types import SimpleNamespace
+
+    from exchange.protocol.staged import load_prepared
+    from exchange.storage.streams import file_sha256
+
+    record = tmp_path / "0123456789abcdef.json"
+    record.with_suffix(".parquet").write_bytes(b"protected bytes")
+    record.write_text(json.dumps({"source_sha256": "a" * 64, "contract_hash": "h1", "rows": 3,
+                                  "protected_sha256": file_sha256(record.with_suffix(".parquet")),
+                                  "disclosure": {}, "for_partner": {}}))
+    contract = SimpleNamespace(hash="h1")
+    passed = {"success": True, "contract_hash": "h1"}
+    assert load_prepared(record, passed, "a" * 64).matches("a" * 64, contract)
+    assert not load_prepared(record, passed, "a" * 64).matches("b" * 64, contract)  # the input changed
+    assert not load_prepared(record, passed, "c" * 64).matches("a" * 64, contract)  # validated another file
+    assert not load_prepared(record, {**passed, "success": False}, "a" * 64).matches("a" * 64, contract)
+    assert not load_prepared(record, passed, "a" * 64).matches("a" * 64, SimpleNamespace(hash="h2"))
+    record.with_suffix(".parquet").write_bytes(b"edited bytes")
+    assert not load_prepared(record, passed, "a" * 64).matches("a" * 64, contract)
+    assert load_prepared(None, passed, "a" * 64) is None and load_prepared(tmp_path / "gone.json", passed, "a") is None
