@@ -24,7 +24,7 @@ debris): readers ignore it and never use it as a file name.
     agreements/   contract signatures ({contract}@{version}.{PARTY}.minisig)
     outbox/       {contract}/{period}.parquet: what the office drops to send
     outbound/     {exchange_id}/ manifest.json, disclosure.json, receipt.json once delivered;
-                  _released/{contract}/{period}/: what linked releases already sent;
+                  _released/{contract}.parquet: what linked releases already sent;
                   _staged/{contract}/{period}/: what the DAG protected, until publish sends it
     landing/      {sender}/{dataset}/{period}/{exchange_id}/ data.parquet, manifest.json, validation.json
     inbound/      {sender}/{dataset}/{period}/{exchange_id}.json: the decision on each inbound exchange
