@@ -51,10 +51,10 @@ from exchange.protocol.node import Node, write_json_atomic
 from exchange.protocol.outbound import quarantine
 from exchange.protocol.parquet_guard import check_parquet
 from exchange.protocol.receipts import send_receipt
-from exchange.storage.streams import HashingReader, HashingWriter
+from exchange.storage.streams import HashingWriter, copy_at_most
 
 log = logging.getLogger("gcmx.inbound")
-CHUNK = 1 << 20
+BLOCK = 1 << 20
 
 
 class ExchangeRejected(TerminalError):
@@ -173,21 +173,19 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
 
 def _download_and_decrypt(node: Node, ref: ExchangeRef, manifest: Manifest, staging: Path,
                           progress: Callable[[int], None] | None) -> Path:
-    """Download the ciphertext to a file while hashing it, no more than the signed size; check
-    its hash; only then decrypt it to ``data.parquet`` and check the plaintext hash."""
+    """download → hash → file, stopping past the signed size; check the ciphertext hash; only
+    then file → age reader → hash → ``data.parquet``, and check the plaintext hash."""
     cipher_path, data = staging / DATA, staging / "data.parquet"
     expected = manifest.ciphertext["size"]
     with node.store.open_ranged(ref.bucket, f"{ref.prefix}/{DATA}") as stream, cipher_path.open("wb") as out:
-        cipher = HashingReader(stream, progress)
-        while chunk := cipher.read(CHUNK):
-            if cipher.size > expected:
-                raise ProtocolError(f"{ref.where(DATA)}: larger than the {expected} bytes the manifest signs",
-                                    hint="the object was replaced or appended to in the bucket")
-            out.write(chunk)
+        cipher = HashingWriter(out)
+        if not copy_at_most(stream, cipher, expected, progress, BLOCK):
+            raise ProtocolError(f"{ref.where(DATA)}: larger than the {expected} bytes the manifest signs",
+                                hint="the object was replaced or appended to in the bucket")
     _check_hash(manifest, "ciphertext", cipher.hash.hexdigest(), ref)
     with cipher_path.open("rb") as src, data.open("wb") as out:
         plain = HashingWriter(out)
-        age.decrypt(src, plain, node.identity.age_identities)
+        shutil.copyfileobj(age.decryptor(src, node.identity.age_identities), plain, BLOCK)
     cipher_path.unlink()
     AuditLog.for_home(node.home, node.party).append("key_use", purpose="decrypt", exchange_id=ref.exchange_id)
     _check_hash(manifest, "plaintext", plain.hash.hexdigest(), ref)

@@ -36,7 +36,6 @@ from exchange.disclosure.records import PERIOD_COLUMN, time_columns
 from exchange.disclosure.rules import DisclosureRules, as_rules
 from exchange.disclosure.scope import check_publishable
 from exchange.errors import ConfigError, ContractError
-from exchange.storage.streams import file_sha256
 
 PSEUDONYM_KEY_BYTES = 32
 RELEASED_FOLDER = "_released"
@@ -195,10 +194,11 @@ def protect_for_contract(table: pa.Table, contract, key: bytes | None,
     return protected, report
 
 
-def protect_on_node(node, source: Path, contract) -> tuple[pa.Table, DisclosureReport]:
-    """The sender node's protection of ``source`` (outbound's protect_source)."""
+def protect_on_node(node, source: Path, contract, source_sha256: str) -> tuple[pa.Table, DisclosureReport]:
+    """The sender node's protection of ``source`` (outbound's protect_source); its releases
+    are tagged by ``source_sha256``, the input's SHA-256 the caller hashed once."""
     key = node.pseudonym_key(contract)
     protected, report = protect_for_contract(read_dataset(source), contract, key,
                                              node.folder("outbound") / RELEASED_FOLDER,
-                                             tag=file_sha256(source)[:16])
+                                             tag=source_sha256[:16])
     return protected, report

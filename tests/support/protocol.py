@@ -37,7 +37,8 @@ def signed_exchange(client, bucket: str, signer: Node, fields: dict, plaintext: 
     """A manifest over ``fields`` signed by ``signer``, with ``plaintext`` encrypted to
     ``recipient_key``, written with ``client`` into ``bucket`` (data, manifest, signature)."""
     cipher = io.BytesIO()
-    age.encrypt(io.BytesIO(plaintext), cipher, [recipient_key])
+    with age.encryptor(cipher, [recipient_key]) as sealed:
+        sealed.write(plaintext)
     data = cipher.getvalue()
     manifest = Manifest(**{**fields,
                            "plaintext": {"sha256": hashlib.sha256(plaintext).hexdigest(), "size": len(plaintext)},
