@@ -26,11 +26,12 @@ import logging
 import re
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from exchange.audit.log import AuditLog, defused
-from exchange.contract.validation import validate
+from exchange.contract.validation import validate, warm_up
 from exchange.crypto import age
 from exchange.devkit.seaweed import bucket_name
 from exchange.errors import GcmxError, ProtocolError, TerminalError
@@ -49,12 +50,13 @@ from exchange.protocol.manifest import DATA, Manifest, receipt, utc_now
 from exchange.protocol.naming import MANIFEST, SIGNATURE, ExchangeRef, parse_exchange_prefix
 from exchange.protocol.node import Node, write_json_atomic
 from exchange.protocol.outbound import quarantine
-from exchange.protocol.parquet_guard import check_parquet
+from exchange.protocol.parquet_guard import check_parquet, start_checker
 from exchange.protocol.receipts import send_receipt
 from exchange.storage.streams import HashingWriter, copy_at_most
 
 log = logging.getLogger("gcmx.inbound")
 BLOCK = 1 << 20
+_SET_UP = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-set-up")  # GX, beside the download
 
 
 class ExchangeRejected(TerminalError):
@@ -151,9 +153,12 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
             summary = _summary(json.loads((final / "validation.json").read_text()))
             return _landed(node, partner, ref, manifest, body, summary, final, recovered=True)
         check_order(node, partner, manifest, contract, ref.where())
+        set_up = _SET_UP.submit(warm_up)  # the slow set-ups start now and run beside the download
+        start_checker()
         data = _download_and_decrypt(node, ref, manifest, staging, progress)
         check_parquet(data, manifest.rows, ref.where(DATA))
         check_declared(data, contract, manifest.period)
+        wait([set_up])
         report = validate(data, contract, form="exchanged")  # every contract column must be present
         summary = report.summary()
         write_json_atomic(staging / "validation.json", report.to_dict())

@@ -121,6 +121,15 @@ def _checker() -> ProcessPoolExecutor:
         return _pool
 
 
+def _ready() -> None:
+    """Run in the checking process once it has imported this module."""
+
+
+def start_checker() -> None:
+    """Spawn the checking process now (a second's start-up), e.g. while the data downloads."""
+    _checker().submit(_ready)
+
+
 def _check_here(path: str, rows: int, where: str) -> str | None:
     """Inside the checking process: the problem found, or None."""
     try:
