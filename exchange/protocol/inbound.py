@@ -26,7 +26,7 @@ import logging
 import re
 import shutil
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -153,8 +153,7 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
             summary = _summary(json.loads((final / "validation.json").read_text()))
             return _landed(node, partner, ref, manifest, body, summary, final, recovered=True)
         check_order(node, partner, manifest, contract, ref.where())
-        set_up = _SET_UP.submit(warm_up)  # the slow set-ups start now and run beside the download
-        start_checker()
+        set_up = _start_set_ups()  # if pull has not yet: they run beside the download
         data = _download_and_decrypt(node, ref, manifest, staging, progress)
         check_parquet(data, manifest.rows, ref.where(DATA))
         check_declared(data, contract, manifest.period)
@@ -174,6 +173,13 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
         return _reject(node, partner, ref, body, summary, staging, exc)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _start_set_ups() -> Future:
+    """Start GX's set-up on a thread and spawn the Parquet checker's process: seconds, once per
+    process, needed only once data has landed; the future is GX's (wait for it before validating)."""
+    start_checker()
+    return _SET_UP.submit(warm_up)
 
 
 def _download_and_decrypt(node: Node, ref: ExchangeRef, manifest: Manifest, staging: Path,
@@ -296,7 +302,10 @@ def pull(node: Node, partner: str, progress: Callable[[int], None] | None = None
     ``progress`` is told the size of each piece of ciphertext downloaded."""
     watch_partner(node, partner)
     results = []
-    for prefix in _publish_order(node, partner, discover(node, partner)):
+    prefixes = discover(node, partner)
+    if prefixes:
+        _start_set_ups()  # beside the signature checks and downloads that come first
+    for prefix in _publish_order(node, partner, prefixes):
         try:
             results.append(receive(node, partner, prefix, progress))
         except ExchangeRejected as exc:

@@ -127,7 +127,12 @@ def _ready() -> None:
 
 def start_checker() -> None:
     """Spawn the checking process now (a second's start-up), e.g. while the data downloads."""
-    _checker().submit(_ready)
+    global _pool
+    try:
+        _checker().submit(_ready)
+    except BrokenProcessPool:  # died since its last check: check_parquet starts a new one
+        with _pool_lock:
+            _pool = None
 
 
 def _check_here(path: str, rows: int, where: str) -> str | None:
