@@ -32,11 +32,11 @@ def _child(mode: str, src: str, dst: str, key: str) -> None:
 
     start = time.perf_counter()
     if mode == "encrypt":
-        with open(src, "rb") as s, open(dst, "wb") as d:
-            age.encrypt(s, d, [key])
+        with open(src, "rb") as s, open(dst, "wb") as d, age.encryptor(d, [key]) as sealed:
+            shutil.copyfileobj(s, sealed, 1 << 20)
     elif mode == "decrypt":
         with open(src, "rb") as s, open(dst, "wb") as d:
-            age.decrypt(s, d, [key])
+            shutil.copyfileobj(age.decryptor(s, [key]), d, 1 << 20)
     else:
         cipher = ChaCha20Poly1305(os.urandom(32))
         nonce = bytearray(12)

@@ -1,6 +1,6 @@
 """Benchmark of publish and pull through SeaweedFS on loopback, against their floors.
 
-Usage: .venv/bin/python bench/exchange.py [--rows N] [--compare N1,N2] [--dir DIR]
+Usage: .venv/bin/python bench/exchange.py [--rows N] [--compare N1,N2] [--runs R] [--dir DIR]
 
 THA publishes a record-level ``returnees.tha-khm`` dataset of N rows to KHM, and KHM
 pulls it. Every stage runs in its own process (time and peak RSS are that stage's
@@ -8,8 +8,9 @@ alone): validation, protection, encrypt+upload, download+decrypt, re-validation,
 the whole ``publish`` and ``pull``. The floors run on the same bytes: Parquet read, the
 contract's checks written directly in pyarrow.compute, a raw ChaCha20-Poly1305 loop over
 64 KiB chunks, and plain boto3 upload_file / download_file to the same server.
-Goals (issue 6): transfer stages <= 1.3x their floors; whole publish <= 2.0x the sum of
-its stage floors; peak RSS of the transfer stages within 10% across sizes (--compare).
+Goals (issues 6, 13): transfer stages <= 1.3x their floors; whole publish and whole pull
+<= 2.0x the sum of their stage floors; peak RSS of the transfer stages within 10% across
+sizes (--compare).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ CONTRACT, PERIOD, SENDER, RECIPIENT = "returnees.tha-khm", "2026-10", "THA", "KH
 BUCKET = bucket_name(SENDER, RECIPIENT)
 STAGE_KEY, FLOOR_KEY = "bench/stage/data.parquet.age", "bench/floor/data.bin"
 CHUNK = 64 * 1024
-TRANSFER_GOAL, PUBLISH_GOAL, RSS_SPREAD_GOAL = 1.3, 2.0, 0.10
+TRANSFER_GOAL, WHOLE_GOAL, RSS_SPREAD_GOAL = 1.3, 2.0, 0.10
 
 
 # ---- steps, each run in a child process ------------------------------------------------
@@ -98,10 +99,11 @@ def step_protect(state: dict) -> None:
 
     node = _node(state, SENDER)
     contract = outbound_contract(node, CONTRACT, PERIOD)
+    source = _file(state, "source.parquet")
     start = time.perf_counter()
-    table, _ = protect_source(node, _file(state, "source.parquet"), contract)
+    table, _ = protect_source(node, source, contract, file_sha256(source))
     protected = time.perf_counter()
-    target = _file(state, "protected.parquet")  # the bytes publish streams into age.encrypt
+    target = _file(state, "protected.parquet")  # the bytes publish streams into the age writer
     pq.write_table(table, target, row_group_size=ROW_GROUP, compression="zstd")
     report(seconds=protected - start, serialise=time.perf_counter() - protected,
            bytes=target.stat().st_size, sha256=file_sha256(target))
@@ -109,13 +111,14 @@ def step_protect(state: dict) -> None:
 
 def step_encrypt_upload(state: dict) -> None:
     from exchange.crypto import age
-    from exchange.storage.streams import HashingReader
+    from exchange.storage.streams import HashingWriter
 
     node = _node(state, SENDER)
     recipient = node.public_keys(RECIPIENT).age_recipient
     start = time.perf_counter()
-    with _file(state, "protected.parquet").open("rb") as src, node.store.writer(BUCKET, STAGE_KEY) as up:
-        age.encrypt(HashingReader(src), up, [recipient])
+    with _file(state, "protected.parquet").open("rb") as src, node.store.writer(BUCKET, STAGE_KEY) as up, \
+            age.encryptor(up, [recipient]) as sealed:
+        shutil.copyfileobj(src, HashingWriter(sealed), 1 << 20)
     report(seconds=time.perf_counter() - start, bytes=up.result.size)
 
 
@@ -128,7 +131,7 @@ def step_download_decrypt(state: dict) -> None:
     start = time.perf_counter()
     with node.store.open(BUCKET, STAGE_KEY) as body, _file(state, "landed.parquet").open("wb") as out:
         plain = HashingWriter(out)
-        age.decrypt(HashingReader(body), plain, identities)
+        shutil.copyfileobj(age.decryptor(HashingReader(body), identities), plain, 1 << 20)
     seconds = time.perf_counter() - start
     if plain.hash.hexdigest() != file_sha256(_file(state, "protected.parquet")):
         raise SystemExit("download+decrypt: the plaintext differs from what was encrypted")
@@ -254,7 +257,8 @@ def check(table, expectation: str, kwargs: dict) -> bool:
     if expectation == "expect_column_values_to_not_be_null":
         return column.null_count == 0
     if expectation == "expect_column_values_to_match_regex":
-        return pc.sum(pc.invert(pc.match_substring_regex(column, kwargs["regex"]))).as_py() in (None, 0)
+        pattern = kwargs["regex"].replace("\\Z", "\\z")  # Python's end-of-string anchor in RE2
+        return pc.sum(pc.invert(pc.match_substring_regex(column, pattern))).as_py() in (None, 0)
     if expectation == "expect_column_values_to_be_in_set":  # nulls are not in the set: discount them
         misses = pc.sum(pc.invert(pc.is_in(column, value_set=pa.array(kwargs["value_set"])))).as_py() or 0
         return misses - column.null_count == 0
@@ -316,6 +320,12 @@ def run_size(rows: int, directory: str | None) -> dict[str, Measured]:
     return done
 
 
+def fastest(runs: list[dict[str, Measured]]) -> dict[str, Measured]:
+    """Each step's fastest measurement over whole runs (each run its own server and files):
+    on a machine shared with other work, the minimum is the least disturbed."""
+    return {step: min((run[step] for run in runs), key=lambda m: m.seconds) for step in runs[0]}
+
+
 def _sanity(done: dict[str, Measured]) -> None:
     for step in ("floor-checks-source", "floor-checks-landed"):
         if done[step].report["failed"]:
@@ -340,10 +350,10 @@ def print_table(rows: int, done: dict[str, Measured]) -> list[str]:
         ("protection (pseudonyms, k-anon.)", sec["protect"], None, None, "protect"),
         ("  Parquet write of protected data", r["protect"]["serialise"], None, None, None),
         ("encrypt+upload", sec["encrypt-upload"], up_floor, TRANSFER_GOAL, "encrypt-upload"),
-        ("publish total", sec["publish"], check_src + up_floor, PUBLISH_GOAL, "publish"),
+        ("publish total", sec["publish"], check_src + up_floor, WHOLE_GOAL, "publish"),
         ("download+decrypt", sec["download-decrypt"], down_floor, TRANSFER_GOAL, "download-decrypt"),
         ("re-validation (recipient, GX)", sec["validate-landed"], check_dst, None, "validate-landed"),
-        ("pull total", sec["pull"], down_floor + check_dst, None, "pull"),
+        ("pull total", sec["pull"], down_floor + check_dst, WHOLE_GOAL, "pull"),
     ]
     mb = {name: r[step]["bytes"] / 1024 / 1024 for name, step in
           [("source", "generate"), ("protected", "protect"), ("ciphertext", "encrypt-upload")]}
@@ -397,6 +407,8 @@ def main() -> int:
     parser.add_argument("--compare", help="comma-separated sizes, e.g. 1000000,10000000 (RSS check)")
     parser.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                         help="where files and the SeaweedFS data go (default /dev/shm)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="run everything R times and keep each step's fastest (a loaded machine)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -404,7 +416,7 @@ def main() -> int:
         STEPS[args.child[1]](json.loads(Path(args.child[0]).read_text()), *args.child[2:])
         return 0
     sizes = [int(s) for s in args.compare.split(",")] if args.compare else [args.rows]
-    runs = [run_size(rows, args.dir) for rows in sizes]
+    runs = [fastest([run_size(rows, args.dir) for _ in range(args.runs)]) for rows in sizes]
     missed = [goal for rows, run in zip(sizes, runs, strict=True) for goal in print_table(rows, run)]
     if len(sizes) > 1:
         missed += print_rss_spread(sizes, runs)

@@ -7,6 +7,7 @@ with ``-o`` the output goes to a temp file renamed into place only on success.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from exchange.crypto.minisign import PasswordRequired, PublicKey, SecretKey
 from exchange.errors import ConfigError, NotFound
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
+COPY_BLOCK = 1 << 20
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -96,10 +98,11 @@ def encrypt(
         raise ConfigError("no recipients given", hint="use -r age1... or -R PARTY.age.pub")
     with _input(input_path) as src, _output(output) as dst:
         if armor:
-            with age.ArmoredWriter(dst) as armored:
-                age.encrypt(src, armored, everyone)  # type: ignore[arg-type]
+            with age.ArmoredWriter(dst) as armored, age.encryptor(armored, everyone) as sealed:  # type: ignore[arg-type]
+                shutil.copyfileobj(src, sealed, COPY_BLOCK)
         else:
-            age.encrypt(src, dst, everyone)
+            with age.encryptor(dst, everyone) as sealed:
+                shutil.copyfileobj(src, sealed, COPY_BLOCK)
 
 
 @click.command("decrypt")
@@ -126,7 +129,7 @@ def decrypt(identity_files: tuple[Path, ...], output: Path | None, input_path: P
         for identity in age.read_identity_file(_read_text(path, "age identity file"))
     ]
     with _input(input_path) as src, _output(output) as dst:
-        age.decrypt(src, dst, identities)
+        shutil.copyfileobj(age.decryptor(src, identities), dst, COPY_BLOCK)
 
 
 @click.command("sign")

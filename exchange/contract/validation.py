@@ -236,6 +236,11 @@ def gx_context():
     return source.add_dataframe_asset("dataset").add_batch_definition_whole_dataframe("whole")
 
 
+def warm_up() -> None:
+    """Set GX up now (seconds, once per process), e.g. on a thread while the data downloads."""
+    gx_context()
+
+
 def _suite(contract: Contract):
     import great_expectations as gx
 

@@ -26,13 +26,14 @@ import logging
 import re
 import shutil
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from exchange.atomic import write_json_atomic
 from exchange.audit.log import AuditLog, defused
 from exchange.clock import utc_now
-from exchange.contract.validation import validate
+from exchange.contract.validation import validate, warm_up
 from exchange.crypto import age
 from exchange.errors import GcmxError, ProtocolError, QuarantineError, TerminalError
 from exchange.protocol.decision import Decision
@@ -63,13 +64,14 @@ from exchange.protocol.naming import (
 )
 from exchange.protocol.node import Node
 from exchange.protocol.outbound import quarantine
-from exchange.protocol.parquet_guard import check_parquet
+from exchange.protocol.parquet_guard import check_parquet, start_checker
 from exchange.protocol.receipts import Receipt, send_receipt
 from exchange.protocol.summaries import ValidationSummary
-from exchange.storage.streams import HashingReader, HashingWriter
+from exchange.storage.streams import HashingWriter, copy_at_most
 
 log = logging.getLogger("gcmx.inbound")
-CHUNK = 1 << 20
+BLOCK = 1 << 20
+_SET_UP = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-set-up")  # GX, beside the download
 
 
 class ExchangeRejected(QuarantineError):
@@ -168,9 +170,11 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
             summary = _summary(json.loads((final / "validation.json").read_text()))
             return _landed(node, partner, ref, manifest, body, summary, final, recovered=True)
         check_order(node, partner, manifest, contract, ref.where())
+        set_up = _start_set_ups()  # if pull has not yet: they run beside the download
         data = _download_and_decrypt(node, ref, manifest, staging, progress)
         check_parquet(data, manifest.rows, ref.where(DATA))
         check_declared(data, contract, manifest.period)
+        wait([set_up])
         report = validate(data, contract, form="exchanged")  # every contract column must be present
         summary = ValidationSummary.of(report.summary())
         write_json_atomic(staging / "validation.json", report.to_dict())
@@ -190,25 +194,30 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _start_set_ups() -> Future:
+    """Start GX's set-up on a thread and spawn the Parquet checker's process: seconds, once per
+    process, needed only once data has landed; the future is GX's (wait for it before validating)."""
+    start_checker()
+    return _SET_UP.submit(warm_up)
+
+
 def _download_and_decrypt(node: Node, ref: ExchangeRef, manifest: Manifest, staging: Path,
                           progress: Callable[[int], None] | None) -> Path:
-    """Download the ciphertext to a file while hashing it, no more than the signed size; check
-    its hash; only then decrypt it to ``data.parquet`` and check the plaintext hash."""
+    """download → hash → file, stopping past the signed size; check the ciphertext hash; only
+    then file → age reader → hash → ``data.parquet``, and check the plaintext hash."""
     cipher_path, data = staging / DATA, staging / "data.parquet"
     expected = manifest.ciphertext.size
     with node.store.open_ranged(ref.bucket, f"{ref.prefix}/{DATA}") as stream, cipher_path.open("wb") as out:
-        cipher = HashingReader(stream, progress)
-        while chunk := cipher.read(CHUNK):
-            if cipher.size > expected:
-                raise ProtocolError(f"{ref.where(DATA)}: larger than the {expected} bytes the manifest signs",
-                                    hint="the object was replaced or appended to in the bucket",
-                                    bucket=ref.bucket, key=f"{ref.prefix}/{DATA}", field="ciphertext.size",
-                                    exchange_id=ref.exchange_id)
-            out.write(chunk)
+        cipher = HashingWriter(out)
+        if not copy_at_most(stream, cipher, expected, progress, BLOCK):
+            raise ProtocolError(f"{ref.where(DATA)}: larger than the {expected} bytes the manifest signs",
+                                hint="the object was replaced or appended to in the bucket",
+                                bucket=ref.bucket, key=f"{ref.prefix}/{DATA}", field="ciphertext.size",
+                                exchange_id=ref.exchange_id)
     _check_hash(manifest, "ciphertext", cipher.hash.hexdigest(), ref)
     with cipher_path.open("rb") as src, data.open("wb") as out:
         plain = HashingWriter(out)
-        age.decrypt(src, plain, node.identity.age_identities)
+        shutil.copyfileobj(age.decryptor(src, node.identity.age_identities), plain, BLOCK)
     cipher_path.unlink()
     AuditLog.for_home(node.home, node.party).append("key_use", purpose="decrypt", exchange_id=ref.exchange_id)
     _check_hash(manifest, "plaintext", plain.hash.hexdigest(), ref)
@@ -319,7 +328,10 @@ def pull(node: Node, partner: str, progress: Callable[[int], None] | None = None
     ``progress`` is told the size of each piece of ciphertext downloaded."""
     watch_partner(node, partner)
     results = []
-    for prefix in _publish_order(node, partner, discover(node, partner)):
+    prefixes = discover(node, partner)
+    if prefixes:
+        _start_set_ups()  # beside the signature checks and downloads that come first
+    for prefix in _publish_order(node, partner, prefixes):
         try:
             results.append(receive(node, partner, prefix, progress))
         except ExchangeRejected as exc:

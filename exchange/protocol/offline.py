@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from exchange.crypto import age
@@ -41,7 +42,7 @@ def verify_folder(folder: Path, sender: str, keyring_dir: Path, identity_file: P
         identities = age.read_identity_file(identity_file.read_text())
         with (folder / DATA).open("rb") as src, open(os.devnull, "wb") as sink:
             plain = HashingWriter(sink)
-            age.decrypt(src, plain, identities)
+            shutil.copyfileobj(age.decryptor(src, identities), plain, 1 << 20)
         if plain.hash.hexdigest() != manifest.plaintext.sha256:
             raise ProtocolError(f"{folder / DATA}: plaintext SHA-256 does not match the manifest",
                                 hint="the sender published inconsistent data; ask it to republish")

@@ -1,5 +1,8 @@
 """Sending side of the protocol: validate → protect → encrypt while uploading → sign → publish.
 
+The data flows as one straight pipeline: the protected table is written as Parquet into a
+hashing writer, into an age writer, into the multipart upload (no temp file, no thread).
+
 Publishing is atomic to readers: the encrypted data goes first, the manifest and its
 signature last, each with a create-only write. The exchange id is derived from sender,
 recipient, dataset, period, revision and the SHA-256 of the input, so re-running a
@@ -18,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow.parquet as pq
 
@@ -28,7 +32,6 @@ from exchange.contract.agreement import require_in_force
 from exchange.contract.model import Contract, parse_period
 from exchange.contract.validation import validate
 from exchange.crypto import age
-from exchange.crypto.age.keys import parse_recipient
 from exchange.errors import ConfigError, ContractError, DisclosureError, ProtocolError, QuarantineError
 from exchange.protocol.declared import DeclarationMismatch, check_declared
 from exchange.protocol.freshness import sync_index
@@ -40,7 +43,7 @@ from exchange.protocol.receipts import Receipt
 from exchange.protocol.sent import RECORD, put_signed, record_folder, record_published, trusted_manifests, write_record
 from exchange.protocol.staged import Prepared
 from exchange.protocol.summaries import DisclosureSummary, ValidationSummary
-from exchange.storage.streams import HashingReader, consume_produced, file_sha256
+from exchange.storage.streams import HashingWriter, file_sha256
 
 ROW_GROUP = 256 * 1024
 
@@ -145,10 +148,11 @@ def _failed_text(summary: dict) -> str:
     return "failed " + ", ".join(str(f) for f in failed[:5]) if failed else "validation failed"
 
 
-def protect_source(node: Node, source: Path, contract: Contract) -> tuple:
+def protect_source(node: Node, source: Path, contract: Contract, source_sha256: str) -> tuple:
     """The dataset as it may leave the country: disclosure rules applied (table, the
-    sender's full DisclosureReport; the manifest carries only its ``for_partner`` view)."""
-    return protect_on_node(node, source, contract)  # contract-only input, keys, releases
+    sender's full DisclosureReport; the manifest carries only its ``for_partner`` view).
+    ``source_sha256`` is the input's SHA-256, hashed once by the caller."""
+    return protect_on_node(node, source, contract, source_sha256)  # contract-only input, keys, releases
 
 
 def quarantine_unprotectable(node: Node, source: Path, contract: Contract, period: str,
@@ -158,18 +162,19 @@ def quarantine_unprotectable(node: Node, source: Path, contract: Contract, perio
                f"disclosure control failed: {exc.message}", {"input.parquet": source})
 
 
-def _protect_checked(node: Node, source: Path, contract: Contract, period: str, checking: Future) -> tuple:
+def _protect_checked(node: Node, source: Path, source_sha256: str, contract: Contract, period: str,
+                     checking: Future) -> tuple:
     """Protect while validation runs; when protection fails, a contract breach explains it better."""
     try:
-        return protect_source(node, source, contract)
+        return protect_source(node, source, contract, source_sha256)
     except DisclosureError as exc:
         checking.result()  # raises ContractBreach (quarantined with its report) if the data broke the contract
         quarantine_unprotectable(node, source, contract, period, exc)
         raise
 
 
-def ready_to_send(node: Node, contract_id: str, period: str) -> tuple[Contract, str]:
-    """The contract and the recipient's age recipient, once everything a publish needs is in
+def ready_to_send(node: Node, contract_id: str, period: str) -> tuple[Contract, age.Recipient]:
+    """The contract and the recipient's parsed age key, once everything a publish needs is in
     place: contract in force, this party's signing key (matching its public key in the
     keyring), the recipient's age key and the linkage key. Checked before anything is read,
     encrypted or uploaded."""
@@ -182,11 +187,19 @@ def ready_to_send(node: Node, contract_id: str, period: str) -> tuple[Contract, 
                           f"{published.key_id} in the keyring that partners verify with",
                           hint="use the secret key that belongs to the published public key, or send "
                                "partners the new public key first", path=str(node.settings.identity_dir))
-    age_recipient = node.public_keys(recipient).age_recipient
-    parse_recipient(age_recipient)
+    age_recipient = age.parse_recipient(node.public_keys(recipient).age_recipient)
     if contract.disclosure.get("pseudonymise"):
         node.pseudonym_key(contract)
     return contract, age_recipient
+
+
+def write_encrypted(table, upload: BinaryIO, recipient: age.Recipient) -> dict:
+    """Write ``table`` as Parquet, hashed, into an age writer on ``upload``; the plaintext's
+    ``sha256`` and ``size`` (the bytes the recipient will decrypt)."""
+    with age.encryptor(upload, [recipient]) as sealed:
+        plain = HashingWriter(sealed)
+        pq.write_table(table, plain, row_group_size=ROW_GROUP, compression="zstd")
+    return {"sha256": plain.hash.hexdigest(), "size": plain.size}
 
 
 def publish(node: Node, source: Path, contract_id: str, period: str,
@@ -227,11 +240,10 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
                                                      prepared.for_partner)
     else:
         sent, plain, rows, validation, disclosure, for_partner = _protect_and_upload(
-            node, source, contract, period, bucket, key, recipient_key, progress)
+            node, source, source_sha, contract, period, bucket, key, recipient_key, progress)
     manifest = Manifest(
         exchange_id=eid, bucket=bucket, sender=node.party,
-        recipients=(Recipient(recipient, recipient_key_id(recipient_key),
-                              "mlkem768x25519" if recipient_key.startswith("age1pq1") else "x25519"),),
+        recipients=(Recipient(recipient, recipient_key_id(str(recipient_key)), recipient_key.kind),),
         dataset=contract.dataset, period=period, revision=revision, sequence=sequence, created=utc_now(),
         contract=ContractRef(contract.id, contract.version, contract.hash),
         rows=rows, plaintext=Digest(plain["sha256"], plain["size"]),
@@ -243,8 +255,9 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
     return _finish(node, manifest)
 
 
-def _protect_and_upload(node: Node, source: Path, contract: Contract, period: str, bucket: str, key: str,
-                        recipient_key: str, progress: Callable[[int], None] | None) -> tuple:
+def _protect_and_upload(node: Node, source: Path, source_sha: str, contract: Contract, period: str,
+                        bucket: str, key: str, recipient_key: age.Recipient,
+                        progress: Callable[[int], None] | None) -> tuple:
     """Validate, protect, encrypt and upload ``source``: (upload, plaintext hash and size, rows,
     validation summary, the sender's disclosure report, its view for the partner)."""
     # Validation runs beside protection and upload. Only protected bytes leave, and the
@@ -252,29 +265,22 @@ def _protect_and_upload(node: Node, source: Path, contract: Contract, period: st
     # nothing of a dataset that breaks its contract stays in the bucket.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as pool:
         checking = pool.submit(_validated, node, source, contract, period)
-        protected, disclosure = _protect_checked(node, source, contract, period, checking)
+        protected, disclosure = _protect_checked(node, source, source_sha, contract, period, checking)
         with node.store.writer(bucket, key, progress=progress) as upload:
-            plain = {}
-
-            def encrypt(source_stream) -> None:
-                hashing = HashingReader(source_stream)
-                age.encrypt(hashing, upload, [recipient_key])
-                plain.update(sha256=hashing.hash.hexdigest(), size=hashing.size)
-
-            consume_produced(lambda sink: pq.write_table(protected, sink, row_group_size=ROW_GROUP,
-                                                         compression="zstd"), encrypt)
+            plain = write_encrypted(protected, upload, recipient_key)
             validation = checking.result()
     return (upload.result, plain, protected.num_rows, validation, disclosure.to_dict(),
             disclosure.for_partner())
 
 
-def _upload_prepared(node: Node, bucket: str, key: str, prepared: Prepared, recipient_key: str,
+def _upload_prepared(node: Node, bucket: str, key: str, prepared: Prepared, recipient_key: age.Recipient,
                      progress: Callable[[int], None] | None) -> tuple:
     """Encrypt and upload the protected file an earlier task staged: (upload, plaintext hash and size)."""
     with prepared.protected.open("rb") as protected, node.store.writer(bucket, key, progress=progress) as upload:
-        hashing = HashingReader(protected)
-        age.encrypt(hashing, upload, [recipient_key])
-    return upload.result, {"sha256": hashing.hash.hexdigest(), "size": hashing.size}
+        with age.encryptor(upload, [recipient_key]) as sealed:
+            plain = HashingWriter(sealed)
+            shutil.copyfileobj(protected, plain, 1 << 20)
+    return upload.result, {"sha256": plain.hash.hexdigest(), "size": plain.size}
 
 
 def _rejected(node: Node, manifest: Manifest) -> bool:

@@ -121,6 +121,20 @@ def _checker() -> ProcessPoolExecutor:
         return _pool
 
 
+def _ready() -> None:
+    """Run in the checking process once it has imported this module."""
+
+
+def start_checker() -> None:
+    """Spawn the checking process now (a second's start-up), e.g. while the data downloads."""
+    global _pool
+    try:
+        _checker().submit(_ready)
+    except BrokenProcessPool:  # died since its last check: check_parquet starts a new one
+        with _pool_lock:
+            _pool = None
+
+
 def _check_here(path: str, rows: int, where: str) -> str | None:
     """Inside the checking process: the problem found, or None."""
     try:

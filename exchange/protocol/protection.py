@@ -37,7 +37,6 @@ from exchange.disclosure.rules import DisclosureRules, as_rules
 from exchange.disclosure.scope import check_publishable
 from exchange.errors import ConfigError, ContractError
 from exchange.protocol.naming import OUTBOUND, RELEASED
-from exchange.storage.streams import file_sha256
 
 PSEUDONYM_KEY_BYTES = 32
 
@@ -190,10 +189,11 @@ def protect_for_contract(table: pa.Table, contract, key: bytes | None,
     return protected, report
 
 
-def protect_on_node(node, source: Path, contract) -> tuple[pa.Table, DisclosureReport]:
-    """The sender node's protection of ``source`` (outbound's protect_source)."""
+def protect_on_node(node, source: Path, contract, source_sha256: str) -> tuple[pa.Table, DisclosureReport]:
+    """The sender node's protection of ``source`` (outbound's protect_source); its releases
+    are tagged by ``source_sha256``, the input's SHA-256 the caller hashed once."""
     key = node.pseudonym_key(contract)
     protected, report = protect_for_contract(read_dataset(source), contract, key,
                                              node.folder(OUTBOUND) / RELEASED,
-                                             tag=file_sha256(source)[:16])
+                                             tag=source_sha256[:16])
     return protected, report

@@ -1,10 +1,8 @@
-"""Small stream adapters: hash what passes, count what passes, feed a writer into a reader."""
+"""Small stream adapters: hash and count what passes, and the SHA-256 of a file."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -35,7 +33,8 @@ class HashingReader:
 
 
 class HashingWriter:
-    """Writes to ``dst`` while computing the SHA-256 and size of what was written."""
+    """Writes to ``dst`` while computing the SHA-256 and size of what was written
+    (a sink Arrow's writers accept: it tells its position)."""
 
     def __init__(self, dst: BinaryIO):
         self._dst = dst
@@ -45,69 +44,37 @@ class HashingWriter:
     def write(self, data: bytes) -> int:
         self.hash.update(data)
         self.size += len(data)
-        return self._dst.write(data)
+        self._dst.write(data)
+        return len(data)
+
+    @property
+    def closed(self) -> bool:
+        return bool(getattr(self._dst, "closed", False))
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.size
 
     def flush(self) -> None:
         self._dst.flush()
 
 
-class _PipeWriter:
-    """The write end of a pipe with ``tell()``, as Arrow's writers expect of a sink."""
-
-    def __init__(self, fd: int):
-        self._out = os.fdopen(fd, "wb", buffering=1 << 20)
-        self._pos = 0
-        self.closed = False
-
-    def write(self, data) -> int:
-        self._out.write(data)
-        self._pos += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self._pos
-
-    def flush(self) -> None:
-        self._out.flush()
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self._out.close()
-
-
-def consume_produced(produce: Callable[[_PipeWriter], None], consume: Callable[[BinaryIO], None]) -> None:
-    """Run ``produce(sink)`` in a thread and ``consume(source)`` here, joined by a pipe.
-
-    Memory stays at the pipe's buffers whatever the size of what flows. An error on
-    either side stops both and is raised here.
-    """
-    read_fd, write_fd = os.pipe()
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        sink = _PipeWriter(write_fd)
-        try:
-            produce(sink)
-        except BrokenPipeError:
-            pass  # the consumer stopped early; its own error is raised below
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            failure.append(exc)
-        finally:
-            try:
-                sink.close()
-            except BrokenPipeError:
-                pass
-
-    thread = threading.Thread(target=run, name="produce", daemon=True)
-    thread.start()
-    try:
-        with os.fdopen(read_fd, "rb", buffering=1 << 20) as source:
-            consume(source)
-    finally:
-        thread.join()
-    if failure:
-        raise failure[0]
+def copy_at_most(src: BinaryIO, dst: BinaryIO, limit: int, progress: Callable[[int], None] | None = None,
+                 block: int = 1 << 20) -> bool:
+    """Copy ``src`` into ``dst``, reading at most ``limit + 1`` bytes of it; False (and ``dst``
+    holds only the first ``limit`` bytes or fewer) when ``src`` holds more than ``limit``.
+    ``progress`` is told the size of each block copied."""
+    copied = 0
+    while data := src.read(min(block, limit - copied + 1)):
+        copied += len(data)
+        if copied > limit:
+            return False
+        dst.write(data)
+        if progress:
+            progress(len(data))
+    return True
 
 
 def file_sha256(path: Path) -> str:

@@ -43,7 +43,8 @@ def keys(tmp_path_factory) -> dict[str, Path | str]:
 
 def _encrypt(data: bytes, recipients: list[str]) -> bytes:
     out = io.BytesIO()
-    age.encrypt(io.BytesIO(data), out, recipients)
+    with age.encryptor(out, recipients) as sealed:
+        sealed.write(data)
     return out.getvalue()
 
 
@@ -68,7 +69,8 @@ def test_cli_decrypts_ours_with_several_recipients(keys, tmp_path) -> None:
 def test_cli_reads_our_identity_file_and_armor(keys, tmp_path) -> None:
     out = io.BytesIO()
     with age.ArmoredWriter(out) as writer:
-        age.encrypt(io.BytesIO(b"armored hello"), writer, [str(keys["our_recipient"])])
+        with age.encryptor(writer, [str(keys["our_recipient"])]) as sealed:
+            sealed.write(b"armored hello")
     sealed = tmp_path / "f.age"
     sealed.write_bytes(out.getvalue())
     assert _run("age", "-d", "-i", str(keys["our_file"]), str(sealed)) == b"armored hello"
@@ -78,7 +80,9 @@ def test_cli_reads_our_identity_file_and_armor(keys, tmp_path) -> None:
 def test_cli_decrypts_ours_50_mb(keys, tmp_path) -> None:
     src, sealed = tmp_path / "big", tmp_path / "big.age"
     src.write_bytes(os.urandom(50 * 1000 * 1000))
-    age.encrypt_file(src, sealed, [str(keys["cli_recipient"])])
+    with src.open("rb") as plain, sealed.open("wb") as out, \
+            age.encryptor(out, [str(keys["cli_recipient"])]) as writer:
+        shutil.copyfileobj(plain, writer, CHUNK)
     target = tmp_path / "big.out"
     _run("age", "-d", "-i", str(keys["cli_file"]), "-o", str(target), str(sealed))
     assert target.read_bytes() == src.read_bytes()
@@ -96,12 +100,10 @@ def test_we_decrypt_cli_output(keys, armor: bool, size: int) -> None:
         age.read_identity_file(Path(keys["cli_file"]).read_text()),
         [str(keys["our_identity"])],
     ):
-        out = io.BytesIO()
-        age.decrypt(io.BytesIO(sealed), out, identities)
-        assert out.getvalue() == plain
+        assert age.decryptor(io.BytesIO(sealed), identities).read() == plain
 
 
 def test_we_reject_cli_output_for_another_key(keys) -> None:
     sealed = _run("age", "-r", str(keys["cli_recipient"]), data=b"not for you")
     with pytest.raises(age.NoIdentityMatchedError):
-        age.decrypt(io.BytesIO(sealed), io.BytesIO(), [str(keys["our_identity"])])
+        age.decryptor(io.BytesIO(sealed), [str(keys["our_identity"])])

@@ -48,7 +48,8 @@ def signed_objects(signer: Node, fields: dict, plaintext: bytes, recipient_key: 
     """A manifest over ``fields`` signed by ``signer``, with ``plaintext`` encrypted to
     ``recipient_key``: the manifest and its objects by key (data, manifest, signature)."""
     cipher = io.BytesIO()
-    age.encrypt(io.BytesIO(plaintext), cipher, [recipient_key])
+    with age.encryptor(cipher, [recipient_key]) as sealed:
+        sealed.write(plaintext)
     data = cipher.getvalue()
     manifest = Manifest.from_json(canonical_json({
         **fields, "plaintext": {"sha256": hashlib.sha256(plaintext).hexdigest(), "size": len(plaintext)},
@@ -68,7 +69,7 @@ def manifest_fields(sender: Node, recipient: Node, contract_id: str, period: str
     age_key = sender.public_keys(recipient.party).age_recipient
     fields = dict(exchange_id=exchange_id, bucket=bucket_name(sender.party, recipient.party), sender=sender.party,
                   recipients=[{"party": recipient.party, "key_id": recipient_key_id(age_key),
-                               "type": "mlkem768x25519" if age_key.startswith("age1pq1") else "x25519"}],
+                               "type": age.parse_recipient(age_key).kind}],
                   dataset=contract.dataset, period=period, revision=1, sequence=1, created="2026-11-01T00:00:00Z",
                   contract={"id": contract.id, "version": contract.version, "hash": contract.hash}, rows=1,
                   validation={"contract_id": contract.id, "contract_version": contract.version,

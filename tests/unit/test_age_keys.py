@@ -1,4 +1,4 @@
-"""Keys, identity files, errors without secrets, armor writer, atomic decrypt_file."""
+"""Keys, identity files, errors without secrets, armor writer, the recipient's type."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_bad_identity_file_names_line_not_secret() -> None:
 )
 def test_bad_recipients(text: str) -> None:
     with pytest.raises(age.RecipientParseError):
-        age.encrypt(io.BytesIO(b""), io.BytesIO(), [text])
+        age.encryptor(io.BytesIO(), [text])
 
 
 def test_errors_are_crypto_errors_and_reprs_hide_secrets() -> None:
@@ -77,25 +77,17 @@ def test_armored_writer_layout(size: int) -> None:
     assert all(0 < len(line) <= 64 for line in body)
 
 
-def test_decrypt_file_is_atomic(tmp_path) -> None:
-    identity = age.generate_identity()
-    src, sealed, target = tmp_path / "a", tmp_path / "a.age", tmp_path / "a.out"
-    src.write_bytes(b"x" * 200_000)
-    age.encrypt_file(src, sealed, [age.to_recipient(identity)])
-    age.decrypt_file(sealed, target, [identity])
-    assert target.read_bytes() == src.read_bytes()
-    target.unlink()
-    sealed.write_bytes(sealed.read_bytes()[:-1])
-    with pytest.raises(age.PayloadError):
-        age.decrypt_file(sealed, target, [identity])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "a.age"]
+@pytest.mark.parametrize(("post_quantum", "kind"), [(True, "mlkem768x25519"), (False, "x25519")])
+def test_parsed_recipient_tells_its_type(post_quantum: bool, kind: str) -> None:
+    recipient = age.parse_recipient(age.to_recipient(age.generate_identity(post_quantum=post_quantum)))
+    assert (recipient.kind, recipient.post_quantum) == (kind, post_quantum)
 
 
-def test_encrypt_file_armored(tmp_path) -> None:
+def test_encryptor_takes_parsed_recipients_and_armor() -> None:
     identity = age.generate_identity(post_quantum=False)
-    src, sealed, target = tmp_path / "a", tmp_path / "a.age", tmp_path / "b"
-    src.write_bytes(b"hello")
-    age.encrypt_file(src, sealed, [age.to_recipient(identity)], armor=True)
-    assert sealed.read_bytes().startswith(b"-----BEGIN AGE ENCRYPTED FILE-----\n")
-    age.decrypt_file(sealed, target, [identity])
-    assert target.read_bytes() == b"hello"
+    out = io.BytesIO()
+    with age.ArmoredWriter(out) as armored, \
+            age.encryptor(armored, [age.parse_recipient(age.to_recipient(identity))]) as sealed:
+        sealed.write(b"hello")
+    assert out.getvalue().startswith(b"-----BEGIN AGE ENCRYPTED FILE-----\n")
+    assert age.decryptor(io.BytesIO(out.getvalue()), [identity]).read() == b"hello"

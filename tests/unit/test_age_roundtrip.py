@@ -24,6 +24,21 @@ def _payload(size: int, seed: int) -> bytes:
     return random.Random(seed).randbytes(size)
 
 
+def _encrypt(plain: bytes, dst, recipients: list[str]) -> None:
+    with age.encryptor(dst, recipients) as sealed:
+        sealed.write(plain)
+
+
+def _seal(plain: bytes, recipients: list[str]) -> bytes:
+    out = io.BytesIO()
+    _encrypt(plain, out, recipients)
+    return out.getvalue()
+
+
+def _open(sealed: bytes, identities: list[str]) -> bytes:
+    return age.decryptor(io.BytesIO(sealed), identities).read()
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     size=sizes,
@@ -40,37 +55,31 @@ def test_round_trip(size, seed, post_quantum, count, pick, armored) -> None:
     recipients = [age.to_recipient(i) for i in identities]
     if armored:
         with age.ArmoredWriter(sealed) as writer:
-            age.encrypt(io.BytesIO(plain), writer, recipients)
+            _encrypt(plain, writer, recipients)
     else:
-        age.encrypt(io.BytesIO(plain), sealed, recipients)
-    opened = io.BytesIO()
-    age.decrypt(io.BytesIO(sealed.getvalue()), opened, [identities[pick % count]])
-    assert opened.getvalue() == plain
+        _encrypt(plain, sealed, recipients)
+    assert _open(sealed.getvalue(), [identities[pick % count]]) == plain
     stranger = IDENTITIES[post_quantum][5]
     with pytest.raises(age.NoIdentityMatchedError):
-        age.decrypt(io.BytesIO(sealed.getvalue()), io.BytesIO(), [stranger])
+        _open(sealed.getvalue(), [stranger])
 
 
 @pytest.mark.parametrize("size", EDGES)
 def test_ciphertext_size_follows_chunking(size: int) -> None:
     identity = IDENTITIES[False][0]
-    sealed = io.BytesIO()
-    age.encrypt(io.BytesIO(bytes(size)), sealed, [age.to_recipient(identity)])
+    sealed = _seal(bytes(size), [age.to_recipient(identity)])
     chunks = max(1, -(-size // CHUNK))
-    header_end = sealed.getvalue().index(b"\n---") + len("\n--- ") + 43 + 1
-    assert len(sealed.getvalue()) - header_end == 16 + size + 16 * chunks
+    header_end = sealed.index(b"\n---") + len("\n--- ") + 43 + 1
+    assert len(sealed) - header_end == 16 + size + 16 * chunks
 
 
 def test_mixing_post_quantum_and_classic_is_refused() -> None:
     recipients = [age.to_recipient(IDENTITIES[True][0]), age.to_recipient(IDENTITIES[False][0])]
     with pytest.raises(age.MixedRecipientsError):
-        age.encrypt(io.BytesIO(b"x"), io.BytesIO(), recipients)
+        age.encryptor(io.BytesIO(), recipients)
 
 
 def test_identity_order_and_mixed_identity_list() -> None:
     identity = IDENTITIES[True][0]
-    sealed = io.BytesIO()
-    age.encrypt(io.BytesIO(b"data"), sealed, [age.to_recipient(identity)])
-    opened = io.BytesIO()
-    age.decrypt(io.BytesIO(sealed.getvalue()), opened, [IDENTITIES[False][0], identity])
-    assert opened.getvalue() == b"data"
+    sealed = _seal(b"data", [age.to_recipient(identity)])
+    assert _open(sealed, [IDENTITIES[False][0], identity]) == b"data"

@@ -15,7 +15,8 @@ PLAIN = bytes(range(256)) * (2 * CHUNK // 256) + b"tail" * 25  # 2 full chunks +
 
 def _seal() -> tuple[bytes, int]:
     out = io.BytesIO()
-    age.encrypt(io.BytesIO(PLAIN), out, [age.to_recipient(IDENTITY)])
+    with age.encryptor(out, [age.to_recipient(IDENTITY)]) as sealed:
+        sealed.write(PLAIN)
     data = out.getvalue()
     return data, data.index(b"\n---") + len("\n--- ") + 43 + 1
 
@@ -27,9 +28,7 @@ CHUNKS = [NONCE_END, NONCE_END + CHUNK_CT, NONCE_END + 2 * CHUNK_CT, len(SEALED)
 
 
 def _decrypt(data: bytes) -> bytes:
-    out = io.BytesIO()
-    age.decrypt(io.BytesIO(data), out, [IDENTITY])
-    return out.getvalue()
+    return age.decryptor(io.BytesIO(data), [IDENTITY]).read()
 
 
 def _swap_b64_char(data: bytes, pos: int) -> bytes:
@@ -98,7 +97,8 @@ def test_payload_bytes_are_protected() -> None:
 def test_armored_tampering() -> None:
     out = io.BytesIO()
     with age.ArmoredWriter(out) as writer:
-        age.encrypt(io.BytesIO(b"hello"), writer, [age.to_recipient(IDENTITY)])
+        with age.encryptor(writer, [age.to_recipient(IDENTITY)]) as sealed:
+            sealed.write(b"hello")
     text = out.getvalue()
     assert _decrypt(text) == b"hello"
     with pytest.raises(age.ArmorError):

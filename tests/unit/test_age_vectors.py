@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from exchange.crypto import age
+from exchange.crypto.age.armor import ArmorReader
 
 VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "age"
 NAMES = sorted(p.name for p in VECTORS.iterdir() if p.name != "README.md")
@@ -44,25 +45,24 @@ def test_vector(name: str) -> None:
     identities: list[str | age.Identity] = list(fields.get("identity", []))
     identities += [age.ScryptIdentity(p) for p in fields.get("passphrase", [])]
     expect = fields["expect"][0]
-    out = io.BytesIO()
     if expect == "success":
-        age.decrypt(io.BytesIO(body), out, identities)
-        assert hashlib.sha256(out.getvalue()).hexdigest() == fields["payload"][0]
+        plain = age.decryptor(io.BytesIO(body), identities).read()
+        assert hashlib.sha256(plain).hexdigest() == fields["payload"][0]
     else:
         with pytest.raises(OUTCOMES[expect]) as caught:
-            age.decrypt(io.BytesIO(body), out, identities)
+            age.decryptor(io.BytesIO(body), identities).read()
         assert type(caught.value) is OUTCOMES[expect]
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("armor_")])
 def test_armored_vectors_with_forced_armor(name: str) -> None:
-    """The same outcome when the caller says the input is armored (no sniffing)."""
+    """The same outcome when the armor is decoded explicitly (no sniffing)."""
     fields, body = _load(name)
     expect = fields["expect"][0]
     identities: list[str | age.Identity] = list(fields.get("identity", []))
     identities += [age.ScryptIdentity(p) for p in fields.get("passphrase", [])]
     if expect == "success":
-        age.decrypt(io.BytesIO(body), io.BytesIO(), identities, armored=True)
+        age.decryptor(ArmorReader(io.BytesIO(body)), identities).read()
     else:
         with pytest.raises(OUTCOMES[expect]):
-            age.decrypt(io.BytesIO(body), io.BytesIO(), identities, armored=True)
+            age.decryptor(ArmorReader(io.BytesIO(body)), identities).read()

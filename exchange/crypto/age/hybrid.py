@@ -15,10 +15,12 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from exchange.crypto.age import bech32
 from exchange.crypto.age.errors import HeaderError
 from exchange.crypto.age.header import Stanza, b64encode, stanza_argument
 
 STANZA_TYPE = "mlkem768x25519"
+RECIPIENT_HRP = "age1pq"
 INFO = b"age-encryption.org/mlkem768x25519"
 MLKEM_PUBLIC = 1184
 MLKEM_CIPHERTEXT = 1088
@@ -31,6 +33,7 @@ _HINT = "the mlkem768x25519 stanza is malformed; ask the sender to encrypt the f
 class HybridRecipient:
     """Wraps file keys to one ML-KEM-768 + X25519 hybrid public key."""
 
+    kind = STANZA_TYPE
     post_quantum = True
 
     def __init__(self, public_key: bytes):
@@ -40,6 +43,11 @@ class HybridRecipient:
             mlkem.MLKEM768PublicKey.from_public_bytes(public_key[:MLKEM_PUBLIC]),
             X25519PublicKey.from_public_bytes(public_key[MLKEM_PUBLIC:]),
         )
+        self._public_raw = public_key
+
+    def __str__(self) -> str:
+        """The recipient string, ``age1pq1...``."""
+        return bech32.encode(RECIPIENT_HRP, self._public_raw)
 
     def wrap(self, file_key: bytes) -> Stanza:
         """Return an ``mlkem768x25519`` stanza carrying ``file_key``."""

@@ -9,11 +9,11 @@ from typing import Protocol
 from exchange.crypto.age import bech32
 from exchange.crypto.age.errors import IdentityParseError, RecipientParseError
 from exchange.crypto.age.header import Stanza
+from exchange.crypto.age.hybrid import RECIPIENT_HRP as HYBRID_RECIPIENT_HRP
 from exchange.crypto.age.hybrid import HybridIdentity, HybridRecipient
+from exchange.crypto.age.x25519 import RECIPIENT_HRP as X25519_RECIPIENT_HRP
 from exchange.crypto.age.x25519 import X25519Identity, X25519Recipient
 
-X25519_RECIPIENT_HRP = "age"
-HYBRID_RECIPIENT_HRP = "age1pq"
 X25519_IDENTITY_HRP = "AGE-SECRET-KEY-"
 HYBRID_IDENTITY_HRP = "AGE-SECRET-KEY-PQ-"
 _IDENTITY_HINT = "check that the identity file holds an age secret key (AGE-SECRET-KEY-...)"
@@ -29,10 +29,14 @@ class Identity(Protocol):
 class Recipient(Protocol):
     """Anything that can wrap a file key into a stanza."""
 
-    post_quantum: bool
+    kind: str  # the recipient type, lowercase: "x25519" or "mlkem768x25519"
+    post_quantum: bool  # whether the type resists a quantum computer (never mixed with classic ones)
 
     def wrap(self, file_key: bytes) -> Stanza:
         """Return a stanza carrying ``file_key`` for this recipient."""
+
+    def __str__(self) -> str:
+        """The recipient string (``age1...`` / ``age1pq1...``)."""
 
 
 def parse_recipient(text: str) -> X25519Recipient | HybridRecipient:

@@ -8,10 +8,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
+from exchange.crypto.age import bech32
 from exchange.crypto.age.errors import HeaderError
 from exchange.crypto.age.header import Stanza, b64encode, hkdf_sha256, stanza_argument
 
 STANZA_TYPE = "X25519"
+RECIPIENT_HRP = "age"
 _INFO = b"age-encryption.org/v1/X25519"
 _ZERO_NONCE = bytes(12)
 _HINT = "the X25519 stanza is malformed; ask the sender to encrypt the file again"
@@ -24,11 +26,16 @@ def _raw_public(key: X25519PublicKey) -> bytes:
 class X25519Recipient:
     """Wraps file keys to one X25519 public key."""
 
+    kind = "x25519"
     post_quantum = False
 
     def __init__(self, public_key: bytes):
         self._public = X25519PublicKey.from_public_bytes(public_key)
         self._public_raw = public_key
+
+    def __str__(self) -> str:
+        """The recipient string, ``age1...``."""
+        return bech32.encode(RECIPIENT_HRP, self._public_raw)
 
     def wrap(self, file_key: bytes) -> Stanza:
         """Return an ``X25519`` stanza carrying ``file_key``."""

@@ -164,7 +164,7 @@ def test_partner_with_valid_keys_wrong_recipient_key_id_rejected_before_decrypt(
     fields.update(exchange_id="e" * 32, revision=fields["revision"] + 1, sequence=fields["sequence"] + 1,
                   recipients=[{**fields["recipients"][0], "key_id": recipient_key_id("age1stale")}])
     forged = forge(seaweed, khm, fields, b"never decrypted", tha.public_keys("THA").age_recipient)
-    monkeypatch.setattr(inbound_module.age, "decrypt", lambda *a: pytest.fail("decrypted"))
+    monkeypatch.setattr(inbound_module.age, "decryptor", lambda *a: pytest.fail("decrypted"))
     with pytest.raises(ExchangeRejected, match="encrypted to age key"):
         receive(tha, "KHM", forged.prefix)
     assert_quarantined(tha, "KHM", forged.prefix, "encrypted to age key")
@@ -175,9 +175,10 @@ def test_bucket_key_only_replaced_ciphertext_never_decrypted(nodes, tmp_path, mo
     khm, tha = nodes["KHM"], nodes["THA"]
     genuine, _ = published(khm, CONTRACT, tmp_path)
     other = io.BytesIO()
-    age.encrypt(io.BytesIO(b"attacker's rows"), other, [tha.public_keys("THA").age_recipient])
+    with age.encryptor(other, [tha.public_keys("THA").age_recipient]) as sealed:
+        sealed.write(b"attacker's rows")
     khm.store.put_bytes("khm-to-tha", f"{genuine.prefix}/data.parquet.age", other.getvalue())
-    monkeypatch.setattr(inbound_module.age, "decrypt", lambda *a: pytest.fail("decrypted"))
+    monkeypatch.setattr(inbound_module.age, "decryptor", lambda *a: pytest.fail("decrypted"))
     with pytest.raises(ExchangeRejected, match="ciphertext SHA-256"):
         receive(tha, "KHM", genuine.prefix)
     assert_quarantined(tha, "KHM", genuine.prefix, "ciphertext SHA-256")

@@ -59,7 +59,8 @@ def plant_exchange(attacker: Store, tha, period: str, tmp_path, exchange_id: str
     plain = sink.getvalue()
     recipient = tha.public_keys("THA").age_recipient
     cipher = io.BytesIO()
-    age.encrypt(io.BytesIO(plain), cipher, [recipient])
+    with age.encryptor(cipher, [recipient]) as sealed:
+        sealed.write(plain)
     manifest = {  # the attacker writes any bytes it likes; these are the genuine shape
         "format": "gcmx-manifest/1", "exchange_id": exchange_id, "bucket": BUCKET, "sender": "KHM",
         "recipients": [{"party": "THA", "key_id": recipient_key_id(recipient), "type": "mlkem768x25519"}],
