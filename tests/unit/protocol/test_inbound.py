@@ -38,7 +38,7 @@ PERIOD = "2026-10"
 
 
 def no_decrypt(monkeypatch):
-    monkeypatch.setattr(inbound_module.age, "decrypt", lambda *a: pytest.fail("decrypted"))
+    monkeypatch.setattr(inbound_module.age, "decryptor", lambda *a: pytest.fail("decrypted"))
 
 
 def test_every_rule_passes_for_a_genuine_exchange_which_lands_once(nodes, published):
