@@ -15,14 +15,14 @@ from exchange.settings import load_settings
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="HTML file to write [default: $GCMX_HOME/reports/{PARTY}-report.html].",
+    help="HTML file to write [default: GCMX_HOME/reports/{PARTY}-report.html].",
 )
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
-    help="The party's node folder [default: $GCMX_HOME].",
+    help="The party's node folder [default: GCMX_HOME].",
 )
-@click.option("--party", help="Whose exchanges to report, ISO alpha-3 [default: $GCMX_PARTY].")
+@click.option("--party", help="Whose exchanges to report, ISO alpha-3 [default: GCMX_PARTY].")
 def report(out: Path | None, home: Path | None, party: str | None) -> None:
     """Write one HTML file of every exchange, receipt, validation and the audit chain verdict.
 

@@ -45,7 +45,7 @@ def test_publish_pull_receipts_verify_by_hand(env_for, seaweed, nodes, tmp_path)
     for name in ("data.parquet.age", "manifest.json", "manifest.json.minisig"):
         client.download_file("khm-to-tha", f"children_on_the_move/2025-11/{exchange_id}/{name}",
                              str(folder / name))
-    checked = runner.invoke(main, ["verify", str(folder), "--sender", "KHM", "--identity",
+    checked = runner.invoke(main, ["verify", str(folder), "--partner", "KHM", "--json", "--identity",
                                    str(nodes["THA"].home / "keys" / "THA.age")], env=env_for("THA"))
     assert checked.exit_code == 0, checked.output
     assert json.loads(checked.output)["plaintext_sha256"] == "matches"
@@ -57,5 +57,5 @@ def test_breach_by_hand_is_one_clear_line(env_for, tmp_path):
     src = dataset("children_on_the_move.khm-tha", tmp_path, period="2025-10", violations=["missing_column"])
     out = CliRunner().invoke(main, ["publish", str(src), "--contract", "children_on_the_move.khm-tha",
                                     "--period", "2025-10"], env=env_for("KHM"))
-    assert out.exit_code == 2
+    assert out.exit_code == 1  # a check failed: the file breaks its contract
     assert "breaks contract children_on_the_move.khm-tha" in out.output and "Traceback" not in out.output
