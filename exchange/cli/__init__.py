@@ -49,6 +49,10 @@ class _Group(click.Group):
             self._fail(ctx, exc, exc.format_message(), "see --help")
         except (SystemExit, KeyboardInterrupt, click.exceptions.Abort):
             raise
+        except OSError as exc:  # a local file or folder the command could not use
+            where = f" {exc.filename}" if exc.filename else ""
+            self._fail(ctx, exc, f"cannot use{where}: {exc.strerror or type(exc).__name__}",
+                       "check the path and its permissions")
         except Exception as exc:  # a bug or an unforeseen library error: still no traceback
             self._fail(ctx, exc, f"unexpected failure ({type(exc).__name__})",
                        "this is a bug in gcmx; report the command that failed")

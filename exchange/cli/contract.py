@@ -19,7 +19,7 @@ from exchange.errors import ContractError
 
 CONTRACTS_DIR = click.option(
     "--contracts-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
     help="Directory of *.odcs.yaml contracts [default: GCMX_CONTRACTS, the repo's contracts/].",
 )
@@ -50,7 +50,7 @@ def contract_group() -> None:
 
 
 @contract_group.command("lint")
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @CONTRACTS_DIR
 def lint(files: tuple[Path, ...], contracts_dir: Path | None) -> None:
     """Check contracts against the ODCS v3 schema, the party registry and the code lists.
@@ -91,6 +91,8 @@ def check(contract_ids: tuple[str, ...], contracts_dir: Path | None) -> None:
     ids = contract_ids or sorted(
         p.name.removesuffix(CONTRACT_SUFFIX) for p in directory.glob(f"*{CONTRACT_SUFFIX}")
     )
+    for unknown in [i for i in ids if not (directory / f"{i}{CONTRACT_SUFFIX}").is_file()]:
+        load_contract(unknown, directory, expectations)  # an unknown id is a usage error: exit 2
     failed = 0
     for contract_id in ids:
         try:
