@@ -15,7 +15,7 @@ from exchange.audit.log import (
     read_local_checkpoint,
     verify_log,
 )
-from exchange.cli.output import emit_json, finish, json_option
+from exchange.cli.output import counted, emit_json, finish, json_option
 from exchange.crypto import keys
 from exchange.crypto.minisign import PublicKey
 from exchange.errors import ConfigError, NotFound
@@ -78,7 +78,7 @@ def verify(log_path: Path | None, checkpoint: Path | None, public_key: Path | No
         click.secho(f"audit log {path}: intact, {verdict.entries} entries, head seq {verdict.head_seq} "
                     f"sha256 {verdict.head}{against}", fg="green")
     else:
-        click.secho(f"audit log {path}: {len(verdict.problems)} problem(s)", fg="red", err=True)
+        click.secho(f"audit log {path}: {counted(len(verdict.problems), 'problem')}", fg="red", err=True)
         for problem in verdict.problems:
             click.echo(f"  - {problem}", err=True)
     finish(not verdict.ok)

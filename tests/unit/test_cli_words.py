@@ -123,3 +123,13 @@ def test_contract_status_fails_for_a_signature_that_does_not_verify(signed_home)
     result = CliRunner().invoke(main, ["contract", "status", CONTRACT], env=signed_home)
     assert result.exit_code == 1, result.output
     assert f"signature invalid {CONTRACT}" in result.stdout and "does not verify" in result.stdout
+
+
+def test_a_publish_breach_names_the_contract_the_file_fits_better(wrong_columns):
+    from exchange.cli.exchange import _failed_check_hint
+    from exchange.protocol.outbound import ContractBreach
+
+    breach = ContractBreach("dataset workers_registered breaks contract workers_registered.tha-khm: ...",
+                            hint="nothing was sent")
+    hinted = _failed_check_hint(breach, wrong_columns, "workers_registered.tha-khm")
+    assert hinted.hint == f"nothing was sent; the file's columns match contract {CONTRACT} better"
