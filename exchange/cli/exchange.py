@@ -20,7 +20,7 @@ def _node(party: str | None) -> Node:
     return Node.from_settings(settings)
 
 
-party_option = click.option("--party", help="this office's ISO alpha-3 code [default: GCMX_PARTY]")
+party_option = click.option("--party", help="This office's ISO alpha-3 code [default: GCMX_PARTY].")
 
 
 def _partner_code(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -35,7 +35,8 @@ def _partner_code(ctx: click.Context, param: click.Parameter, value: str | None)
 def partner_option(help_text: str, old: str | None = None):
     """``--partner CODE``, the one name of the other party (``old`` stays as a hidden alias)."""
     def decorate(func):
-        func = click.option("--partner", "partner", callback=_partner_code, help=help_text)(func)
+        func = click.option("--partner", "partner", metavar="CODE", callback=_partner_code,
+                            help=f"{help_text} [required]")(func)
         if old:
             func = click.option(old, "old_partner", callback=_partner_code, hidden=True)(func)
         return func
@@ -69,8 +70,8 @@ def _failed_check_hint(exc: ContractBreach, file: Path, contract_id: str) -> Con
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--contract", "contract_id", required=True, help="contract id, e.g. workers_deployed.khm-tha")
-@click.option("--period", required=True, help="reporting period, e.g. 2026-10 (monthly) or 2026-Q3")
+@click.option("--contract", "contract_id", required=True, help="Contract id, e.g. workers_deployed.khm-tha.")
+@click.option("--period", required=True, help="Reporting period, e.g. 2026-10 (monthly) or 2026-Q3.")
 @party_option
 @quiet_option
 @json_option
@@ -107,7 +108,7 @@ def publish(file: Path, contract_id: str, period: str, party: str | None, quiet:
 
 
 @click.command()
-@partner_option("partner whose bucket to read, e.g. THA", old="--from")
+@partner_option("Partner whose bucket to read, e.g. THA.", old="--from")
 @party_option
 @quiet_option
 @json_option
@@ -157,7 +158,7 @@ def _show_alarms(node: Node, before: int) -> list[dict]:
 
 
 @click.command()
-@partner_option("partner whose receipts to collect, e.g. THA", old="--from")
+@partner_option("Partner whose receipts to collect, e.g. THA.", old="--from")
 @party_option
 @json_option
 def receipts(partner: str | None, old_partner: str | None, party: str | None, as_json: bool) -> None:
@@ -187,9 +188,9 @@ def receipts(partner: str | None, old_partner: str | None, party: str | None, as
 
 @click.command("verify")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@partner_option("partner that sent the exchange, e.g. THA (its key must be in the keyring)", old="--sender")
+@partner_option("Partner that sent the exchange, e.g. THA; its key must be in the keyring.", old="--sender")
 @click.option("--identity", "identity_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="also decrypt with this age identity file and check the plaintext hash")
+              help="Also decrypt with this age identity file and check the plaintext hash.")
 @json_option
 def verify_offline(path: Path, partner: str | None, old_partner: str | None, identity_file: Path | None,
                    as_json: bool) -> None:
