@@ -15,9 +15,15 @@ from typing import Any
 SHOWN_CODES = 8
 
 
-def _rows(count: Any) -> str:
+def _rows(count: Any, verb: str = "") -> str:
+    """``1 row is``, ``3 rows are`` (``verb`` given as its plural form: are, hold, do not)."""
     number = int(count or 0)
-    return f"{number:,} row{'' if number == 1 else 's'}"
+    one = {"are": "is", "do not": "does not"}.get(verb, verb + "s" if verb else "")
+    return f"{number:,} row{'' if number == 1 else 's'}" + (f" {one if number == 1 else verb}" if verb else "")
+
+
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _codes(values: Sequence[Any]) -> str:
@@ -27,13 +33,22 @@ def _codes(values: Sequence[Any]) -> str:
 
 
 def _bounds(low: Any, high: Any) -> str:
+    low, high = _number(low), _number(high)
     if low is not None and high is not None:
-        return f"from {low} to {high}"
+        return f"exactly {low}" if low == high else f"{low} to {high}"
     return f"at least {low}" if low is not None else f"at most {high}"
 
 
 def _names(columns: Iterable[str]) -> str:
     return ", ".join(f"`{c}`" for c in columns)
+
+
+def _logical_type(type_list: Sequence[str]) -> str:
+    """The contract's logical type whose GX type list this is (else the list itself)."""
+    from exchange.contract.suite import TYPE_LISTS
+
+    found = [name for name, types in TYPE_LISTS.items() if list(types) == list(type_list)]
+    return " or ".join(found[:1] or map(str, type_list))
 
 
 def column_set_sentence(expected: Sequence[str], observed: Sequence[str]) -> str:
@@ -52,26 +67,29 @@ def _row_count(params: dict, observed: Any) -> str:
 
 
 def _column_sentence(kind: str, column: str, count: Any, params: dict, observed: Any) -> str:
-    rows = _rows(count)
+    low, high = params.get("min_value"), params.get("max_value")
     if kind == "expect_column_to_exist":
         return f"column `{column}` is missing"
+    if kind in ("expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type"):
+        wanted = _logical_type(params.get("type_list") or [params.get("type_")])
+        found = f"is {observed}, not" if observed else "is not"
+        return f"column `{column}` {found} {wanted} as the contract says"
+    if kind == "expect_column_unique_value_count_to_be_between":
+        return f"column `{column}` holds {observed} different values; the contract wants {_bounds(low, high)}"
+    if not count:  # failed without failing rows: the column could not be evaluated this way
+        return f"column `{column}` could not be checked by {kind}"
     if kind == "expect_column_values_to_not_be_null":
-        return f"column `{column}`: {rows} empty (null), but the contract requires a value"
+        return f"column `{column}`: {_rows(count, 'are')} empty (null), but the contract requires a value"
     if kind == "expect_column_values_to_be_in_set":
-        return (f"column `{column}`: {rows} hold a value outside the allowed set "
+        return (f"column `{column}`: {_rows(count, 'hold')} a value outside the allowed set "
                 f"({_codes(params.get('value_set') or [])})")
     if kind == "expect_column_values_to_be_between":
-        return (f"column `{column}`: {rows} outside the range "
-                f"{_bounds(params.get('min_value'), params.get('max_value'))}")
+        return f"column `{column}`: {_rows(count, 'are')} outside the allowed range ({_bounds(low, high)})"
     if kind == "expect_column_values_to_be_unique":
-        return f"column `{column}`: {rows} repeat a value that must be unique"
+        return f"column `{column}`: {_rows(count, 'repeat')} a value that must be unique"
     if kind == "expect_column_values_to_match_regex":
-        return f"column `{column}`: {rows} do not match the pattern {params.get('regex')!r}"
-    if kind in ("expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type"):
-        wanted = params.get("type_list") or [params.get("type_")]
-        found = f"is {observed}, not" if observed else "is not"
-        return f"column `{column}` {found} of the contract's type ({' or '.join(map(str, wanted))})"
-    return f"column `{column}`: {rows} fail {kind}" if count else f"column `{column}` fails {kind}"
+        return f"column `{column}`: {_rows(count, 'do not')} match the pattern `{params.get('regex')}`"
+    return f"column `{column}`: {_rows(count, 'fail')} {kind}"
 
 
 def outcome_sentence(outcome: Any) -> str:
@@ -91,10 +109,15 @@ def outcome_sentence(outcome: Any) -> str:
         return f"{kind} could not be checked"
     if kind in ("expect_compound_columns_to_be_unique", "expect_select_column_values_to_be_unique_within_record"):
         columns = _names(params.get("column_list") or [])
-        return f"columns {columns}: {_rows(count)} repeat a combination that must be unique"
+        return f"columns {columns}: {_rows(count, 'repeat')} a combination that must be unique"
     if column:
         return _column_sentence(kind, column, count, params, outcome.observed)
     return f"{kind} does not hold" + (f" on {_rows(count)}" if count else "")
+
+
+def _mistyped_columns(outcomes: Iterable[Any]) -> set[str]:
+    return {o.column for o in outcomes if not o.success and o.column and o.expectation in
+            ("expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type")}
 
 
 def _missing_columns(outcomes: Iterable[Any]) -> set[str]:
@@ -111,6 +134,9 @@ def failure_sentences(outcomes: Sequence[Any]) -> list[str]:
     """A sentence per failed expectation, once each; a missing column is said once, not again
     by every expectation on it."""
     missing = _missing_columns(outcomes)
+    mistyped = _mistyped_columns(outcomes)
+    empty = any(o.expectation == "expect_table_row_count_to_be_between" and not o.success and not o.observed
+                for o in outcomes)
     said_missing = any(o.expectation == "expect_table_columns_to_match_set" and not o.success
                        and isinstance(o.observed, list) for o in outcomes)
     sentences: list[str] = []
@@ -120,6 +146,10 @@ def failure_sentences(outcomes: Sequence[Any]) -> list[str]:
         named = {outcome.column, *((outcome.parameters or {}).get("column_list") or [])} & missing
         if named and (said_missing or outcome.expectation != "expect_column_to_exist"):
             continue
+        if outcome.column in mistyped and "type" not in outcome.expectation:
+            continue  # a column of the wrong type fails its other checks as a consequence
+        if empty and outcome.column:
+            continue  # an empty file fails its column checks as a consequence
         sentence = outcome_sentence(outcome)
         if sentence not in sentences:
             sentences.append(sentence)

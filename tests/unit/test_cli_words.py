@@ -37,19 +37,39 @@ def test_each_kind_of_breach_is_a_sentence():
         _failed("expect_column_values_to_be_between", "age", 1, min_value=0, max_value=17),
         _failed("expect_column_values_to_not_be_null", "period", 4),
         _failed("expect_column_values_to_be_unique", "person_id", 2),
-        _failed("expect_table_row_count_to_be_between", observed=0, min_value=1),
-        _failed("expect_column_values_to_be_in_type_list", "age", observed="string",
-                type_list=["int64", "Int64"]),
     ]
     assert failure_sentences(outcomes) == [
         "column `workers` is missing; column `passport_no` is not in the contract",
         "column `sex`: 3 rows hold a value outside the allowed set (F, M, _T)",
-        "column `age`: 1 row outside the range from 0 to 17",
-        "column `period`: 4 rows empty (null), but the contract requires a value",
+        "column `age`: 1 row is outside the allowed range (0 to 17)",
+        "column `period`: 4 rows are empty (null), but the contract requires a value",
         "column `person_id`: 2 rows repeat a value that must be unique",
-        "the file has no rows; the contract wants at least 1",
-        "column `age` is string, not of the contract's type (int64 or Int64)",
     ]
+    empty = [_failed("expect_table_row_count_to_be_between", observed=0, min_value=1), outcomes[6]]
+    assert failure_sentences(empty) == ["the file has no rows; the contract wants at least 1"]
+    typed = [_failed("expect_column_values_to_be_in_type_list", "age", observed="str",
+                     type_list=["BooleanDtype", "bool"]),
+             _failed("expect_column_values_to_be_between", "age", 0, min_value=0.0, max_value=None)]
+    assert failure_sentences(typed) == ["column `age` is str, not boolean as the contract says"]
+
+
+REAL_BREACHES = {
+    "wrong_type": "column `children` is str, not integer as the contract says",
+    "null_in_required": "column `ref_area`: 10 rows are empty (null), but the contract requires a value",
+    "unknown_code": "column `care_situation`: 10 rows hold a value outside the allowed set (ACC, UNACC, SEP, LEFT)",
+    "out_of_range": "column `children`: 10 rows are outside the allowed range (at least 0)",
+    "duplicate_rows": "20 rows repeat a combination that must be unique",
+    "empty": "the file has no rows; the contract wants at least 1",
+}
+
+
+@pytest.mark.parametrize("violation", sorted(REAL_BREACHES))
+def test_real_breaches_in_words(tmp_path, violation):
+    path = write_dataset(load_contract("children_on_the_move.khm-tha"), tmp_path / "d.parquet", "2026-10",
+                         violations=[violation])
+    result = CliRunner().invoke(main, ["validate", str(path), "--contract", "children_on_the_move.khm-tha", "--raw"])
+    assert result.exit_code == 1 and REAL_BREACHES[violation] in result.stdout, result.output
+    assert "expect_" not in result.stdout and "observed" not in result.stdout
 
 
 def test_long_code_lists_are_cut_and_errors_never_show_library_words():
