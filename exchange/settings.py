@@ -44,6 +44,16 @@ class Settings(BaseSettings):
             raise ValueError("must be an ISO 3166-1 alpha-3 code such as KHM or THA")
         return code
 
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        scheme, _, rest = value.strip().partition("://")
+        if scheme not in ("http", "https") or not rest.split("/")[0]:
+            raise ValueError("must be an http:// or https:// URL such as http://localhost:8333")
+        return value.strip()
+
     @property
     def keyring_dir(self) -> Path:
         """Directory of partners' public keys (``{PARTY}.age.pub``, ``{PARTY}.minisign.pub``)."""

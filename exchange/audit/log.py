@@ -246,7 +246,7 @@ def publish_checkpoint(log: AuditLog, signing_key: SecretKey, store: Store, buck
     """
     if not buckets:
         raise ConfigError(f"no outbound bucket to publish {log.party}'s audit checkpoint to",
-                          hint="name the partners this party sends to (gcmx audit checkpoint --to)")
+                          hint="name the partners this party sends to (gcmx audit checkpoint --partner)")
     data, signature = make_checkpoint(log, signing_key)
     checkpoint = Checkpoint.from_json(data)
     key = checkpoint_key(log.party, checkpoint.seq)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -16,6 +15,7 @@ from exchange.audit.log import (
     read_local_checkpoint,
     verify_log,
 )
+from exchange.cli.output import counted, emit_json, finish, json_option
 from exchange.crypto import keys
 from exchange.crypto.minisign import PublicKey
 from exchange.errors import ConfigError, NotFound
@@ -49,14 +49,14 @@ def _verified(settings: Settings, local: LocalCheckpoint, public_key: Path | Non
 
 @audit.command("verify")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Audit log to check [default: $GCMX_HOME/audit/$GCMX_PARTY.audit.jsonl].")
+              help="Audit log to check [default: GCMX_HOME/audit/GCMX_PARTY.audit.jsonl].")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Signed checkpoint FILE.json (FILE.json.minisig beside it); also catches a cut "
                    "tail or a rewritten chain [default: the latest local checkpoint of this log, "
-                   "$GCMX_HOME/audit/checkpoints/latest.json, when there is one].")
+                   "GCMX_HOME/audit/checkpoints/latest.json, when there is one].")
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The party's minisign .pub [default: from the keyring or identity folder].")
-@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@json_option
 def verify(log_path: Path | None, checkpoint: Path | None, public_key: Path | None, as_json: bool) -> None:
     """Find edited, dropped, inserted or reordered entries. Exit 0 intact, 1 tampered."""
     settings = load_settings()
@@ -71,27 +71,28 @@ def verify(log_path: Path | None, checkpoint: Path | None, public_key: Path | No
     signed = _verified(settings, local, public_key) if local else None
     verdict = verify_log(path, signed)
     if as_json:
-        click.echo(json.dumps(verdict.to_dict(), indent=2))
+        emit_json(verdict.to_dict())
     elif verdict.ok:
         against = (f", matches signed checkpoint seq {verdict.checkpoint_seq} ({local.path})" if signed
                    else ", no signed checkpoint to check against")
         click.secho(f"audit log {path}: intact, {verdict.entries} entries, head seq {verdict.head_seq} "
                     f"sha256 {verdict.head}{against}", fg="green")
     else:
-        click.secho(f"audit log {path}: {len(verdict.problems)} problem(s)", fg="red", err=True)
+        click.secho(f"audit log {path}: {counted(len(verdict.problems), 'problem')}", fg="red", err=True)
         for problem in verdict.problems:
             click.echo(f"  - {problem}", err=True)
-    raise SystemExit(0 if verdict.ok else 1)
+    finish(not verdict.ok)
 
 
 @audit.command("checkpoint")
-@click.option("--to", "partners", multiple=True, metavar="PARTY",
-              help="Publish only into the bucket towards PARTY (repeatable; a partner) "
+@click.option("--partner", "partners", multiple=True, metavar="PARTNER",
+              help="Publish only into the bucket towards PARTNER (repeatable) "
                    "[default: every partner: the other parties of the contracts in force].")
-def checkpoint(partners: tuple[str, ...]) -> None:
+@click.option("--to", "old_partners", multiple=True, hidden=True)
+def checkpoint(partners: tuple[str, ...], old_partners: tuple[str, ...]) -> None:
     """Sign the log's head and put it in this party's outbound buckets (audit/{PARTY}/)."""
     node = Node.from_settings()
-    buckets = checkpoint_buckets(node, [keys.party_code(p) for p in partners])
+    buckets = checkpoint_buckets(node, [keys.party_code(p) for p in (*partners, *old_partners)])
     log = AuditLog.for_home(node.home, node.party)
     key = publish_checkpoint(log, node.identity.signing_key, node.store, buckets)
     click.echo(f"checkpoint {key} published to {', '.join(buckets)}; local copy in {log.checkpoints_dir}")

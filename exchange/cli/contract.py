@@ -1,7 +1,8 @@
 """`gcmx contract lint|check|diff|sign|status` and `gcmx validate`.
 
-Exit codes: 0 all good; 1 the data or contract has findings (failed expectations,
-lint findings, breaking changes); 2 an error (bad file, unknown contract, ...).
+Exit codes (exchange/cli/output.py): 0 all good; 1 a check failed (failed expectations,
+lint findings, breaking changes, a contract signature that does not verify); 2 an error
+(bad file, unknown contract, ...).
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from pathlib import Path
 
 import click
 
+from exchange.atomic import write_text_atomic
+from exchange.cli.output import counted, emit_json, finish, json_option
+from exchange.contract.agreement import parties
 from exchange.errors import ContractError
 
 CONTRACTS_DIR = click.option(
     "--contracts-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Directory of *.odcs.yaml contracts (default: GCMX_CONTRACTS, the repo's contracts/).",
+    help="Directory of *.odcs.yaml contracts [default: GCMX_CONTRACTS, the repo's contracts/].",
 )
 
 
@@ -46,7 +50,7 @@ def contract_group() -> None:
 
 
 @contract_group.command("lint")
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @CONTRACTS_DIR
 def lint(files: tuple[Path, ...], contracts_dir: Path | None) -> None:
     """Check contracts against the ODCS v3 schema, the party registry and the code lists.
@@ -65,8 +69,7 @@ def lint(files: tuple[Path, ...], contracts_dir: Path | None) -> None:
         click.echo(f"{'ok  ' if not findings else 'FAIL'} {path}")
         for finding in findings:
             click.echo(f"     - {finding}")
-    if any(results.values()):
-        raise SystemExit(1)
+    finish(any(results.values()))
 
 
 @contract_group.command("check")
@@ -88,6 +91,8 @@ def check(contract_ids: tuple[str, ...], contracts_dir: Path | None) -> None:
     ids = contract_ids or sorted(
         p.name.removesuffix(CONTRACT_SUFFIX) for p in directory.glob(f"*{CONTRACT_SUFFIX}")
     )
+    for unknown in [i for i in ids if not (directory / f"{i}{CONTRACT_SUFFIX}").is_file()]:
+        load_contract(unknown, directory, expectations)  # an unknown id is a usage error: exit 2
     failed = 0
     for contract_id in ids:
         try:
@@ -104,8 +109,7 @@ def check(contract_ids: tuple[str, ...], contracts_dir: Path | None) -> None:
             click.echo(f"FAIL {contract_id}: " + "; ".join(problems))
         else:
             click.echo(f"ok   {contract_id} v{contract.version} hash {contract.hash}")
-    if failed:
-        raise SystemExit(1)
+    finish(failed > 0)
 
 
 @contract_group.command("diff")
@@ -140,9 +144,8 @@ def diff(old: Path, new: Path, old_suite: Path | None, new_suite: Path | None) -
     for change in changes:
         click.echo(str(change))
     breaking = sum(c.breaking for c in changes)
-    click.echo(f"{len(changes)} change(s), {breaking} breaking")
-    if breaking:
-        raise SystemExit(1)
+    click.echo(f"{counted(len(changes), 'change')}, {breaking} breaking")
+    finish(breaking > 0)
 
 
 def _keyring(parties: tuple[str, ...]) -> dict:
@@ -161,12 +164,12 @@ def _keyring(parties: tuple[str, ...]) -> dict:
     "--key",
     "key_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="minisign secret key (default: GCMX_IDENTITY/PARTY.minisign.key).",
+    help="minisign secret key [default: GCMX_IDENTITY/PARTY.minisign.key].",
 )
 @click.option(
     "--agreements-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where signatures go (default: GCMX_HOME/agreements).",
+    help="Where signatures go [default: GCMX_HOME/agreements].",
 )
 @CONTRACTS_DIR
 def sign(
@@ -199,29 +202,39 @@ def sign(
 @click.option(
     "--agreements-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where signatures are (default: GCMX_HOME/agreements).",
+    help="Where signatures are [default: GCMX_HOME/agreements].",
 )
 @CONTRACTS_DIR
-def status(contract_ids: tuple[str, ...], agreements_dir: Path | None, contracts_dir: Path | None) -> None:
-    """Show whether each contract is in force (both parties' signatures verify).
+@json_option
+def status(contract_ids: tuple[str, ...], agreements_dir: Path | None, contracts_dir: Path | None,
+           as_json: bool) -> None:
+    """Show whether each contract is in force (every party's signature verifies).
 
-    Public keys come from GCMX_KEYRING (PARTY.minisign.pub). Exits 1 if any is not in force.
+    Public keys come from GCMX_KEYRING (PARTY.minisign.pub). A contract not yet signed by
+    everyone is reported as not in force (exit 0); exit 1 only when a signature that is
+    there does not verify (a check failed).
     """
-    from exchange.contract.agreement import parties, require_in_force
+    from exchange.contract.agreement import party_problems, signature_path
     from exchange.contract.model import all_contracts, load_contract
 
     folders = _folders(contracts_dir)
     contracts = [load_contract(i, *folders) for i in contract_ids] or all_contracts(*folders)
-    missing = 0
+    agreements = _agreements(agreements_dir)
+    rows = []
     for contract in contracts:
-        try:
-            require_in_force(contract, _agreements(agreements_dir), _keyring(parties(contract)))
-            click.echo(f"in force     {contract.id} v{contract.version}")
-        except ContractError as exc:
-            missing += 1
-            click.echo(f"NOT in force {contract.id}: {exc.message.split(': ', 1)[-1]}")
-    if missing:
-        raise SystemExit(1)
+        keyring = _keyring(parties(contract))
+        problems = party_problems(contract, agreements, keyring)
+        broken = sorted(p for p in problems if p in keyring and signature_path(contract, p, agreements).is_file())
+        state = "in force" if not problems else "signature invalid" if broken else "not in force"
+        rows.append({"contract": contract.id, "version": contract.version, "hash": contract.hash,
+                     "state": state, "problems": [problems[p] for p in sorted(problems)]})
+    failed = any(r["state"] == "signature invalid" for r in rows)
+    if as_json:
+        emit_json({"ok": not failed, "contracts": rows})
+    for row in [] if as_json else rows:
+        reasons = f": {'; '.join(row['problems'])}" if row["problems"] else ""
+        click.echo(f"{row['state']:17} {row['contract']} v{row['version']}{reasons}")
+    finish(failed)
 
 
 @click.command("validate")
@@ -240,35 +253,57 @@ def status(contract_ids: tuple[str, ...], agreements_dir: Path | None, contracts
     help="Write the full JSON validation report here.",
 )
 @CONTRACTS_DIR
-def validate(file: Path, contract_id: str, raw: bool, report: Path | None, contracts_dir: Path | None) -> None:
+@json_option
+def validate(file: Path, contract_id: str, raw: bool, report: Path | None, contracts_dir: Path | None,
+             as_json: bool) -> None:
     """Check a Parquet FILE against its contract's expectation suite (Great Expectations).
 
     By default FILE is checked in its exchanged form, as published and as the recipient
     receives it: every column of the contract must be present. Pass --raw to check the
     sender's input before `gcmx protect` / publish (what the outbound validation does).
-    Patterns are evaluated with their ODCS (ECMA-262) meaning. Prints which expectations
-    failed and on how many rows; never prints record values of children's or personal
-    data. Exits 1 when the data breaks the contract.
+    Patterns are evaluated with their ODCS (ECMA-262) meaning. Says in sentences what
+    broke the contract (missing or extra columns, values outside a set or range, empty
+    or repeated values) and on how many rows, and names a contract the file's columns
+    match better; never prints record values. Exits 1 when the data breaks the contract.
     """
     from exchange.contract.model import load_contract
     from exchange.contract.validation import EXCHANGED, RAW
     from exchange.contract.validation import validate as run
 
-    contract = load_contract(contract_id, *_folders(contracts_dir))
+    folders = _folders(contracts_dir)
+    contract = load_contract(contract_id, *folders)
     result = run(file, contract, form=RAW if raw else EXCHANGED)
     if report:
-        report.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
-    click.echo(
-        f"{file}: {result.row_count} rows, {result.form} form, contract {contract.id} v{contract.version}, "
-        f"{len(result.outcomes)} expectations, {len(result.failed)} failed"
-    )
-    for outcome in result.failed:
-        count = outcome.counts.get("unexpected_count")
-        detail = f"{count} rows" if count is not None else (outcome.error or f"observed {outcome.observed!r}")
-        sample = f" e.g. {outcome.unexpected_sample[:3]}" if outcome.unexpected_sample else ""
-        click.echo(f"  FAILED {outcome.label}: {detail}{sample}")
-    if not result.success:
-        raise SystemExit(1)
+        write_text_atomic(report, json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    problems = result.in_words()
+    better = None if result.success else better_contract(file, contract, folders)
+    if as_json:
+        emit_json({"ok": result.success, "problems": problems, "better_contract": better,
+                   "report": result.to_dict()})
+        finish(not result.success)
+    verdict = "meets the contract" if result.success else "breaks the contract:"
+    click.echo(f"{file}: {counted(result.row_count, 'row')}, {result.form} form, contract {contract.id} "
+               f"v{contract.version}, {counted(len(result.outcomes), 'expectation')}; {verdict}")
+    for problem in problems:
+        click.echo(f"  - {problem}")
+    if better:
+        click.echo(f"  the file's columns match contract {better} better; was it meant for that one?")
+    finish(not result.success)
+
+
+def better_contract(file: Path, contract, folders: tuple[Path, Path]) -> str | None:
+    """The id of a contract whose columns ``file``'s columns match better than ``contract``'s."""
+    import pyarrow.parquet as pq
+
+    from exchange.contract.model import all_contracts
+    from exchange.contract.outcome_words import closest_contract
+
+    try:
+        columns = pq.read_schema(file).names
+        found = closest_contract(columns, contract, all_contracts(*folders))
+    except (OSError, ValueError, ContractError):
+        return None
+    return found.id if found else None
 
 
 COMMANDS: list[click.Command] = [contract_group, validate]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from exchange.audit.alarms import alarms_since, audit_seq
+from exchange.cli.output import StageBar, counted, emit_json, finish, json_option, quiet_option
+from exchange.errors import ContractError
 from exchange.protocol.node import Node
+from exchange.protocol.outbound import ContractBreach
 
 
 def _node(party: str | None) -> Node:
@@ -19,46 +20,99 @@ def _node(party: str | None) -> Node:
     return Node.from_settings(settings)
 
 
-party_option = click.option("--party", help="this office's ISO alpha-3 code (default: GCMX_PARTY)")
+party_option = click.option("--party", help="This office's ISO alpha-3 code [default: GCMX_PARTY].")
 
 
-def _partner_code(ctx: click.Context, param: click.Parameter, value: str) -> str:
+def _partner_code(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A partner is an ISO alpha-3 code: it names buckets and local folders."""
+    if value is None:
+        return None
     if len(value) != 3 or not (value.isascii() and value.isalpha()):
         raise click.BadParameter(f"{value!r} is not an ISO alpha-3 code such as THA")
     return value.upper()
 
 
+def partner_option(help_text: str, old: str | None = None):
+    """``--partner CODE``, the one name of the other party (``old`` stays as a hidden alias)."""
+    def decorate(func):
+        func = click.option("--partner", "partner", metavar="CODE", callback=_partner_code,
+                            help=f"{help_text} [required]")(func)
+        if old:
+            func = click.option(old, "old_partner", callback=_partner_code, hidden=True)(func)
+        return func
+    return decorate
+
+
+def _the_partner(partner: str | None, old_partner: str | None = None) -> str:
+    if partner and old_partner and partner != old_partner:
+        raise click.UsageError("give the partner once, with --partner")
+    if not (partner or old_partner):
+        raise click.UsageError("Missing option '--partner' (the partner's ISO alpha-3 code, e.g. THA).")
+    return partner or old_partner or ""
+
+
+def _failed_check_hint(exc: ContractBreach, file: Path, contract_id: str) -> ContractBreach:
+    """Add to a breach which contract the file's columns match better, if one does."""
+    from exchange.cli.contract import better_contract
+    from exchange.contract.model import load_contract
+    from exchange.settings import load_settings
+
+    settings = load_settings()
+    try:
+        contract = load_contract(contract_id, settings.contracts, settings.expectations)
+    except ContractError:
+        return exc
+    better = better_contract(file, contract, (settings.contracts, settings.expectations))
+    if better:
+        exc.hint = f"{exc.hint}; the file's columns match contract {better} better"
+    return exc
+
+
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--contract", "contract_id", required=True, help="contract id, e.g. workers_deployed.khm-tha")
-@click.option("--period", required=True, help="reporting period, e.g. 2026-10 (monthly) or 2026-Q3")
+@click.option("--contract", "contract_id", required=True, help="Contract id, e.g. workers_deployed.khm-tha.")
+@click.option("--period", required=True, help="Reporting period, e.g. 2026-10 (monthly) or 2026-Q3.")
 @party_option
-def publish(file: Path, contract_id: str, period: str, party: str | None) -> None:
+@quiet_option
+@json_option
+def publish(file: Path, contract_id: str, period: str, party: str | None, quiet: bool, as_json: bool) -> None:
     """Validate, protect, encrypt, sign and publish FILE to the contract's partner.
 
     Safe to re-run: the same input for the same period resumes or confirms the same exchange.
-    A file that breaks its contract is quarantined and nothing is sent. Exit code 1 if the run
-    raised an alarm (an object in the bucket this party did not write), though it published.
+    A file that breaks its contract is quarantined, nothing is sent, and the command exits 1
+    saying in sentences what broke the contract. Exit code 1 too if the run raised an alarm
+    (an object in the bucket this party did not write), though it published.
     """
     from exchange.protocol.outbound import publish as run_publish
 
     node = _node(party)
     before = audit_seq(node)
-    with tqdm(unit="B", unit_scale=True, desc="encrypt+upload", leave=False) as bar:
-        result = run_publish(node, file, contract_id, period, progress=bar.update)
-    state = "published" if result.created_now else "already published (no change)"
-    click.echo(f"{state}: {result.exchange_id}\n  s3://{result.bucket}/{result.prefix}/\n"
-               f"  rows {result.rows:,} · revision {result.revision} · sequence {result.sequence}\n"
-               f"  validation {'passed' if result.validation.get('success', True) else 'FAILED'}")
-    raise SystemExit(1 if _show_alarms(node, before) else 0)
+    try:
+        with StageBar("upload", quiet=quiet or as_json) as bar:
+            result = run_publish(node, file, contract_id, period, progress=bar.update)
+    except ContractBreach as exc:
+        raise _failed_check_hint(exc, file, contract_id) from None
+    alarms = _show_alarms(node, before)
+    passed = result.validation.get("success", True)
+    if as_json:
+        emit_json({"ok": not alarms, "created_now": result.created_now, "exchange_id": result.exchange_id,
+                   "bucket": result.bucket, "prefix": result.prefix, "rows": result.rows,
+                   "revision": result.revision, "sequence": result.sequence,
+                   "validation": result.validation, "alarms": alarms})
+    else:
+        state = "published" if result.created_now else "already published (no change)"
+        click.echo(f"{state}: {result.exchange_id}\n  s3://{result.bucket}/{result.prefix}/\n"
+                   f"  {counted(result.rows, 'row')} · revision {result.revision} · sequence {result.sequence}\n"
+                   f"  validation {'passed' if passed else 'FAILED'}")
+    finish(bool(alarms))
 
 
 @click.command()
-@click.option("--from", "partner", required=True, callback=_partner_code,
-              help="partner whose bucket to read, e.g. THA")
+@partner_option("Partner whose bucket to read, e.g. THA.", old="--from")
 @party_option
-def pull(partner: str, party: str | None) -> None:
+@quiet_option
+@json_option
+def pull(partner: str | None, old_partner: str | None, party: str | None, quiet: bool, as_json: bool) -> None:
     """Fetch, verify, decrypt, re-validate and land every new exchange from PARTNER.
 
     Each exchange is answered with a signed receipt (accepted or rejected). The partner's
@@ -68,17 +122,26 @@ def pull(partner: str, party: str | None) -> None:
     """
     from exchange.protocol.inbound import pull as run_pull
 
+    code = _the_partner(partner, old_partner)
     node = _node(party)
     before = audit_seq(node)
-    with tqdm(unit="B", unit_scale=True, desc="download+decrypt", leave=False) as bar:
-        results = run_pull(node, partner.upper(), progress=bar.update)
-    if not results:
-        click.echo(f"nothing new from {partner.upper()}")
-    for r in results:
-        detail = f"{r.rows:,} rows → {r.path}" if r.status == "landed" else _printable(r.reason)
-        click.echo(f"{r.status:8} {r.dataset} {r.period} {r.exchange_id}  {detail}")
+    with StageBar("download", quiet=quiet or as_json) as bar:
+        results = run_pull(node, code, progress=bar.update)
     alarms = _show_alarms(node, before)
-    raise SystemExit(1 if alarms or any(r.status == "rejected" for r in results) else 0)
+    rejected = any(r.status == "rejected" for r in results)
+    if as_json:
+        emit_json({"ok": not (alarms or rejected), "partner": code, "alarms": alarms, "exchanges": [
+            {"status": r.status, "dataset": r.dataset, "period": r.period, "exchange_id": r.exchange_id,
+             "rows": r.rows if r.status == "landed" else None,
+             "path": str(r.path) if r.status == "landed" else None,
+             "reason": None if r.status == "landed" else _printable(r.reason)} for r in results]})
+        finish(bool(alarms or rejected))
+    if not results:
+        click.echo(f"nothing new from {code}")
+    for r in results:
+        detail = f"{counted(r.rows, 'row')} → {r.path}" if r.status == "landed" else _printable(r.reason)
+        click.echo(f"{r.status:8} {r.dataset} {r.period} {r.exchange_id}  {detail}")
+    finish(bool(alarms or rejected))
 
 
 def _printable(text) -> str:
@@ -95,39 +158,58 @@ def _show_alarms(node: Node, before: int) -> list[dict]:
 
 
 @click.command()
-@click.option("--from", "partner", required=True, callback=_partner_code,
-              help="partner whose receipts to collect, e.g. THA")
+@partner_option("Partner whose receipts to collect, e.g. THA.", old="--from")
 @party_option
-def receipts(partner: str, party: str | None) -> None:
+@json_option
+def receipts(partner: str | None, old_partner: str | None, party: str | None, as_json: bool) -> None:
     """Collect and verify receipts from PARTNER; an exchange is delivered only with one.
 
     Exit code 1 if a receipt failed verification or the run raised an alarm.
     """
     from exchange.protocol.receipts import collect_receipts
 
+    code = _the_partner(partner, old_partner)
     node = _node(party)
     before = audit_seq(node)
-    found = collect_receipts(node, partner.upper())
+    found = collect_receipts(node, code)
+    alarms = _show_alarms(node, before)
+    invalid = any(r.status == "invalid" for r in found)
+    if as_json:
+        emit_json({"ok": not (alarms or invalid), "partner": code, "alarms": alarms,
+                   "receipts": [{"status": r.status, "exchange_id": r.exchange_id,
+                                 "reason": _printable(r.reason)} for r in found]})
+        finish(bool(alarms or invalid))
     if not found:
-        click.echo(f"no new receipts from {partner.upper()}")
+        click.echo(f"no new receipts from {code}")
     for r in found:
         click.echo(f"{r.status:8} {r.exchange_id}  {_printable(r.reason)}")
-    alarms = _show_alarms(node, before)
-    raise SystemExit(1 if alarms or any(r.status == "invalid" for r in found) else 0)
+    finish(bool(alarms or invalid))
 
 
 @click.command("verify")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--sender", required=True, help="party that sent the exchange (its key must be in the keyring)")
+@partner_option("Partner that sent the exchange, e.g. THA; its key must be in the keyring.", old="--sender")
 @click.option("--identity", "identity_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="also decrypt with this age identity file and check the plaintext hash")
-def verify_offline(path: Path, sender: str, identity_file: Path | None) -> None:
-    """Check a downloaded exchange folder offline (manifest.json, .minisig, data.parquet.age)."""
+              help="Also decrypt with this age identity file and check the plaintext hash.")
+@json_option
+def verify_offline(path: Path, partner: str | None, old_partner: str | None, identity_file: Path | None,
+                   as_json: bool) -> None:
+    """Check a downloaded exchange folder offline (manifest.json, .minisig, data.parquet.age).
+
+    Exit code 1 when a check fails (a signature that does not verify, a hash that does not
+    match: the files were altered).
+    """
     from exchange.protocol.offline import verify_folder
     from exchange.settings import load_settings
 
-    report = verify_folder(path, sender.upper(), load_settings().keyring_dir, identity_file)
-    click.echo(json.dumps(report, indent=2))
+    code = _the_partner(partner, old_partner)
+    report = verify_folder(path, code, load_settings().keyring_dir, identity_file)
+    if as_json:
+        emit_json({"ok": True, **report})
+        return
+    click.echo(f"exchange {report['exchange_id']} from {code}: signature valid, ciphertext SHA-256 matches"
+               + (", plaintext SHA-256 matches" if "plaintext_sha256" in report else ""))
+    click.echo(f"  trusted comment: {report['trusted_comment']}")
 
 
 COMMANDS = [publish, pull, receipts, verify_offline]

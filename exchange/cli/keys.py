@@ -19,7 +19,7 @@ from exchange.errors import ConfigError
 from exchange.settings import load_settings
 
 _DIR = click.Path(file_okay=False, path_type=Path)
-_PARTY_HELP = "ISO alpha-3 code of the party (default: GCMX_PARTY)."
+_PARTY_HELP = "ISO alpha-3 code of the party [default: GCMX_PARTY]."
 
 
 def _party(party: str | None) -> str:
@@ -33,7 +33,7 @@ def keys_group() -> None:
 
 @keys_group.command("generate")
 @click.option("--party", help=_PARTY_HELP)
-@click.option("--out", "out_dir", type=_DIR, help="Directory for the key files (default: GCMX_IDENTITY).")
+@click.option("--out", "out_dir", type=_DIR, help="Directory for the key files [default: GCMX_IDENTITY].")
 @click.option("--classic", is_flag=True, help="X25519 age key instead of post-quantum ML-KEM-768+X25519.")
 def generate(party: str | None, out_dir: Path | None, classic: bool) -> None:
     """Write PARTY.age, PARTY.age.pub, PARTY.minisign.key and PARTY.minisign.pub.
@@ -58,7 +58,7 @@ def generate(party: str | None, out_dir: Path | None, classic: bool) -> None:
     "directory",
     type=_DIR,
     help="Directory holding PARTY.age.pub and PARTY.minisign.pub "
-    "(default: GCMX_IDENTITY if they are there, else GCMX_KEYRING).",
+    "[default: GCMX_IDENTITY if they are there, else GCMX_KEYRING].",
 )
 def show(party: str | None, directory: Path | None) -> None:
     """Print a party's public keys and key id (never a secret)."""
@@ -80,7 +80,7 @@ def show(party: str | None, directory: Path | None) -> None:
 @keys_group.command("linkage")
 @click.option("--party", help=_PARTY_HELP)
 @click.option("--partner", required=True, help="ISO alpha-3 code of the partner, e.g. THA.")
-@click.option("--dir", "directory", type=_DIR, help="Identity directory (default: GCMX_IDENTITY).")
+@click.option("--dir", "directory", type=_DIR, help="Identity directory [default: GCMX_IDENTITY].")
 def linkage(party: str | None, partner: str, directory: Path | None) -> None:
     """Make the bilateral pseudonymisation key shared with PARTNER (linkage/A-B.key, 0600).
 
@@ -92,7 +92,7 @@ def linkage(party: str | None, partner: str, directory: Path | None) -> None:
 
 @keys_group.command("pseudonym")
 @click.option("--party", help=_PARTY_HELP)
-@click.option("--dir", "directory", type=_DIR, help="Identity directory (default: GCMX_IDENTITY).")
+@click.option("--dir", "directory", type=_DIR, help="Identity directory [default: GCMX_IDENTITY].")
 def pseudonym(party: str | None, directory: Path | None) -> None:
     """Make this party's own pseudonym key (pseudonym/PARTY.key, 0600), kept from partners.
 

@@ -83,7 +83,7 @@ def _recipients_file(path: Path) -> list[str]:
     help="File of recipients, one per line (e.g. THA.age.pub); repeatable.",
 )
 @click.option("-a", "--armor", is_flag=True, help="ASCII-armored (PEM-like) output.")
-@click.option("-o", "--output", type=_FILE, help="Output file (default: stdout).")
+@click.option("-o", "--output", type=_FILE, help="Output file [default: stdout].")
 @click.argument("input_path", metavar="[IN]", required=False, type=_FILE)
 def encrypt(
     recipients: tuple[str, ...],
@@ -92,7 +92,7 @@ def encrypt(
     output: Path | None,
     input_path: Path | None,
 ) -> None:
-    """Encrypt IN (default: stdin) in the age format; `age -d` can decrypt it."""
+    """Encrypt IN [default: stdin] in the age format; `age -d` can decrypt it."""
     everyone = [*recipients, *(r for f in recipient_files for r in _recipients_file(f))]
     if not everyone:
         raise ConfigError("no recipients given", hint="use -r age1... or -R PARTY.age.pub")
@@ -115,10 +115,10 @@ def encrypt(
     type=_FILE,
     help="age identity file (e.g. KHM.age); repeatable.",
 )
-@click.option("-o", "--output", type=_FILE, help="Output file (default: stdout).")
+@click.option("-o", "--output", type=_FILE, help="Output file [default: stdout].")
 @click.argument("input_path", metavar="[IN]", required=False, type=_FILE)
 def decrypt(identity_files: tuple[Path, ...], output: Path | None, input_path: Path | None) -> None:
-    """Decrypt an age file (binary or armored) from IN (default: stdin).
+    """Decrypt an age file (binary or armored) from IN [default: stdin].
 
     With -o the plaintext appears only after the whole file authenticated; on stdout,
     discard the output if the command fails.
@@ -142,7 +142,7 @@ def decrypt(identity_files: tuple[Path, ...], output: Path | None, input_path: P
     help="minisign secret key file (e.g. KHM.minisign.key).",
 )
 @click.option("-m", "--message", "file", required=True, type=_FILE, help="File to sign.")
-@click.option("-t", "--trusted-comment", help="Signed comment (default: timestamp and file name).")
+@click.option("-t", "--trusted-comment", help="Signed comment [default: timestamp and file name].")
 def sign(secret_key: Path, file: Path, trusted_comment: str | None) -> None:
     """Sign FILE in the minisign format; writes FILE.minisig (`minisign -V` verifies it).
 
@@ -168,7 +168,7 @@ def sign(secret_key: Path, file: Path, trusted_comment: str | None) -> None:
 @click.option("-P", "--public-key-string", help="minisign public key as one base64 line.")
 @click.option("-m", "--message", "file", required=True, type=_FILE, help="Signed file.")
 @click.option(
-    "-x", "--signature", "signature_file", type=_FILE, help="Signature file (default: FILE.minisig)."
+    "-x", "--signature", "signature_file", type=_FILE, help="Signature file [default: FILE.minisig]."
 )
 def verify_signature(
     public_key_file: Path | None, public_key_string: str | None, file: Path, signature_file: Path | None

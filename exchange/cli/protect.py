@@ -10,6 +10,7 @@ import click
 import pyarrow.parquet as pq
 
 from exchange.atomic import atomic_output, write_text_atomic
+from exchange.cli.output import counted, emit_json, json_option
 from exchange.errors import ConfigError, NotFound
 
 
@@ -34,17 +35,18 @@ def _check_writable(path: Path, what: str) -> None:
               help="Also write the disclosure report (JSON, counts only) here.")
 @click.option("--linkage-key-file", type=click.Path(path_type=Path, dir_okay=False,
                                                      exists=True),
-              help="Bilateral linkage key (hex), for contracts with linkage: withRecipient; "
-                   "default: {GCMX_IDENTITY}/linkage/{SENDER}-{RECIPIENT}.key.")
+              help="Bilateral linkage key (hex), for contracts with linkage: withRecipient "
+                   "[default: GCMX_IDENTITY/linkage/{SENDER}-{RECIPIENT}.key].")
 @click.option("--identity", type=click.Path(path_type=Path, file_okay=False),
-              help="Identity directory holding pseudonym/ and linkage/ (default: "
-                   "GCMX_IDENTITY).")
+              help="Identity directory holding pseudonym/ and linkage/ "
+                   "[default: GCMX_IDENTITY].")
 @click.option("--released", "released_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder keeping what was already released, for contracts whose "
-                   "pseudonyms link releases (default: {GCMX_HOME}/outbound/_released).")
+                   "pseudonyms link releases [default: GCMX_HOME/outbound/_released].")
+@json_option
 def protect_command(file: Path, contract_id: str, out: Path, report_path: Path | None,
                     linkage_key_file: Path | None, identity: Path | None,
-                    released_dir: Path | None) -> None:
+                    released_dir: Path | None, as_json: bool) -> None:
     """Protect FILE under the contract's disclosure rules and write it to --out.
 
     The file must hold only what the contract describes (its columns, its codes, at
@@ -52,7 +54,8 @@ def protect_command(file: Path, contract_id: str, out: Path, report_path: Path |
     Frequency tables get primary and secondary cell suppression (nulls with SDMX
     OBS_STATUS / CONF_STATUS flags) proven by the exact LP audit, which always runs;
     record-level data gets keyed pseudonyms, k-anonymity with l-diversity, and shuffled
-    rows. Prints the disclosure report: counts only, never values.
+    rows. Prints what was done (with --json the whole disclosure report): counts only,
+    never values.
     """
     from exchange.contract.model import load_contract
     from exchange.disclosure.rules import as_rules
@@ -78,12 +81,26 @@ def protect_command(file: Path, contract_id: str, out: Path, report_path: Path |
     if report_path is not None:
         _check_writable(report_path, "report file")
     protected, report = protect_for_contract(table, contract, key, released_dir, checked=True)
-    text = json.dumps({"contract": contract.id, **report.to_dict()}, indent=2)
+    document = {"contract": contract.id, **report.to_dict()}
     if report_path is not None:
-        write_text_atomic(report_path, text + "\n")
+        write_text_atomic(report_path, json.dumps(document, indent=2) + "\n")
     with atomic_output(out) as stream:
         pq.write_table(protected, stream)
-    click.echo(text)
+    if as_json:
+        emit_json(document)
+        return
+    click.echo(f"protected {file} under contract {contract.id} ({rules.method}): "
+               f"{counted(protected.num_rows, 'row')} written to {out}")
+    for name, value in _headline(document).items():
+        click.echo(f"  {name}: {value}")
+    if report_path is not None:
+        click.echo(f"  disclosure report: {report_path}")
+
+
+def _headline(document: dict) -> dict:
+    """The report's top-level counts (numbers and short texts), for the text output."""
+    return {k.replace("_", " "): v for k, v in document.items()
+            if k != "contract" and isinstance(v, int | float | str) and not isinstance(v, bool)}
 
 
 COMMANDS: list[click.Command] = [protect_command]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from exchange.cli.output import counted, finish
 from exchange.report import default_output, report_html, write_html
 from exchange.settings import load_settings
 
@@ -15,14 +16,14 @@ from exchange.settings import load_settings
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="HTML file to write [default: $GCMX_HOME/reports/{PARTY}-report.html].",
+    help="HTML file to write [default: GCMX_HOME/reports/{PARTY}-report.html].",
 )
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
-    help="The party's node folder [default: $GCMX_HOME].",
+    help="The party's node folder [default: GCMX_HOME].",
 )
-@click.option("--party", help="Whose exchanges to report, ISO alpha-3 [default: $GCMX_PARTY].")
+@click.option("--party", help="Whose exchanges to report, ISO alpha-3 [default: GCMX_PARTY].")
 def report(out: Path | None, home: Path | None, party: str | None) -> None:
     """Write one HTML file of every exchange, receipt, validation and the audit chain verdict.
 
@@ -48,13 +49,10 @@ def report(out: Path | None, home: Path | None, party: str | None) -> None:
     )
     if verdict["ok"]:
         click.secho(f"  audit chain intact: {verdict['entries']} entries", fg="green")
-        return
-    click.secho(
-        f"  audit chain FAILED verification: {len(verdict['problems'])} problem(s), see the report",
-        fg="red",
-        err=True,
-    )
-    raise SystemExit(1)
+    else:
+        click.secho(f"  audit chain FAILED verification: {counted(len(verdict['problems']), 'problem')}, "
+                    "see the report", fg="red", err=True)
+    finish(not verdict["ok"])
 
 
 COMMANDS: list[click.Command] = [report]

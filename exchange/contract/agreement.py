@@ -74,6 +74,14 @@ def _check_party(
     return None
 
 
+def party_problems(
+    contract: Contract, agreements_dir: Path, public_keys: Mapping[str, PublicKey]
+) -> dict[str, str]:
+    """Each party whose signature is missing, has no key, or does not verify, with the reason."""
+    directory = Path(agreements_dir)
+    return {p: r for p in parties(contract) if (r := _check_party(contract, p, directory, public_keys))}
+
+
 def require_in_force(
     contract: Contract, agreements_dir: Path, public_keys: Mapping[str, PublicKey]
 ) -> None:

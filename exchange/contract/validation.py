@@ -60,6 +60,9 @@ ARROW_TYPES = {
     "date": pa.date32(),
     "timestamp": pa.timestamp("us"),
 }
+# Expectation arguments kept in the report: contract facts (sets, bounds, patterns), never data.
+PARAMETER_KEYS = ("column_set", "exact_match", "value_set", "min_value", "max_value", "regex",
+                  "type_list", "type_", "column_list", "value")
 PARTIAL_VALUES = 10
 RAW, EXCHANGED = "raw", "exchanged"
 FORMS = (RAW, EXCHANGED)
@@ -76,6 +79,7 @@ class ExpectationOutcome:
     observed: Any = None
     unexpected_sample: list[Any] | None = None
     error: str | None = None
+    parameters: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
@@ -107,6 +111,12 @@ class ValidationReport:
     def failed(self) -> list[ExpectationOutcome]:
         """The expectations that did not hold."""
         return [o for o in self.outcomes if not o.success]
+
+    def in_words(self) -> list[str]:
+        """One sentence per problem found (exchange/contract/outcome_words.py), no record values."""
+        from exchange.contract.outcome_words import failure_sentences
+
+        return failure_sentences(self.outcomes)
 
     def to_dict(self) -> dict[str, Any]:
         """The whole report as JSON-able data (no record values for restricted data)."""
@@ -275,6 +285,7 @@ def _outcome(result: Any, restricted: bool) -> ExpectationOutcome:
         column=config.kwargs.get("column"),
         success=bool(result.success),
         counts={k: raw[k] for k in COUNT_KEYS if raw.get(k) is not None},
+        parameters={k: config.kwargs[k] for k in PARAMETER_KEYS if config.kwargs.get(k) is not None},
     )
     if config.type in SAFE_OBSERVED and "observed_value" in raw:
         outcome.observed = raw["observed_value"]

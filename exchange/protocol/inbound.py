@@ -180,7 +180,7 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
         write_json_atomic(staging / "validation.json", report.to_dict())
         if not report.success:
             raise ExchangeRejected(f"exchange {ref.exchange_id} ({ref.dataset} {ref.period}) from {partner} "
-                                   f"fails contract {contract.id}: {[x.to_dict() for x in summary.failed]}",
+                                   f"fails contract {contract.id}: {'; '.join(report.in_words())}",
                                    hint="quarantined; the sender was told by a rejected receipt",
                                    sender=partner, exchange_id=ref.exchange_id, dataset=ref.dataset,
                                    period=ref.period)

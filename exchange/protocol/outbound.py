@@ -129,7 +129,7 @@ def _validated(node: Node, source: Path, contract: Contract, period: str) -> Val
             "quarantine", contract=contract.id, period=period, reason="failed validation",
             failed=report.summary().get("failed", []), folder=str(folder))
         raise ContractBreach(f"dataset {contract.dataset} ({source.name}) breaks contract {contract.id}: "
-                             f"{_failed_text(report.summary())}",
+                             f"{'; '.join(report.in_words()) or 'validation failed'}",
                              hint=f"nothing was sent; the file and its report are in {folder}",
                              contract=contract.id, dataset=contract.dataset, period=period, folder=str(folder))
     return ValidationSummary.of(report.summary())
@@ -141,11 +141,6 @@ def check_source(node: Node, source: Path, contract_id: str, period: str) -> Val
     contract = outbound_contract(node, contract_id, period)
     check_declared_terms(node, source, contract, period)
     return _validated(node, source, contract, period)
-
-
-def _failed_text(summary: dict) -> str:
-    failed = summary.get("failed") or []
-    return "failed " + ", ".join(str(f) for f in failed[:5]) if failed else "validation failed"
 
 
 def protect_source(node: Node, source: Path, contract: Contract, source_sha256: str) -> tuple:

@@ -23,9 +23,10 @@ def run(*args, input=None):
     return CliRunner().invoke(main, [str(a) for a in args], input=input)
 
 
-def assert_clean_failure(result, fragment: str) -> None:
-    """Exit code 2, one error line naming the problem (plus a hint), no traceback."""
-    assert result.exit_code == 2, result.output
+def assert_clean_failure(result, fragment: str, code: int = 2) -> None:
+    """The exit code (2 unless a check failed: 1), one error line naming the problem (plus a
+    hint), no traceback."""
+    assert result.exit_code == code, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("gcmx: error:")]
     assert len(errors) == 1 and fragment in errors[0], result.stderr
     assert "Traceback" not in result.output
@@ -69,7 +70,7 @@ def test_decrypt_tampered_file_leaves_no_output(tmp_path, keys):
     data[-20] ^= 1
     sealed.write_bytes(bytes(data))
     result = run("decrypt", "-i", keys["THA"].age_identity, "-o", tmp_path / "out", sealed)
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output  # a check failed: tampered
     assert list(tmp_path.iterdir()) == [sealed]
 
 
@@ -119,10 +120,10 @@ def test_verify_signature_failures(tmp_path, keys):
     manifest.write_text("original")
     assert run("sign", "-s", keys["KHM"].minisign_secret, "-m", manifest).exit_code == 0
     wrong_key = run("verify-signature", "-p", keys["THA"].minisign_public, "-m", manifest)
-    assert_clean_failure(wrong_key, "signed by key")
+    assert_clean_failure(wrong_key, "signed by key", code=1)
     manifest.write_text("tampered")
     tampered = run("verify-signature", "-p", keys["KHM"].minisign_public, "-m", manifest)
-    assert_clean_failure(tampered, "bad signature")
+    assert_clean_failure(tampered, "bad signature", code=1)
     missing = run("verify-signature", "-p", keys["KHM"].minisign_public, "-m", tmp_path / "nope")
     assert_clean_failure(missing, "nope.minisig does not exist")
     no_key = run("verify-signature", "-m", manifest)

@@ -102,7 +102,7 @@ def test_diff_cli_exit_codes(tmp_path: Path):
     result = runner.invoke(main, ["contract", "diff", str(CONTRACT_FILE), str(new_file)])
     assert result.exit_code == 1 and "BREAKING  column return_reason: removed" in result.output
     same = runner.invoke(main, ["contract", "diff", str(CONTRACT_FILE), str(CONTRACT_FILE)])
-    assert same.exit_code == 0 and "0 change(s), 0 breaking" in same.output
+    assert same.exit_code == 0 and "0 changes, 0 breaking" in same.output
     broken = tmp_path / "broken.odcs.yaml"
     broken.write_text("apiVersion: v3.1.0\nkind: DataContract\n")
     bad = runner.invoke(main, ["contract", "diff", str(CONTRACT_FILE), str(broken)])

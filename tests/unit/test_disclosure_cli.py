@@ -47,9 +47,9 @@ def test_cli_protects_records_with_the_senders_own_key(tmp_path):
     out, report = tmp_path / "safe.parquet", tmp_path / "report.json"
     result = CliRunner().invoke(main, ["protect", str(raw), "--contract", contract.id,
                                        "--out", str(out), "--report", str(report),
-                                       "--identity", str(tmp_path / "id")])
+                                       "--identity", str(tmp_path / "id"), "--json"])
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output)
+    printed = json.loads(result.stdout)
     assert printed == json.loads(report.read_text())
     assert printed["kReached"] >= contract.disclosure["k"]
     assert printed["privacy"]["lReached"] >= 2 and printed["privacy"]["timeColumns"] == ["period"]
@@ -73,9 +73,11 @@ def test_cli_protects_a_frequency_table(tmp_path):
     raw = write_dataset(contract, tmp_path / "raw.parquet", _period(contract))
     out = tmp_path / "safe.parquet"
     result = CliRunner().invoke(main, ["protect", str(raw), "--contract", contract.id,
-                                       "--out", str(out)])
+                                       "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["cellsPrimarySuppressed"] >= 0
+    assert json.loads(result.stdout)["cellsPrimarySuppressed"] >= 0
+    text = CliRunner().invoke(main, ["protect", str(raw), "--contract", contract.id, "--out", str(out)])
+    assert text.exit_code == 0 and text.stdout.startswith(f"protected {raw}"), text.output
     assert "CONF_STATUS" in pq.read_table(out).column_names
 
 

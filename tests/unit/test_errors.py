@@ -56,9 +56,10 @@ def test_an_unknown_field_is_a_programming_error():
 def test_the_cli_maps_errors_to_exit_codes_in_one_place_and_documents_them():
     from click.testing import CliRunner
 
-    from exchange.cli import TERMINAL, TRANSIENT, exit_code, main
+    from exchange.cli import CHECK_FAILED, TERMINAL, TRANSIENT, exit_code, main
 
     assert exit_code(StoreUnavailable("s3 down", bucket="b")) == TRANSIENT == 75
-    assert exit_code(AccessDenied("refused", bucket="b")) == exit_code(ProtocolError("bad")) == TERMINAL == 2
+    assert exit_code(AccessDenied("refused", bucket="b")) == TERMINAL == 2
+    assert exit_code(ProtocolError("bad hash")) == exit_code(True) == CHECK_FAILED == 1
     shown = CliRunner().invoke(main, ["--help"]).output
     assert "Exit codes:" in shown and all(f"\n    {code} " in shown for code in (0, 1, 2, 75))

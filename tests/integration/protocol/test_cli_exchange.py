@@ -45,7 +45,7 @@ def test_publish_pull_receipts_verify_by_hand(env_for, seaweed, nodes, tmp_path)
     for name in ("data.parquet.age", "manifest.json", "manifest.json.minisig"):
         client.download_file("khm-to-tha", f"children_on_the_move/2025-11/{exchange_id}/{name}",
                              str(folder / name))
-    checked = runner.invoke(main, ["verify", str(folder), "--sender", "KHM", "--identity",
+    checked = runner.invoke(main, ["verify", str(folder), "--partner", "KHM", "--json", "--identity",
                                    str(nodes["THA"].home / "keys" / "THA.age")], env=env_for("THA"))
     assert checked.exit_code == 0, checked.output
     assert json.loads(checked.output)["plaintext_sha256"] == "matches"
@@ -57,5 +57,39 @@ def test_breach_by_hand_is_one_clear_line(env_for, tmp_path):
     src = dataset("children_on_the_move.khm-tha", tmp_path, period="2025-10", violations=["missing_column"])
     out = CliRunner().invoke(main, ["publish", str(src), "--contract", "children_on_the_move.khm-tha",
                                     "--period", "2025-10"], env=env_for("KHM"))
-    assert out.exit_code == 2
+    assert out.exit_code == 1  # a check failed: the file breaks its contract
     assert "breaks contract children_on_the_move.khm-tha" in out.output and "Traceback" not in out.output
+
+
+def test_every_reporting_command_prints_one_json_document(env_for, seaweed, nodes, tmp_path):
+    """--json: stdout is exactly one JSON document (progress and alarms go to stderr)."""
+    runner = CliRunner()
+
+    def run(party: str, *args: str) -> dict:
+        result = runner.invoke(main, [*args, "--json"], env=env_for(party))
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    src = dataset("children_on_the_move.khm-tha", tmp_path, period="2025-12")
+    published = run("KHM", "publish", str(src), "--contract", "children_on_the_move.khm-tha", "--period", "2025-12")
+    assert published["ok"] and published["created_now"] and published["validation"]["success"]
+    exchange_id = published["exchange_id"]
+    pulled = run("THA", "pull", "--partner", "KHM")
+    assert {(x["status"], x["exchange_id"]) for x in pulled["exchanges"]} >= {("landed", exchange_id)}
+    receipts = run("KHM", "receipts", "--partner", "THA")
+    assert ("accepted", exchange_id) in {(r["status"], r["exchange_id"]) for r in receipts["receipts"]}
+    assert run("THA", "audit", "verify")["ok"] is True
+
+    folder = tmp_path / "download"
+    folder.mkdir()
+    client = seaweed.client("THA")
+    for name in ("data.parquet.age", "manifest.json", "manifest.json.minisig"):
+        client.download_file("khm-to-tha", f"{published['prefix']}/{name}", str(folder / name))
+    assert run("THA", "verify", str(folder), "--partner", "KHM")["exchange_id"] == exchange_id
+    data = bytearray((folder / "data.parquet.age").read_bytes())
+    data[-20] ^= 1
+    (folder / "data.parquet.age").write_bytes(bytes(data))
+    tampered = runner.invoke(main, ["verify", str(folder), "--partner", "KHM", "--json"], env=env_for("THA"))
+    assert tampered.exit_code == 1 and "Traceback" not in tampered.output  # a check failed: tampered
+    document = json.loads(tampered.stdout)
+    assert document["ok"] is False and document["exit_code"] == 1 and "SHA-256" in document["error"]["message"]
