@@ -16,7 +16,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -33,6 +33,7 @@ from exchange.contract.terms import (  # noqa: F401 - the contract's vocabulary,
     PERIODS,
     REQUIRED_TERMS,
     RESTRICTED_CLASSIFICATIONS,
+    ContractTerms,
     terms_from_document,
 )
 from exchange.errors import ContractError
@@ -73,22 +74,14 @@ class Period:
 
 
 @dataclass(frozen=True, eq=False)
-class Contract:
-    """A loaded, schema-valid contract and the terms of exchange it states."""
+class Contract(ContractTerms):
+    """A loaded, schema-valid contract: the terms of exchange it states (with the code-list
+    hierarchies resolved into its disclosure rules), its columns, suite and hash. Two loads
+    are two objects (identity equality and hash, as before the terms became a base)."""
 
-    id: str
-    version: str
-    name: str
-    dataset: str
-    sender: str
-    recipients: tuple[str, ...]
-    schedule: str
-    period: str
-    classification: str
-    revision_policy: str
-    retention: str
-    legal_basis: str
-    disclosure: dict[str, Any]
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
     columns: dict[str, Column]
     path: Path
     suite_path: Path
@@ -292,18 +285,7 @@ def contract_from_document(document: Any, path: Path, suite_path: Path,
         raise ContractError(f"{path}: holds a number that is not JSON (NaN or infinity)",
                             hint="write the value as a finite number or a string") from None
     return Contract(
-        id=terms.id,
-        version=terms.version,
-        name=terms.name,
-        dataset=terms.dataset,
-        sender=terms.sender,
-        recipients=terms.recipients,
-        schedule=terms.schedule,
-        period=terms.period,
-        classification=terms.classification,
-        revision_policy=terms.revision_policy,
-        retention=terms.retention,
-        legal_basis=terms.legal_basis,
+        **{f.name: getattr(terms, f.name) for f in fields(ContractTerms) if f.name != "disclosure"},
         disclosure=resolve_subtotals(terms.disclosure, columns, hierarchies or {}),
         columns=columns,
         path=path,
