@@ -19,14 +19,12 @@ published the staged files are removed. They never leave the node's home.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from exchange.atomic import write_json_atomic
+from exchange.atomic import atomic_output, write_json_atomic
 from exchange.contract.model import Contract
 from exchange.errors import DisclosureError
 from exchange.protocol.naming import OUTBOUND, STAGED
@@ -87,11 +85,8 @@ def stage_protection(node: Node, source: Path, contract_id: str, period: str) ->
         raise
     record = staged_record(node, contract.id, period, source_sha)
     target = record.with_suffix(".parquet")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(fd)
-    pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")  # as publish writes it
-    os.replace(tmp, target)
+    with atomic_output(target) as out:
+        pq.write_table(table, out, row_group_size=ROW_GROUP, compression="zstd")  # as publish writes it
     data = {"contract": contract.id, "period": period, "contract_hash": contract.hash,
             "source_sha256": source_sha, "protected_sha256": file_sha256(target), "rows": table.num_rows,
             "disclosure": report.to_dict(), "for_partner": report.for_partner()}
