@@ -87,7 +87,8 @@ def protect_outbound(client, contract_id: str, period: str, source: str) -> dict
 
     node = node_for(client)
     staged = stage_protection(node, _source(node, contract_id, period, source), contract_id, period)
-    return {"contract": contract_id, "period": period, "staged": staged["staged"], "rows": staged["rows"],
+    return {"contract": contract_id, "period": period, "staged": staged["staged"],
+            "record_sha256": staged["record_sha256"], "rows": staged["rows"],
             "disclosure": staged["for_partner"], "suppressed": suppressed_count(staged["disclosure"])}
 
 
@@ -102,7 +103,8 @@ def publish_outbound(client, contract_id: str, period: str, source: str, checked
     from exchange.protocol.staged import load_prepared, remove_staged
 
     node = node_for(client)
-    prepared = load_prepared((protected or {}).get("staged"), (checked or {}).get("validation"),
+    prepared = load_prepared((protected or {}).get("staged"), (protected or {}).get("record_sha256"),
+                             (checked or {}).get("validation"),
                              (checked or {}).get("source_sha256"))
     result = publish(node, _source(node, contract_id, period, source), contract_id, period, prepared=prepared)
     if prepared is not None:

@@ -275,6 +275,10 @@ def _upload_prepared(node: Node, bucket: str, key: str, prepared: Prepared, reci
         with age.encryptor(upload, [recipient_key]) as sealed:
             plain = HashingWriter(sealed)
             shutil.copyfileobj(protected, plain, 1 << 20)
+            if plain.hash.hexdigest() != prepared.protected_sha256:  # changed since it was checked
+                raise ProtocolError(f"{prepared.protected}: the staged protected data changed while it was "
+                                    "being sent", hint="nothing was sent; run the outbound DAG again",
+                                    field="protected_sha256")
     return upload.result, {"sha256": plain.hash.hexdigest(), "size": plain.size}
 
 

@@ -18,6 +18,7 @@ published the staged files are removed. They never leave the node's home.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,7 @@ def stage_protection(node: Node, source: Path, contract_id: str, period: str) ->
     contract = outbound_contract(node, contract_id, period)
     source_sha = file_sha256(source)
     try:
-        table, report = protect_source(node, source, contract)
+        table, report = protect_source(node, source, contract, source_sha)
     except DisclosureError as exc:
         quarantine_unprotectable(node, source, contract, period, exc)
         raise
@@ -91,18 +92,25 @@ def stage_protection(node: Node, source: Path, contract_id: str, period: str) ->
             "source_sha256": source_sha, "protected_sha256": file_sha256(target), "rows": table.num_rows,
             "disclosure": report.to_dict(), "for_partner": report.for_partner()}
     write_json_atomic(record, data)
-    return {**data, "staged": str(record)}
+    return {**data, "staged": str(record), "record_sha256": file_sha256(record)}
 
 
-def load_prepared(staged: str | Path | None, validation: dict | None,
+def load_prepared(staged: str | Path | None, record_sha256: str | None, validation: dict | None,
                   validated_sha256: str | None) -> Prepared | None:
     """The prepared input at ``staged`` with the validation summary of the input whose SHA-256
-    is ``validated_sha256`` (None: nothing usable)."""
-    if not staged or not validation or not validated_sha256:
+    is ``validated_sha256`` (None: nothing usable).
+
+    ``record_sha256`` is the staged record's hash as the protect task returned it (through
+    Airflow, not the home folder): a record changed on disk since, by a bug or a local user,
+    is not used, and its ``protected_sha256`` binds the protected bytes publish sends."""
+    if not staged or not record_sha256 or not validation or not validated_sha256:
         return None
     record = Path(staged)
     try:
-        return Prepared.from_json(json.loads(record.read_text()), record, validation, validated_sha256)
+        body = record.read_bytes()
+        if hashlib.sha256(body).hexdigest() != record_sha256:
+            return None
+        return Prepared.from_json(json.loads(body), record, validation, validated_sha256)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -117,11 +117,24 @@ def test_staged_protection_is_used_only_for_the_input_it_belongs_to(tmp_path):
                                   "disclosure": {}, "for_partner": {}}))
     contract = SimpleNamespace(hash="h1")
     passed = {"success": True, "contract_hash": "h1"}
-    assert load_prepared(record, passed, "a" * 64).matches("a" * 64, contract)
-    assert not load_prepared(record, passed, "a" * 64).matches("b" * 64, contract)  # the input changed
-    assert not load_prepared(record, passed, "c" * 64).matches("a" * 64, contract)  # validated another file
-    assert not load_prepared(record, {**passed, "success": False}, "a" * 64).matches("a" * 64, contract)
-    assert not load_prepared(record, passed, "a" * 64).matches("a" * 64, SimpleNamespace(hash="h2"))
+    bound = file_sha256(record)  # what the protect task handed on through Airflow
+
+    def load(validation=passed, validated="a" * 64, record_sha256=bound):
+        return load_prepared(record, record_sha256, validation, validated)
+
+    assert load().matches("a" * 64, contract)
+    assert not load().matches("b" * 64, contract)  # the input changed
+    assert not load(validated="c" * 64).matches("a" * 64, contract)  # validated another file
+    assert not load({**passed, "success": False}).matches("a" * 64, contract)
+    assert not load().matches("a" * 64, SimpleNamespace(hash="h2"))
+    assert load(record_sha256=None) is None
     record.with_suffix(".parquet").write_bytes(b"edited bytes")
-    assert not load_prepared(record, passed, "a" * 64).matches("a" * 64, contract)
-    assert load_prepared(None, passed, "a" * 64) is None and load_prepared(tmp_path / "gone.json", passed, "a") is None
+    assert not load().matches("a" * 64, contract)
+    # a local user (or a bug) rewrites both files consistently: the record no longer has the
+    # hash the protect task returned, so nothing staged is used
+    record.write_text(json.dumps({"source_sha256": "a" * 64, "contract_hash": "h1", "rows": 3,
+                                  "protected_sha256": file_sha256(record.with_suffix(".parquet")),
+                                  "disclosure": {}, "for_partner": {}}))
+    assert load() is None
+    assert load_prepared(None, bound, passed, "a" * 64) is None
+    assert load_prepared(tmp_path / "gone.json", bound, passed, "a") is None
