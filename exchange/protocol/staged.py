@@ -81,7 +81,7 @@ def stage_protection(node: Node, source: Path, contract_id: str, period: str) ->
     contract = outbound_contract(node, contract_id, period)
     source_sha = file_sha256(source)
     try:
-        table, report = protect_source(node, source, contract)
+        table, report = protect_source(node, source, contract, source_sha)
     except DisclosureError as exc:
         quarantine_unprotectable(node, source, contract, period, exc)
         raise
