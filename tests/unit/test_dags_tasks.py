@@ -125,3 +125,54 @@ def test_staged_protection_is_used_only_for_the_input_it_belongs_to(tmp_path):
     record.with_suffix(".parquet").write_bytes(b"edited bytes")
     assert not load_prepared(record, passed, "a" * 64).matches("a" * 64, contract)
     assert load_prepared(None, passed, "a" * 64) is None and load_prepared(tmp_path / "gone.json", passed, "a") is None
+
+
+def test_a_contract_is_ready_only_with_both_signatures_and_both_keys(tmp_path):
+    terms = {t.id: t for t in contract_terms(PROJECT_ROOT / "contracts")}["workers_deployed.khm-kor"]
+    home, keyring = tmp_path / "home", tmp_path / "keyring"
+    (home / "agreements").mkdir(parents=True)
+    keyring.mkdir()
+    (home / "agreements" / f"{terms.id}@{terms.version}.KHM.minisig").write_text("sig")
+    for suffix in (".age.pub", ".minisign.pub"):
+        (keyring / f"KHM{suffix}").write_text("key")
+    ready, (missing,) = airflow_glue.ready_terms([terms], home, keyring)
+    assert ready == [] and missing.since is None
+    assert missing.reason == (f"KOR has not signed ({terms.id}@{terms.version}.KOR.minisig missing); "
+                              f"no age recipient of KOR in {keyring}; no minisign public key of KOR in {keyring}")
+    (home / "agreements" / f"{terms.id}@{terms.version}.KOR.minisig").write_text("sig")
+    for suffix in (".age.pub", ".minisign.pub"):
+        (keyring / f"KOR{suffix}").write_text("key")
+    assert airflow_glue.readiness(terms, home, keyring).reason is None
+    assert airflow_glue.readiness(terms, home, keyring).since.tzinfo is not None
+
+
+@pytest.mark.parametrize(("kind", "good", "bad"), [
+    ("monthly", "2026-10", ["October 2026", "2026-13", "2026-Q4", "2026-10-01"]),
+    ("quarterly", "2026-Q4", ["2026-10", "Q4 2026", "2026-Q5"]),
+])
+def test_period_param_and_task_refuse_what_the_cli_refuses(kind, good, bad):
+    import re
+
+    from exchange.orchestration.tasks import require_period
+
+    words, schema = airflow_glue.period_param(kind, "c.khm-tha")
+    assert "contract c.khm-tha expects periods like" in words and schema["$comment"] == words
+    assert re.search(schema["pattern"], good) and require_period(kind, good, "c.khm-tha") == good
+    for value in bad:
+        assert not re.search(schema["pattern"], value)
+        with pytest.raises(ContractError, match=f"period '{value}' is not a {kind} period") as caught:
+            require_period(kind, value, "c.khm-tha")
+        assert "contract c.khm-tha expects periods like" in caught.value.hint
+
+
+def test_library_loggers_are_quieted_and_a_failure_is_logged_last(caplog):
+    import logging
+
+    logging.getLogger("botocore").setLevel(logging.DEBUG)
+    with pytest.raises(Exception, match="nothing here"):
+        airflow_glue.run(lambda: (_ for _ in ()).throw(NotFound("nothing here", hint="put it there")), s3=False)
+    assert logging.getLogger("botocore").level == logging.WARNING
+    with caplog.at_level(logging.ERROR, logger="gcmx"):
+        airflow_glue.log_failure({"exception": RuntimeError("no dataset\n  to send"),
+                                  "task_instance": type("TI", (), {"task_id": "validate"})()})
+    assert caplog.records[-1].getMessage() == "gcmx task validate FAILED: no dataset to send"
