@@ -7,8 +7,8 @@ a partner. Each partner has a bucket from this party (exchanges, receipts, audit
 so :func:`checkpoint_buckets` is where ``gcmx audit checkpoint`` and the Airflow DAG publish.
 
 (The DAG file, while Airflow parses it, builds DAGs only for contracts whose agreement files and
-keys are all present, without verifying signatures (too slow there); every task checks the
-contract in force, signatures included.)
+keys are all present, without verifying signatures (too slow there); sending and receiving
+check the contract in force, signatures included.)
 """
 
 from __future__ import annotations
