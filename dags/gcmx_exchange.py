@@ -8,7 +8,8 @@ ready gets no DAG; the receipts-and-audit DAG's doc lists it with the reason.
 
 Each DAG starts when its contracts came into force here (the newest agreement file), with
 ``catchup=False``: unpausing it never starts a run for a schedule point before that, and an
-outbound DAG sends only when triggered or at its contract's next schedule point.
+outbound DAG sends only when triggered or on time at a schedule point (a scheduled run that
+starts over an hour late, Airflow's catch-up of the latest point, is skipped: nothing sent).
 
 * ``gcmx_outbound_<contract>``: one per contract this party sends, on the contract's cron;
   validate → protect → publish → record.
@@ -39,6 +40,7 @@ from exchange.orchestration.airflow_glue import (
     period_param,
     ready_terms,
     run,
+    skip_late_scheduled_run,
 )
 from exchange.protocol.naming import bucket_name
 from exchange.settings import load_settings
@@ -100,6 +102,7 @@ as the last lines of the task's log.
 
         @task
         def validate(params: dict | None = None, logical_date=None, dag_run=None) -> dict:
+            skip_late_scheduled_run(dag_run)
             when = logical_date or dag_run.run_after
             return run(tasks.validate_outbound, contract_id=terms.id, period_kind=terms.period,
                        period=params.get("period"), source=params.get("source"), logical_date=when)

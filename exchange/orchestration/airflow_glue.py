@@ -15,7 +15,9 @@
   parse time; the tasks re-check the signatures over the contract's current hash
   (``require_in_force``) before anything is sent or received. A DAG starts when its contracts
   came into force (the newest agreement file), so with ``catchup=False`` unpausing it never
-  starts a run for a schedule point from before that.
+  starts a run for a schedule point from before that; and a *scheduled* outbound run that starts
+  more than ``LATE_RUN`` after its schedule point (Airflow's catch-up of the latest point when a
+  DAG is unpaused or deployed late) sends nothing (:func:`skip_late_scheduled_run`).
 * Task logs: libraries' chatter (GX, botocore, urllib3, ...) is kept below WARNING, and a failed
   task ends its log with the reason and what to do, in words (:func:`log_failure`).
 """
@@ -40,6 +42,7 @@ OWNER = "gcmx-data-office"
 NOISY_LIBRARIES = ("great_expectations", "botocore", "boto3", "s3transfer", "urllib3", "filelock",
                    "fsspec", "asyncio", "PIL", "matplotlib", "numexpr", "tzlocal")
 PERIOD_EXAMPLES = {"monthly": "2025-03", "quarterly": "2025-Q1"}
+LATE_RUN = timedelta(hours=1)
 
 log = logging.getLogger("gcmx")
 
@@ -86,6 +89,22 @@ def period_param(kind: str, contract_id: str) -> tuple[str, dict]:
              "empty sends the last complete period")
     pattern = PERIODS[kind].pattern.replace("\\Z", "$")
     return words, {"type": ["null", "string"], "pattern": pattern, "$comment": words}
+
+
+def skip_late_scheduled_run(dag_run) -> None:
+    """Skip a scheduled run (never a triggered or cleared one) that started more than ``LATE_RUN``
+    after its schedule point: Airflow's run for the latest past point when a DAG is unpaused or
+    deployed late, which nobody asked for. Its downstream tasks are skipped: nothing is sent."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    kind = str(getattr(dag_run.run_type, "value", dag_run.run_type))
+    started, due = dag_run.start_date, dag_run.run_after
+    if kind != "scheduled" or (dag_run.clear_number or 0) > 0 or not started or started - due <= LATE_RUN:
+        return
+    reason = (f"scheduled run for {due:%Y-%m-%d %H:%M} UTC started {started - due} late (the DAG was paused "
+              "or deployed after that schedule point): nothing sent; trigger the DAG to send that period")
+    log.warning("gcmx %s", reason)
+    raise AirflowSkipException(reason)
 
 
 def quiet_libraries() -> None:

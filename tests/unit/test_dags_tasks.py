@@ -176,3 +176,21 @@ def test_library_loggers_are_quieted_and_a_failure_is_logged_last(caplog):
         airflow_glue.log_failure({"exception": RuntimeError("no dataset\n  to send"),
                                   "task_instance": type("TI", (), {"task_id": "validate"})()})
     assert caplog.records[-1].getMessage() == "gcmx task validate FAILED: no dataset to send"
+
+
+def test_only_a_late_scheduled_run_is_skipped():
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+    def dag_run(kind: str, due: datetime, clear_number: int = 0):
+        return SimpleNamespace(run_type=kind, run_after=due, start_date=now, clear_number=clear_number)
+
+    with pytest.raises(AirflowSkipException, match="started 10 days, 0:00:00 late .*nothing sent; trigger"):
+        airflow_glue.skip_late_scheduled_run(dag_run("scheduled", now - timedelta(days=10)))
+    airflow_glue.skip_late_scheduled_run(dag_run("scheduled", now - timedelta(minutes=3)))  # on time
+    airflow_glue.skip_late_scheduled_run(dag_run("manual", now - timedelta(days=10)))  # asked for
+    airflow_glue.skip_late_scheduled_run(dag_run("scheduled", now - timedelta(days=10), clear_number=1))
