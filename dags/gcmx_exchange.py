@@ -1,6 +1,15 @@
 """GCM data exchange DAGs for the party named by ``GCMX_PARTY``: wiring only.
 
-Generated from the contracts folder (``GCMX_CONTRACTS``):
+Generated from the contracts folder (``GCMX_CONTRACTS``), for the contracts *ready* here only:
+every party's agreement file of the contract's version (``$GCMX_HOME/agreements``) and public
+keys (``GCMX_KEYRING``) are present. That file check keeps parsing fast; every task re-checks
+the signatures over the contract's current hash before it sends or receives. A contract not
+ready gets no DAG; the receipts-and-audit DAG's doc lists it with the reason.
+
+Each DAG starts when its contracts came into force here (the newest agreement file), with
+``catchup=False``: unpausing it never starts a run for a schedule point before that, and an
+outbound DAG sends only when triggered or on time at a schedule point (a scheduled run that
+starts over an hour late, Airflow's catch-up of the latest point, is skipped: nothing sent).
 
 * ``gcmx_outbound_<contract>``: one per contract this party sends, on the contract's cron;
   validate → protect → publish → record.
@@ -23,13 +32,23 @@ from pathlib import Path
 from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
 
 from exchange.orchestration import tasks
-from exchange.orchestration.airflow_glue import DEFAULT_ARGS, ContractTerms, contract_terms, partners, run
+from exchange.orchestration.airflow_glue import (
+    DEFAULT_ARGS,
+    Readiness,
+    contract_terms,
+    partners,
+    period_param,
+    ready_terms,
+    run,
+    skip_late_scheduled_run,
+)
 from exchange.protocol.naming import bucket_name
+from exchange.settings import load_settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 PARTY = os.environ.get("GCMX_PARTY", "").strip().upper()
 CONTRACTS = Path(os.environ.get("GCMX_CONTRACTS") or PROJECT / "contracts")
-START = datetime(2025, 1, 1)
+SETTINGS = load_settings()
 TIMEZONE = "UTC"
 
 
@@ -39,9 +58,17 @@ def bucket_asset(sender: str, recipient: str) -> Asset:
     return Asset(uri=f"s3://{bucket}/", name=f"gcmx_{bucket.replace('-', '_')}", group="gcmx")
 
 
-def outbound_dag(terms: ContractTerms) -> DAG:
+def since(ready: list[Readiness]) -> datetime:
+    """When the newest of these contracts came into force here: the DAG's start date."""
+    return max(r.since for r in ready)
+
+
+def outbound_dag(ready: Readiness) -> DAG:
     """validate → protect → publish → record for one contract this party sends."""
+    terms = ready.terms
     recipient = terms.recipients[0]
+    example = "2025-03" if terms.period == "monthly" else "2025-Q1"
+    period_words, period_schema = period_param(terms.period, terms.id)
     doc = f"""
 ### Send **{terms.dataset}** to {recipient} ({terms.name})
 
@@ -56,22 +83,26 @@ Each run sends the last complete {terms.period} period before the run date.
    `s3://{terms.sender.lower()}-to-{recipient.lower()}/`. Re-running finishes the same exchange.
 4. **record**: shows what was sent (exchange, rows, revision, suppressed cells).
 
-Trigger with config `{{"period": "2025-03"}}` to send a given period, or
-`{{"source": "/path/file.parquet"}}` to send another file. S3 failures retry with backoff.
+In force here since {ready.since:%Y-%m-%d %H:%M} UTC: the first scheduled run is the contract's
+first schedule point after that (no catch-up). **Trigger** (▶) to send now: `period` empty sends
+the last complete period, or give one like `{example}`; `source` sends another Parquet file.
+S3 failures retry with backoff; a contract breach or bad input fails at once with the reason
+as the last lines of the task's log.
 """
     with DAG(
         dag_id=f"gcmx_outbound_{terms.dag_suffix}",
         description=f"Send {terms.dataset} {terms.sender} -> {recipient} under {terms.id}",
         schedule=CronTriggerTimetable(terms.schedule, timezone=TIMEZONE),
-        start_date=START, catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS, doc_md=doc,
+        start_date=ready.since, catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS, doc_md=doc,
         tags=["gcmx", "outbound", terms.dataset, f"to-{recipient}"],
-        params={"period": Param(None, type=["null", "string"], description="period to send, e.g. 2025-03"),
+        params={"period": Param(None, description=period_words, schema=period_schema),
                 "source": Param(None, type=["null", "string"],
                                 description="Parquet file to send instead of the outbox")},
     ) as dag:
 
         @task
         def validate(params: dict | None = None, logical_date=None, dag_run=None) -> dict:
+            skip_late_scheduled_run(dag_run)
             when = logical_date or dag_run.run_after
             return run(tasks.validate_outbound, contract_id=terms.id, period_kind=terms.period,
                        period=params.get("period"), source=params.get("source"), logical_date=when)
@@ -95,7 +126,7 @@ Trigger with config `{{"period": "2025-03"}}` to send a given period, or
     return dag
 
 
-def watch_dag(partner: str) -> DAG:
+def watch_dag(partner: str, start: datetime) -> DAG:
     """Wait for a new signed exchange from ``partner`` and announce it as an asset."""
     doc = f"""
 ### Watch for data from {partner}
@@ -109,7 +140,7 @@ A run that finds nothing within 25 minutes is *skipped*, not failed.
         dag_id=f"gcmx_watch_{partner.lower()}",
         description=f"Announce new exchanges from {partner}",
         schedule=CronTriggerTimetable("*/30 * * * *", timezone=TIMEZONE),
-        start_date=START, catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS, doc_md=doc,
+        start_date=start, catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS, doc_md=doc,
         tags=["gcmx", "inbound", "watch", f"from-{partner}"],
     ) as dag:
 
@@ -122,7 +153,7 @@ A run that finds nothing within 25 minutes is *skipped*, not failed.
     return dag
 
 
-def inbound_dag(partner: str) -> DAG:
+def inbound_dag(partner: str, start: datetime) -> DAG:
     """discover → receive (one mapped task per exchange) for data from ``partner``."""
     doc = f"""
 ### Receive data from {partner}
@@ -141,7 +172,7 @@ data in `s3://{partner.lower()}-to-{PARTY.lower()}/`, and every hour as a safety
         description=f"Receive exchanges from {partner}",
         schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 * * * *", timezone=TIMEZONE),
                                      assets=[bucket_asset(partner, PARTY)]),
-        start_date=START, catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS, doc_md=doc,
+        start_date=start, catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS, doc_md=doc,
         tags=["gcmx", "inbound", f"from-{partner}"],
     ) as dag:
 
@@ -171,7 +202,7 @@ Daily (and after every outbound exchange):
 3. **publish_checkpoint**: signs the log's head and puts it in each bucket {PARTY} writes,
    so partners and auditors can hold {PARTY} to it.
 4. **build_report**: rebuilds the auditor's offline HTML report.
-"""
+{not_ready_doc()}"""
     sent_to = sorted({r for t in TERMS if t.sender == PARTY for r in t.recipients})
     schedule = CronTriggerTimetable("0 7 * * *", timezone=TIMEZONE)
     if sent_to:
@@ -180,7 +211,7 @@ Daily (and after every outbound exchange):
     with DAG(
         dag_id="gcmx_receipts_audit",
         description=f"Receipts, audit chain and report of {PARTY}",
-        schedule=schedule, start_date=START, catchup=False, max_active_runs=1,
+        schedule=schedule, start_date=since(READY), catchup=False, max_active_runs=1,
         default_args=DEFAULT_ARGS, doc_md=doc, tags=["gcmx", "audit", "receipts"],
     ) as dag:
 
@@ -204,12 +235,28 @@ Daily (and after every outbound exchange):
     return dag
 
 
-TERMS = contract_terms(CONTRACTS) if PARTY else []
-if PARTY:
-    for _terms in TERMS:
-        if _terms.sender == PARTY:
-            globals()[f"gcmx_outbound_{_terms.dag_suffix}"] = outbound_dag(_terms)
+def not_ready_doc() -> str:
+    """The contracts of this party that have no DAG yet, each with what is missing."""
+    if not NOT_READY:
+        return ""
+    lines = "\n".join(f"* `{r.terms.id}`: {r.reason}" for r in NOT_READY)
+    return f"""
+**Contracts not in force here (no DAG until both parties sign and the keys are in the keyring;
+`gcmx contract status` says more):**
+
+{lines}
+"""
+
+
+MINE = [t for t in contract_terms(CONTRACTS) if PARTY in (t.sender, *t.recipients)] if PARTY else []
+READY, NOT_READY = ready_terms(MINE, SETTINGS.home, SETTINGS.keyring_dir)
+TERMS = [r.terms for r in READY]
+if READY:
+    for _ready in READY:
+        if _ready.terms.sender == PARTY:
+            globals()[f"gcmx_outbound_{_ready.terms.dag_suffix}"] = outbound_dag(_ready)
     for _partner in partners(PARTY, TERMS):
-        globals()[f"gcmx_watch_{_partner.lower()}"] = watch_dag(_partner)
-        globals()[f"gcmx_inbound_{_partner.lower()}"] = inbound_dag(_partner)
+        _start = since([r for r in READY if r.terms.sender == _partner])
+        globals()[f"gcmx_watch_{_partner.lower()}"] = watch_dag(_partner, _start)
+        globals()[f"gcmx_inbound_{_partner.lower()}"] = inbound_dag(_partner, _start)
     gcmx_receipts_audit = receipts_audit_dag()

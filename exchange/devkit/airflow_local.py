@@ -6,7 +6,8 @@ is imported because every DAG run happens in a child process::
 
     python -m exchange.devkit.airflow_local '[["<dag_id>", {conf}], ...]'
 
-runs ``dag.test()`` for each and prints one JSON line per run: its state and each task's.
+runs ``dag.test()`` for each and prints one JSON line per run: its state and each task's
+(state ``refused`` with Airflow's ``reason`` when the trigger's parameters are invalid).
 """
 
 from __future__ import annotations
@@ -108,7 +109,12 @@ def _test_dag(bag, dag_id: str, conf: dict) -> dict:
     dag = bag.get_dag(dag_id)
     if dag is None:
         return {"dag_id": dag_id, "state": "missing", "known": sorted(bag.dag_ids)}
-    run = dag.test(run_conf=conf)
+    from airflow.sdk.exceptions import ParamValidationError
+
+    try:
+        run = dag.test(run_conf=conf)
+    except ParamValidationError as exc:  # Airflow refuses the trigger: no run is created
+        return {"dag_id": dag_id, "state": "refused", "reason": str(exc)}
     tasks = {}
     for ti in run.get_task_instances():
         name = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"

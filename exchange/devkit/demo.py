@@ -215,11 +215,15 @@ def airflow_ui(root: Path, period: str, port: int = 8080) -> int:
     env = khm.env | {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "officer:admin",
                      "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
                      "AIRFLOW__API__PORT": str(port), "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                      "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
                      "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     print(f"KHM's Airflow: http://localhost:{port}  login: officer / {password}")
     print(f"  outbox with {period} data: {khm.gcmx_home / 'outbox'}; SeaweedFS on {server.endpoint}")
-    print("  trigger e.g. gcmx_outbound_workers_deployed_khm_tha; Ctrl-C stops Airflow and SeaweedFS")
+    print("  every DAG is UNPAUSED and ready to click, with no catch-up: an outbound DAG sends only when\n"
+          "  you trigger it or at its contract's next schedule point; watch/inbound only poll THA's bucket")
+    print("  to send: open gcmx_outbound_children_on_the_move_khm_tha, press Trigger (▶), leave `period`\n"
+          f"  empty or give {period}; Ctrl-C stops Airflow and SeaweedFS")
     try:
         standalone = [sys.executable, "-m", "airflow", "standalone"]
         return subprocess.run(standalone, env=env, check=False).returncode

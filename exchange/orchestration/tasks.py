@@ -25,7 +25,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from exchange.errors import NotFound
+from exchange.contract.terms import PERIODS
+from exchange.errors import ContractError, NotFound
 from exchange.protocol.naming import OUTBOX
 from exchange.settings import Settings, load_settings
 
@@ -51,6 +52,15 @@ def previous_period(kind: str, day: date | datetime) -> str:
     return f"{day.year - 1}-12" if day.month == 1 else f"{day.year}-{day.month - 1:02d}"
 
 
+def require_period(kind: str, period: str, contract_id: str) -> str:
+    """``period`` when it is a ``kind`` period; else the ContractError the CLI gives for it."""
+    if not PERIODS[kind].match(period):
+        example = "2025-03" if kind == "monthly" else "2025-Q1"
+        raise ContractError(f"period {period!r} is not a {kind} period",
+                            hint=f"contract {contract_id} expects periods like {example}")
+    return period
+
+
 def outbox_path(settings: Settings, contract_id: str, period: str) -> Path:
     """Where the office drops the file to send: ``{GCMX_HOME}/outbox/{contract}/{period}.parquet``."""
     return settings.home / OUTBOX / contract_id / f"{period}.parquet"
@@ -74,7 +84,8 @@ def validate_outbound(client, contract_id: str, period_kind: str, period: str | 
     from exchange.storage.streams import file_sha256
 
     node = node_for(client)
-    period = period or previous_period(period_kind, logical_date or datetime.now())
+    period = require_period(period_kind, period or previous_period(period_kind, logical_date or datetime.now()),
+                            contract_id)
     path = _source(node, contract_id, period, source)
     summary = check_source(node, path, contract_id, period)
     return {"contract": contract_id, "period": period, "source": str(path),

@@ -6,8 +6,9 @@ recipient signed the contract's current hash and each signature verifies with th
 a partner. Each partner has a bucket from this party (exchanges, receipts, audit checkpoints),
 so :func:`checkpoint_buckets` is where ``gcmx audit checkpoint`` and the Airflow DAG publish.
 
-(The DAG file, while Airflow parses it, builds one inbound DAG per sender named in the contracts,
-without verifying signatures; receiving checks the contract in force on every exchange.)
+(The DAG file, while Airflow parses it, builds DAGs only for contracts whose agreement files and
+keys are all present, without verifying signatures (too slow there); sending and receiving
+check the contract in force, signatures included.)
 """
 
 from __future__ import annotations

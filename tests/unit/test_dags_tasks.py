@@ -138,3 +138,72 @@ def test_staged_protection_is_used_only_for_the_input_it_belongs_to(tmp_path):
     assert load() is None
     assert load_prepared(None, bound, passed, "a" * 64) is None
     assert load_prepared(tmp_path / "gone.json", bound, passed, "a") is None
+
+
+def test_a_contract_is_ready_only_with_both_signatures_and_both_keys(tmp_path):
+    terms = {t.id: t for t in contract_terms(PROJECT_ROOT / "contracts")}["workers_deployed.khm-kor"]
+    home, keyring = tmp_path / "home", tmp_path / "keyring"
+    (home / "agreements").mkdir(parents=True)
+    keyring.mkdir()
+    (home / "agreements" / f"{terms.id}@{terms.version}.KHM.minisig").write_text("sig")
+    for suffix in (".age.pub", ".minisign.pub"):
+        (keyring / f"KHM{suffix}").write_text("key")
+    ready, (missing,) = airflow_glue.ready_terms([terms], home, keyring)
+    assert ready == [] and missing.since is None
+    assert missing.reason == (f"KOR has not signed ({terms.id}@{terms.version}.KOR.minisig missing); "
+                              f"no age recipient of KOR in {keyring}; no minisign public key of KOR in {keyring}")
+    (home / "agreements" / f"{terms.id}@{terms.version}.KOR.minisig").write_text("sig")
+    for suffix in (".age.pub", ".minisign.pub"):
+        (keyring / f"KOR{suffix}").write_text("key")
+    assert airflow_glue.readiness(terms, home, keyring).reason is None
+    assert airflow_glue.readiness(terms, home, keyring).since.tzinfo is not None
+
+
+@pytest.mark.parametrize(("kind", "good", "bad"), [
+    ("monthly", "2026-10", ["October 2026", "2026-13", "2026-Q4", "2026-10-01"]),
+    ("quarterly", "2026-Q4", ["2026-10", "Q4 2026", "2026-Q5"]),
+])
+def test_period_param_and_task_refuse_what_the_cli_refuses(kind, good, bad):
+    import re
+
+    from exchange.orchestration.tasks import require_period
+
+    words, schema = airflow_glue.period_param(kind, "c.khm-tha")
+    assert "contract c.khm-tha expects periods like" in words and schema["$comment"] == words
+    assert re.search(schema["pattern"], good) and require_period(kind, good, "c.khm-tha") == good
+    for value in bad:
+        assert not re.search(schema["pattern"], value)
+        with pytest.raises(ContractError, match=f"period '{value}' is not a {kind} period") as caught:
+            require_period(kind, value, "c.khm-tha")
+        assert "contract c.khm-tha expects periods like" in caught.value.hint
+
+
+def test_library_loggers_are_quieted_and_a_failure_is_logged_last(caplog):
+    import logging
+
+    logging.getLogger("botocore").setLevel(logging.DEBUG)
+    with pytest.raises(Exception, match="nothing here"):
+        airflow_glue.run(lambda: (_ for _ in ()).throw(NotFound("nothing here", hint="put it there")), s3=False)
+    assert logging.getLogger("botocore").level == logging.WARNING
+    with caplog.at_level(logging.ERROR, logger="gcmx"):
+        airflow_glue.log_failure({"exception": RuntimeError("no dataset\n  to send"),
+                                  "task_instance": type("TI", (), {"task_id": "validate"})()})
+    assert caplog.records[-1].getMessage() == "gcmx task validate FAILED: no dataset to send"
+
+
+def test_only_a_late_scheduled_run_is_skipped():
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+    def dag_run(kind: str, due: datetime, clear_number: int = 0):
+        return SimpleNamespace(run_type=kind, run_after=due, start_date=now, clear_number=clear_number)
+
+    with pytest.raises(AirflowSkipException, match="started 10 days, 0:00:00 late .*nothing sent; trigger"):
+        airflow_glue.skip_late_scheduled_run(dag_run("scheduled", now - timedelta(days=10)))
+    airflow_glue.skip_late_scheduled_run(dag_run("scheduled", now - timedelta(minutes=3)))  # on time
+    airflow_glue.skip_late_scheduled_run(dag_run("manual", now - timedelta(days=10)))  # asked for
+    airflow_glue.skip_late_scheduled_run(dag_run("scheduled", now - timedelta(days=10), clear_number=1))
