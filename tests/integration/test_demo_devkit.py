@@ -122,8 +122,10 @@ def test_a_new_airflow_session_folder_is_never_an_existing_one(tmp_path):
     (["demo"], []), (["demo", "KEEP=1"], ["--keep"]), (["demo", "KEEP=1", "CLASSIC=1"], ["--keep", "--classic"]),
     (["demo-stop"], ["--stop"]), (["airflow"], ["--airflow"])])
 def test_make_targets_pass_their_options_to_the_demo(make_args, options):
-    planned = subprocess.run(["make", "-n", *make_args], capture_output=True, text=True, check=True,
-                             cwd=PROJECT_ROOT).stdout
+    outer = {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"}  # when the suite runs under `make test`
+    env = {k: v for k, v in os.environ.items() if k not in outer}
+    planned = subprocess.run(["make", "-n", "--no-print-directory", *make_args], capture_output=True, text=True,
+                             check=True, cwd=PROJECT_ROOT, env=env).stdout
     assert planned.splitlines()[-1].split()[1:] == ["-m", "exchange.devkit.demo", *options]
 
 
