@@ -180,8 +180,8 @@ data in `s3://{partner.lower()}-to-{PARTY.lower()}/`, and every hour as a safety
         def discover() -> list[str]:
             return run(tasks.discover_inbound, partner=partner)
 
-        @task(map_index_template="{{ task.op_kwargs['prefix'] }}")
-        def receive(prefix: str) -> dict:
+        @task(map_index_template="{{ task.op_kwargs['prefix'] }}", max_active_tis_per_dagrun=1)
+        def receive(prefix: str) -> dict:  # one at a time, in the order discover gives
             return run(tasks.receive_inbound, partner=partner, prefix=prefix)
 
         receive.expand(prefix=discover())

@@ -138,16 +138,17 @@ def suppressed_count(disclosure: dict) -> int:
 
 
 def discover_inbound(client, partner: str) -> list[str]:
-    """Prefixes of complete exchanges from ``partner`` this node has not decided on yet."""
+    """Prefixes of complete exchanges from ``partner`` this node has not decided on yet, in
+    the sender's publishing order (the receive tasks run one at a time in that order)."""
     from exchange.protocol.freshness_check import watch_partner
-    from exchange.protocol.inbound import discover
+    from exchange.protocol.inbound import discover, in_publish_order
 
     node = node_for(client)
     alarms = watch_partner(node, partner.upper())
     if alarms:
         log.warning("%d alarm(s) about %s's bucket (index or audit checkpoint); see the audit log and report",
                     len(alarms), partner.upper())
-    return discover(node, partner.upper())
+    return in_publish_order(node, partner.upper(), discover(node, partner.upper()))
 
 
 def receive_inbound(client, partner: str, prefix: str) -> dict:

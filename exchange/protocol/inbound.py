@@ -20,13 +20,15 @@ audit note and one warning each.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -139,8 +141,25 @@ def receive(node: Node, partner: str, prefix: str, progress: Callable[[int], Non
     """Verify, decrypt, re-validate and land one exchange; answer with a signed receipt.
 
     Raises ExchangeRejected (terminal) after quarantining a bad exchange; transient store
-    errors propagate untouched so the caller may retry.
+    errors propagate untouched so the caller may retry. Exchanges from one sender are
+    received one at a time (a lock in the node's inbound folder): two running at once, e.g.
+    two Airflow tasks, could otherwise both pass the ordering check and both land.
     """
+    with _one_at_a_time(node, partner):
+        return _receive(node, partner, prefix, progress)
+
+
+@contextmanager
+def _one_at_a_time(node: Node, partner: str) -> Iterator[None]:
+    lock = node.folder(INBOUND) / partner / ".receiving.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed, even on a crash
+        yield
+
+
+def _receive(node: Node, partner: str, prefix: str, progress: Callable[[int], None] | None) -> Received:
+
     bucket = bucket_name(partner, node.party)
     ref = parse_exchange_prefix(prefix, bucket)
     if ref is None:
@@ -299,7 +318,7 @@ def _reject(node: Node, partner: str, ref: ExchangeRef, body: bytes, summary: Va
                            period=ref.period) from exc
 
 
-def _publish_order(node: Node, partner: str, prefixes: list[str]) -> list[str]:
+def in_publish_order(node: Node, partner: str, prefixes: list[str]) -> list[str]:
     """Prefixes in the sender's publishing order (manifest sequence), so that two revisions
     published between pulls land oldest first instead of the older one being refused as a
     rollback. Only a manifest whose signature verifies is read (bounded reads); any other
@@ -331,7 +350,7 @@ def pull(node: Node, partner: str, progress: Callable[[int], None] | None = None
     prefixes = discover(node, partner)
     if prefixes:
         _start_set_ups()  # beside the signature checks and downloads that come first
-    for prefix in _publish_order(node, partner, prefixes):
+    for prefix in in_publish_order(node, partner, prefixes):
         try:
             results.append(receive(node, partner, prefix, progress))
         except ExchangeRejected as exc:

@@ -21,7 +21,7 @@ import pytest
 
 from exchange.crypto import age
 from exchange.protocol import inbound as inbound_module
-from exchange.protocol.inbound import ExchangeRejected, _publish_order, discover, pull, receive
+from exchange.protocol.inbound import ExchangeRejected, discover, in_publish_order, pull, receive
 from exchange.protocol.manifest import Manifest, recipient_key_id
 from exchange.protocol.outbound import publish
 from tests.conftest import start_seaweed
@@ -225,7 +225,7 @@ def test_bucket_key_only_huge_manifest_bounded(nodes, tmp_path, planted):
     khm.store.put_bytes("khm-to-tha", f"{huge}/manifest.json.minisig", b"x" * MIB)
     tracemalloc.start()
     try:
-        order = _publish_order(tha, "KHM", discover(tha, "KHM"))
+        order = in_publish_order(tha, "KHM", discover(tha, "KHM"))
         with pytest.raises(ExchangeRejected, match="larger than"):
             receive(tha, "KHM", huge)
         peak = tracemalloc.get_traced_memory()[1]

@@ -79,6 +79,36 @@ def test_two_revisions_between_pulls_land_in_publishing_order(nodes, source, pub
                                                                     (second.exchange_id, "landed")]
 
 
+def test_two_revisions_received_by_parallel_tasks_are_decided_one_at_a_time(nodes, published, monkeypatch):
+    """Two Airflow tasks receiving from one sender at once could both pass the ordering check
+    and both land; receive holds the sender's lock for the whole decision."""
+    import fcntl
+
+    tha = nodes["THA"]
+    lock = tha.home / "inbound" / "KHM" / ".receiving.lock"
+    held = []
+
+    def probe(node, partner, prefix, progress):  # what a second, concurrent receive would meet
+        with lock.open("a") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                held.append(prefix)
+        return "decided"
+
+    monkeypatch.setattr(inbound_module, "_receive", probe)
+    assert receive(tha, "KHM", published.prefix) == "decided" and held == [published.prefix]
+
+
+def test_the_dag_discovers_in_publishing_order(nodes, source, published, monkeypatch):
+    from exchange.orchestration import tasks
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    second = publish(khm, source(seed=2), CONTRACT, PERIOD)
+    monkeypatch.setattr(tasks, "node_for", lambda client: tha)
+    assert tasks.discover_inbound(None, "KHM") == [published.prefix, second.prefix]
+
+
 def test_partner_with_valid_keys_rollback_is_per_sender(nodes, source):
     """THA and MYS each send KHM their first exchange (sequence 1) of the same period: both land."""
     khm = nodes["KHM"]
