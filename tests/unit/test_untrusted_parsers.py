@@ -7,6 +7,7 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -98,3 +99,18 @@ def test_a_file_that_crashes_the_parquet_library_is_refused_and_the_caller_lives
     good = tmp_path / "good.parquet"
     good.write_bytes(PARQUET)
     check_parquet(good, 3, "test")
+
+
+def test_partner_with_valid_keys_dictionary_bomb_of_modest_rows_is_refused(tmp_path):
+    """Thousands of genuine-looking rows sharing one 60 KB text value (dictionary-encoded):
+    a few KiB on disk and a modest declared size, gigabytes once a reader materialises it."""
+    import os
+
+    rows = 5000
+    value = pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), pa.array(["x" * 60_000]))
+    genuine = pa.array([os.urandom(50).hex() for _ in range(rows)])  # incompressible: a real-looking file size
+    path = tmp_path / "bomb.parquet"
+    pq.write_table(pa.table({"person_id": genuine, "REF_AREA": value}), path, compression="zstd")
+    assert path.stat().st_size < 1024 * 1024  # about 300 MB once materialised
+    with pytest.raises(ProtocolError, match="decodes to more than"):
+        check_parquet(path, rows, "test")
