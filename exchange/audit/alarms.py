@@ -30,6 +30,7 @@ KINDS = frozenset({
     "checkpoint-backwards",    # the partner's audit checkpoint is older than one we witnessed
     "checkpoint-fork",         # same seq as a witnessed checkpoint, another head
     "manifest-untrusted",      # a manifest in our own bucket that we did not write (planted)
+    "manifest-replaced",       # the partner rejected our exchange over a manifest we did not sign
 })
 
 

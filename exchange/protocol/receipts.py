@@ -164,8 +164,12 @@ def _own_record(folder: Path) -> Manifest:
     return Manifest.from_json(path.read_bytes(), str(path))
 
 
-def _check(doc: Receipt, key_parts: dict, own: Manifest, node: Node, partner: str, where: str) -> None:
-    expected = {**key_parts, "sender": node.party, "receiver": partner, "manifest_sha256": own.sha256}
+def _check(doc: Receipt, key_parts: dict, own: Manifest, node: Node, partner: str, where: str,
+           manifest_sha256: str | None = None) -> None:
+    """Raise unless ``doc`` answers this node's exchange at the key it sits under (and the
+    manifest this node signed, unless another ``manifest_sha256`` is expected)."""
+    expected = {**key_parts, "sender": node.party, "receiver": partner,
+                "manifest_sha256": manifest_sha256 or own.sha256}
     for name, value in expected.items():
         if getattr(doc, name) != value:
             raise ProtocolError(f"{where}: receipt {name} is {getattr(doc, name)[:80]!r}, expected {value!r}",
@@ -230,7 +234,9 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
             comment = public.verify(body, signature, source=signature_key(where))
             doc = Receipt.from_json(body, where)
             answered = {"dataset": named.dataset, "period": named.period, "exchange_id": eid}
-            _check(doc, answered, _own_record(folder), node, partner, where)
+            own = _own_record(folder)
+            replaced = doc.status == "rejected" and doc.manifest_sha256 != own.sha256
+            _check(doc, answered, own, node, partner, where, doc.manifest_sha256 if replaced else None)
             if comment != doc.comment():
                 raise ProtocolError(f"{where}: signature names another receipt ({comment[:120]!r})",
                                     hint="a signature was moved between receipts; tell the partner",
@@ -242,6 +248,11 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
                          **{"from": partner})
             found.append(ReceiptStatus(eid, "invalid", reason))
             continue
+        if replaced:  # a bucket key replaced our manifest: the partner never saw what we signed
+            raise_alarm(node, "manifest-replaced", partner,
+                        f"{partner} rejected exchange {eid} over a manifest this node did not sign (replaced "
+                        "in the bucket); the next publish of the same input sends it as a new revision",
+                        exchange_id=eid, where=where)
         write_json_atomic(folder / "receipt.json", doc.to_dict())
         audit.append("receipt", direction="received", exchange_id=eid, status=doc.status,
                      reason=defused(doc.reason[:400]), **{"from": partner})

@@ -128,3 +128,24 @@ def test_bucket_key_only_oversized_receipt_is_invalid_and_read_no_further_than_i
     [found] = collect_receipts(khm, "THA")
     assert found.status == "invalid" and "larger than" in found.reason
     assert store.server.served <= RECEIPT_MAX + SIGNATURE_MAX + 2 + 64 * 1024  # + the partner's checkpoints
+
+
+def test_bucket_key_only_replaced_manifest_is_sent_again_as_a_new_revision(nodes, store, source, published):
+    """With KHM's bucket key, one byte of a just-published manifest is changed: THA rightly
+    rejects it, its signed receipt names the manifest it saw. KHM counts that as a rejection
+    of its exchange (with an alarm), so the next publish sends the same input again."""
+    from exchange.protocol.limits import MANIFEST_MAX
+    from exchange.protocol.outbound import publish
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    key = f"{published.prefix}/manifest.json"
+    attacker = store.as_party(None)
+    attacker.put_bytes("khm-to-tha", key, attacker.get_bytes("khm-to-tha", key, MANIFEST_MAX) + b" ")
+    assert [r.status for r in pull(tha, "KHM")] == ["rejected"]
+    assert statuses(khm) == {published.exchange_id: "rejected"}
+    assert events(khm, "alarm", kind="manifest-replaced", exchange_id=published.exchange_id)
+
+    again = publish(khm, source(), CONTRACT, PERIOD)
+    assert again.revision == published.revision + 1 and again.exchange_id != published.exchange_id
+    assert [(r.exchange_id, r.status) for r in pull(tha, "KHM")] == [(again.exchange_id, "landed")]
+    assert statuses(khm) == {again.exchange_id: "accepted"}
