@@ -152,7 +152,7 @@ def chart(periods: list[dict]) -> dict[str, Any] | None:
 
 # Alarm kinds (exchange/audit/alarms.py KINDS) by what the auditor checks.
 ALARM_GROUPS = (
-    ("receipts", "Receipts", ("receipt-slot-taken",)),
+    ("receipts", "Receipts", ("receipt-slot-taken", "manifest-replaced")),
     ("freshness", "Freshness (the sender's signed index)", (
         "index-invalid", "index-rollback", "index-fork", "index-slot-taken", "exchange-withheld",
         "exchange-deleted", "exchange-replaced", "exchange-unindexed", "manifest-untrusted")),
