@@ -89,8 +89,15 @@ class LocalAirflow:
         the first result also carries the child's output tail as ``log``.
         """
         args = [sys.executable, "-m", "exchange.devkit.airflow_local", json.dumps(runs)]
-        done = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=timeout,
-                              check=False)
+        try:
+            done = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=timeout,
+                                  check=False)
+        except subprocess.TimeoutExpired as exc:
+            tail = (exc.stderr or b"")[-2000:]
+            raise ConfigError(
+                f"DAG runs {[r[0] for r in runs]} of {self.party} did not finish in {timeout:.0f} s: "
+                f"{tail.decode(errors='replace') if isinstance(tail, bytes) else tail}",
+                hint=f"see the task logs under AIRFLOW_HOME={self.airflow_home}/logs") from None
         results = [json.loads(line.removeprefix(RESULT_MARK)) for line in done.stdout.splitlines()
                    if line.startswith(RESULT_MARK)]
         if len(results) != len(runs):

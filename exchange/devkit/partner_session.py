@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 from exchange.atomic import write_bytes_atomic
@@ -76,5 +77,7 @@ def session_text(partner_folder: Path, endpoint: str, period: str, exchange_id: 
     opening = OPEN_CLASSIC if classic else OPEN_POST_QUANTUM
     note = ("# classic X25519 keys: any age version opens it\n" if classic else
             "# post-quantum keys (age1pq1...): `age -d` needs age >= 1.3 (Debian's 1.1.1 cannot);\n"
-            "# gcmx decrypt does the same (`source .venv/bin/activate` first)\n")
-    return fill(FETCH_AND_VERIFY, partner_folder, endpoint, period, exchange_id) + note + opening
+            "# gcmx decrypt does the same\n")
+    tools = Path(sys.executable).parent  # this checkout's .venv/bin: the pinned aws CLI and gcmx
+    path = f"export PATH={shlex.quote(str(tools))}:$PATH   # the pinned aws CLI and gcmx of this checkout\n"
+    return path + fill(FETCH_AND_VERIFY, partner_folder, endpoint, period, exchange_id) + note + opening

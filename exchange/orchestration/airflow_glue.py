@@ -183,5 +183,10 @@ def run(func: Callable[..., dict | list], *, s3: bool = True, **kwargs) -> dict 
     except TransientError as exc:
         log.warning("gcmx %s: %s (%s); Airflow retries it", func.__name__, exc, type(exc).__name__)
         raise AirflowException(str(exc)) from None
+    except Exception as exc:  # not a gcmx error: a bug, which a retry would only repeat
+        log.exception("gcmx %s FAILED: unexpected %s", func.__name__, type(exc).__name__)
+        log.error("gcmx what to do: this is a bug in gcmx; report it with this log")
+        raise AirflowFailException(f"unexpected {type(exc).__name__} in {func.__name__}: a bug, "
+                                   "not retried; report it with the task log") from None
     log.info("gcmx %s: %s", func.__name__, to_json(result) if isinstance(result, dict) else result)
     return result

@@ -47,6 +47,8 @@ def test_terminal_errors_fail_the_task_transient_ones_retry(monkeypatch):
     with pytest.raises(AirflowException, match="unreachable") as retried:
         airflow_glue.run(outage, s3=False)
     assert not isinstance(retried.value, AirflowFailException)  # Airflow retries it with backoff
+    with pytest.raises(AirflowFailException, match="unexpected TypeError in <lambda>: a bug, not retried"):
+        airflow_glue.run(lambda: None + 1, s3=False)  # a bug fails at once: retrying repeats it
     assert airflow_glue.run(lambda value: {"value": value}, s3=False, value=1) == {"value": 1}
 
 
