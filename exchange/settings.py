@@ -79,7 +79,8 @@ def load_settings(**overrides) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{ENV_PREFIX}{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors()
+        problems = "; ".join(  # pydantic's "Value error, " prefix says nothing to an officer
+            f"{ENV_PREFIX}{str(err['loc'][0]).upper()}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
         )
         raise ConfigError(f"invalid settings ({problems})", hint="fix the variables named") from None
