@@ -16,6 +16,7 @@ from exchange.contract.agreement import require_in_force
 from exchange.contract.model import ID_PATTERN, Contract, parse_period
 from exchange.crypto import age
 from exchange.errors import ProtocolError
+from exchange.protocol.limits import EXCHANGE_MAX
 from exchange.protocol.manifest import Manifest, recipient_key_id
 from exchange.protocol.naming import INBOUND, LANDING, MANIFEST, ExchangeRef, bucket_name, signature_key
 from exchange.protocol.node import Node
@@ -48,6 +49,12 @@ def check_manifest(node: Node, ref: ExchangeRef, sender: str, body: bytes, signa
                             hint="the sender encrypted it for another party; ask it to republish",
                             bucket=ref.bucket, key=f"{ref.prefix}/{MANIFEST}", field="recipients",
                             exchange_id=ref.exchange_id)
+    for name, size in (("ciphertext.size", manifest.ciphertext.size), ("plaintext.size", manifest.plaintext.size)):
+        if size > EXCHANGE_MAX:
+            raise ProtocolError(f"{where}: manifest {name} is {size} bytes, over the limit of {EXCHANGE_MAX}",
+                                hint="no exchange is that large; ask the sender to split it",
+                                bucket=ref.bucket, key=f"{ref.prefix}/{MANIFEST}", field=name,
+                                exchange_id=ref.exchange_id)
     key_id, own = manifest.recipients[0].key_id, own_recipient_key_ids(node)
     if key_id not in own:
         raise ProtocolError(f"{where}: encrypted to age key {key_id}, this party's key is "

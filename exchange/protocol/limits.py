@@ -25,4 +25,5 @@ PARQUET_ROW_GROUPS_MAX = 4096            # publish writes 256 Ki rows per group
 PARQUET_COLUMNS_MAX = 1024               # contracts have tens of columns
 PARQUET_EXPANSION_MAX = 64               # uncompressed size / file size: zstd on real data stays far below
 PARQUET_UNCOMPRESSED_MAX = 16 * GIB      # absolute cap on the declared uncompressed size
+EXCHANGE_MAX = 64 * GIB                  # signed ciphertext or plaintext size: a partner cannot fill the disk
 PARQUET_DECODED_ROW_MAX = 4 * KIB        # decoded bytes per signed row: real rows are well under 1 KiB

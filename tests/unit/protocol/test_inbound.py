@@ -30,6 +30,7 @@ from tests.support.protocol import (
     manifest_doc,
     manifest_fields,
     receipts_about,
+    signed_objects,
 )
 
 CONTRACT = "children_on_the_move.khm-tha"
@@ -208,6 +209,27 @@ def test_partner_with_valid_keys_wrong_recipient_key_id_rejected_before_decrypt(
         receive(tha, "KHM", forged.prefix)
     assert err.value.folder and err.value.__cause__.field == "recipients.key_id"
     assert_quarantined(tha, "KHM", forged.prefix, "encrypted to age key")
+
+
+def test_partner_with_valid_keys_oversized_exchange_is_refused_before_download(nodes, monkeypatch):
+    from exchange.canonical import canonical_json
+    from exchange.protocol.limits import EXCHANGE_MAX
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    fields = manifest_fields(khm, tha, CONTRACT, PERIOD, "f" * 32)
+
+    def oversized(manifest) -> bytes:  # signed like any manifest; it declares 64 GiB + 1 of ciphertext
+        doc = manifest.to_dict()
+        return canonical_json({**doc, "ciphertext": {**doc["ciphertext"], "size": EXCHANGE_MAX + 1}})
+
+    manifest, objects = signed_objects(khm, fields, b"PAR1 never read", tha.public_keys("THA").age_recipient,
+                                       oversized)
+    for key, body in objects.items():
+        khm.store.put_bytes(BUCKET, key, body)
+    monkeypatch.setattr(inbound_module, "_download_and_decrypt", lambda *a: pytest.fail("downloaded"))
+    with pytest.raises(ExchangeRejected, match="over the limit") as err:
+        receive(tha, "KHM", manifest.prefix)
+    assert err.value.__cause__.field == "ciphertext.size"
 
 
 def test_partner_with_valid_keys_exchange_addressed_to_another_party_is_refused(nodes, monkeypatch):
