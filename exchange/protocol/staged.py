@@ -25,12 +25,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from exchange.atomic import atomic_output, write_json_atomic
+from exchange.atomic import atomic_output, write_bytes_atomic
 from exchange.contract.model import Contract
 from exchange.errors import DisclosureError
 from exchange.protocol.naming import OUTBOUND, STAGED
 from exchange.protocol.node import Node
-from exchange.storage.streams import file_sha256
+from exchange.storage.streams import HashingWriter, file_sha256
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,14 @@ def stage_protection(node: Node, source: Path, contract_id: str, period: str) ->
     record = staged_record(node, contract.id, period, source_sha)
     target = record.with_suffix(".parquet")
     with atomic_output(target) as out:
-        pq.write_table(table, out, row_group_size=ROW_GROUP, compression="zstd")  # as publish writes it
+        protected = HashingWriter(out)  # hashed as written, not read back
+        pq.write_table(table, protected, row_group_size=ROW_GROUP, compression="zstd")  # as publish writes it
     data = {"contract": contract.id, "period": period, "contract_hash": contract.hash,
-            "source_sha256": source_sha, "protected_sha256": file_sha256(target), "rows": table.num_rows,
+            "source_sha256": source_sha, "protected_sha256": protected.hash.hexdigest(), "rows": table.num_rows,
             "disclosure": report.to_dict(), "for_partner": report.for_partner()}
-    write_json_atomic(record, data)
-    return {**data, "staged": str(record), "record_sha256": file_sha256(record)}
+    body = json.dumps(data, sort_keys=True).encode()
+    write_bytes_atomic(record, body)
+    return {**data, "staged": str(record), "record_sha256": hashlib.sha256(body).hexdigest()}
 
 
 def load_prepared(staged: str | Path | None, record_sha256: str | None, validation: dict | None,
