@@ -81,6 +81,14 @@ def key_file_paths(party: str, directory: Path) -> PartyKeyFiles:
     )
 
 
+def retired_identity_path(party: str, identity_dir: Path, key_id: str) -> Path:
+    """Where a rotated-out age identity of ``party`` is kept until ``gcmx keys destroy``:
+    ``{identity_dir}/retired/{PARTY}.{key_id}.age`` (``key_id`` as in the manifest)."""
+    if not key_id.isalnum() or not key_id.isascii():
+        raise ConfigError(f"invalid key id {key_id!r}", hint="use the key id the report or manifest shows")
+    return Path(identity_dir) / "retired" / f"{party_code(party)}.{key_id}.age"
+
+
 def _write_secret(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as stream:

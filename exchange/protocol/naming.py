@@ -58,7 +58,9 @@ OBJECT_NAMES = frozenset({DATA, MANIFEST, SIGNATURE})
 RECEIPTS = "receipts"
 INDEX = "index"
 AUDIT = "audit"
-RESERVED = frozenset({AUDIT, RECEIPTS, INDEX})
+KEY_STATEMENTS = "keys"  # rotation and revocation statements of the bucket's writer
+DELETIONS = "deletions"  # signed deletion statements when retention ends
+RESERVED = frozenset({AUDIT, RECEIPTS, INDEX, KEY_STATEMENTS, DELETIONS})
 
 # Folders of a node's home (see the module docstring).
 KEYS = "keys"
