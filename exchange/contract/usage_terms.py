@@ -7,10 +7,9 @@ A contract states them in ODCS v3 fields, read here once (for :mod:`exchange.con
       value: 5
       unit: y                      # d/day/days, m/month/months, y/yr/year/years
       driver: regulatory
-      customProperties:
-      - property: start            # when the period starts: the exchange's publication
-        value: published           #   (the manifest's signed ``created`` time)
     customProperties:
+    - property: retentionStart     # when the period starts: the exchange's publication
+      value: published             #   (the manifest's signed ``created`` time)
     - property: purpose            # what the recipient may use the data for (codes of PURPOSES)
       value: [policy_monitoring, migrant_protection, official_statistics]
     - property: prohibitedUses     # what it must never be used for (codes of PROHIBITED_USES)
@@ -97,7 +96,7 @@ class UsageTerms:
         return hashlib.sha256(canonical_json(self.to_dict())).hexdigest()
 
 
-def _retention(sla: list, path: Path) -> Retention:
+def _retention(sla: list, start: Any, path: Path) -> Retention:
     found = [item for item in sla or [] if item.property == "retention"]
     if len(found) != 1:
         raise ContractError(f"{path}: slaProperties must state the retention once (found {len(found)})",
@@ -107,11 +106,10 @@ def _retention(sla: list, path: Path) -> Retention:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1 or unit is None:
         raise ContractError(f"{path}: retention must be a whole number of days, months or years "
                             f"(value {value!r}, unit {item.unit!r})", hint=_HINT, field="slaProperties.retention")
-    start = {c.property: c.value for c in item.customProperties or []}.get("start")
     if start not in RETENTION_STARTS:
-        raise ContractError(f"{path}: retention start {start!r} is not one of {list(RETENTION_STARTS)}",
-                            hint="add customProperties [{property: start, value: published}] to the retention",
-                            field="slaProperties.retention.start")
+        raise ContractError(f"{path}: retentionStart {start!r} is not one of {list(RETENTION_STARTS)}",
+                            hint="add the custom property retentionStart: published (the exchange's publication)",
+                            field="customProperties.retentionStart")
     return Retention(value, unit, start)
 
 
@@ -131,7 +129,7 @@ def usage_terms(odcs: Any, terms: dict, path: Path) -> UsageTerms:
     """The retention, purposes and prohibited uses of a parsed ODCS contract (``terms``: its
     customProperties as a dict); ContractError naming the file and the field when one is missing
     or malformed."""
-    retention = _retention(odcs.slaProperties, path)
+    retention = _retention(odcs.slaProperties, terms.get("retentionStart"), path)
     purposes = _codes(terms, "purpose", PURPOSES, path)
     prohibited = _codes(terms, "prohibitedUses", PROHIBITED_USES, path)
     missing = sorted(REQUIRED_PROHIBITIONS - set(prohibited))

@@ -333,7 +333,6 @@ RETENTION = {  # exchange/contract/usage_terms.py reads it
     "unit": "y",
     "driver": "regulatory",
     "description": "Both parties delete the data 5 years after the exchange was published",
-    "customProperties": [{"property": "start", "value": "published"}],
 }
 
 
@@ -351,6 +350,7 @@ def document(dataset, sender, recipient, title, classification, office, columns,
         " "
         "on migration data exchange; Global Compact for Migration objectives 1, 11 and 23",
         "disclosure": disclosure,
+        "retentionStart": "published",
         "purpose": ["policy_monitoring", "migrant_protection", "official_statistics"],
         "prohibitedUses": ["immigration_enforcement", "decisions_about_individuals", "re_identification",
                            "commercial_use"],

@@ -258,7 +258,7 @@ def _landed(node: Node, partner: str, ref: ExchangeRef, manifest: Manifest, body
     _answer(node, partner, decision_path(node, partner, ref), Decision(
         "landed", utc_now(), path=str(final),
         receipt_pending=Receipt.answer(ref.exchange_id, ref.dataset, ref.period, partner, node.party, True, "",
-                                       summary, hashlib.sha256(body).hexdigest())))
+                                       summary, hashlib.sha256(body).hexdigest(), manifest.terms_sha256)))
     return Received(ref.exchange_id, ref.dataset, ref.period, "landed", rows=manifest.rows,
                     path=str(final / "data.parquet"))
 

@@ -244,7 +244,7 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
         rows=rows, plaintext=Digest(plain["sha256"], plain["size"]),
         ciphertext=Digest(sent.sha256, sent.size),
         validation=validation, disclosure=DisclosureSummary.of(for_partner),
-        sender_key_id=node.identity.signing_key.public_key.key_id)
+        sender_key_id=node.identity.signing_key.public_key.key_id, terms_sha256=contract.usage.sha256)
     write_record(node, manifest)
     write_json_atomic(record_folder(node, eid) / "disclosure.json", disclosure)  # sender's own
     return _finish(node, manifest)

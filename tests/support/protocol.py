@@ -76,7 +76,8 @@ def manifest_fields(sender: Node, recipient: Node, contract_id: str, period: str
                               "contract_hash": contract.hash, "success": True, "row_count": 1, "evaluated": 0,
                               "failed": []},
                   disclosure={"method": "none", "rules": {"method": "none"}},
-                  sender_key_id=sender.identity.signing_key.public_key.key_id, format=FORMAT)
+                  sender_key_id=sender.identity.signing_key.public_key.key_id, format=FORMAT,
+                  terms_sha256=contract.usage.sha256)
     return {**fields, **overrides}
 
 

@@ -44,7 +44,7 @@ def _retention(document: dict, **changes) -> dict:
     (lambda d: d.pop("slaProperties"), "slaProperties must state the retention once"),
     (lambda d: _retention(d, value="five"), "whole number of days, months or years"),
     (lambda d: _retention(d, unit="fortnights"), "whole number of days, months or years"),
-    (lambda d: _retention(d, customProperties=[]), "retention start None"),
+    (lambda d: _without(d, "retentionStart"), "retentionStart None"),
     (lambda d: _without(d, "purpose"), "purpose must be a non-empty list"),
     (lambda d: _without(d, "prohibitedUses"), "prohibitedUses must be a non-empty list"),
     (lambda d: d["customProperties"][-1].update(value=["commercial_use"]),
