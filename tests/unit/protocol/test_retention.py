@@ -66,7 +66,7 @@ def test_expired_data_is_deleted_on_both_sides_and_the_sender_verifies_the_state
 
 
 def test_a_rerun_changes_nothing_and_a_dry_run_deletes_nothing(nodes, store, exchanged):
-    khm, tha = nodes["KHM"], nodes["THA"]
+    tha = nodes["THA"]
     old, _ = exchanged
     with clock.shifted(AFTER):
         dry = apply_retention(tha, dry_run=True)
@@ -89,7 +89,7 @@ def test_before_the_retention_ends_nothing_is_touched(nodes, store, exchanged):
 
 
 def test_the_store_down_leaves_the_deletion_overdue_and_the_next_run_finishes_it(nodes, store, exchanged):
-    khm, _ = nodes["KHM"], nodes["THA"]
+    khm = nodes["KHM"]
     old, _ = exchanged
     with clock.shifted(AFTER):
         store.server.down = True
@@ -109,7 +109,7 @@ def test_a_confirmation_missing_a_week_after_the_end_is_overdue(nodes, exchanged
 
 
 def test_bucket_key_only_planted_deletion_statement_is_invalid_and_never_confirms(nodes, store, exchanged):
-    khm, tha = nodes["KHM"], nodes["THA"]
+    khm = nodes["KHM"]
     old, _ = exchanged
     key = deletion_key(*old.prefix.split("/"))
     store.objects["tha-to-khm"][key] = b'{"format": "gcmx-deletion/1"}'
