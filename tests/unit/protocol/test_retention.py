@@ -133,3 +133,22 @@ def test_partner_with_valid_keys_statement_about_other_hashes_is_invalid(nodes, 
     store.objects["tha-to-khm"][signature_key(key)] = tha.identity.signing_key.sign(body, forged.comment())
     [found] = collect_deletions(khm, "THA")
     assert found["status"] == "invalid" and "ciphertext_sha256" in found["reason"]
+
+
+def test_the_report_shows_deletions_done_and_confirmations_overdue(nodes, exchanged):
+    from exchange.report import report_html
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    old, _ = exchanged
+    with clock.shifted(AFTER + timedelta(days=8)):
+        apply_retention(khm)  # THA has not deleted: its confirmation is a week overdue
+    html, data = report_html(khm.home, "KHM", suites=())
+    assert "Retention and deletions" in html and "confirmation overdue" in html and old.exchange_id in html
+    assert data["retention"]["problems"] == 1
+    with clock.shifted(AFTER + timedelta(days=9)):
+        apply_retention(tha)
+        apply_retention(khm)
+    html, data = report_html(khm.home, "KHM", suites=())
+    assert data["retention"]["problems"] == 0 and "confirmation overdue" not in html
+    [done] = data["retention"]["deleted"]
+    assert done["exchange_id"] == old.exchange_id and done["partner_deleted"]
