@@ -81,3 +81,20 @@ def test_the_terms_hash_changes_with_any_term_and_only_then(tmp_path):
 ])
 def test_retention_ends_on_the_calendar(retention, start, end):
     assert retention.ends(start) == end
+
+
+def test_gcmx_contract_check_rejects_a_contract_without_the_terms(tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from exchange.cli import main
+
+    for name in ("contracts", "expectations"):
+        shutil.copytree(PROJECT_ROOT / name, tmp_path / name)
+    path = tmp_path / "contracts" / "workers_deployed.khm-tha.odcs.yaml"
+    path.write_text(yaml.safe_dump(_without(_document(), "prohibitedUses"), sort_keys=False))
+    result = CliRunner().invoke(main, ["contract", "check", "workers_deployed.khm-tha"],
+                                env={"GCMX_CONTRACTS": str(tmp_path / "contracts"),
+                                     "GCMX_EXPECTATIONS": str(tmp_path / "expectations")})
+    assert result.exit_code == 1 and "prohibitedUses must be a non-empty list of codes" in result.output
