@@ -152,3 +152,5 @@ def test_the_report_shows_deletions_done_and_confirmations_overdue(nodes, exchan
     assert data["retention"]["problems"] == 0 and "confirmation overdue" not in html
     [done] = data["retention"]["deleted"]
     assert done["exchange_id"] == old.exchange_id and done["partner_deleted"]
+    html, data = report_html(tha.home, "THA", suites=())  # the landed copy is gone: the report still builds
+    assert [d["exchange_id"] for d in data["retention"]["deleted"]] == [old.exchange_id]
