@@ -122,7 +122,7 @@ def record_statement(node: Node, doc: DeletionStatement) -> None:
     if path.exists():
         return
     body = doc.to_json()
-    write_bytes_atomic(signature_key_path(path), node.identity.signing_key.sign(body, doc.comment()))
+    write_bytes_atomic(_signature_path(path), node.identity.signing_key.sign(body, doc.comment()))
     write_bytes_atomic(path, body)
     AuditLog.for_home(node.home, node.party).append(
         EVENT_DONE, exchange_id=doc.exchange_id, role=doc.role, dataset=doc.dataset, period=doc.period,
@@ -130,14 +130,9 @@ def record_statement(node: Node, doc: DeletionStatement) -> None:
         retention_ended=doc.retention_ended, deleted=doc.deleted, removed=len(doc.removed))
 
 
-def signature_key_path(path: Path) -> Path:
+def _signature_path(path: Path) -> Path:
+    """The minisign signature beside a kept statement."""
     return path.with_name(path.name + ".minisig")
-
-
-def own_statements(node: Node) -> list[DeletionStatement]:
-    """Every statement this party made (read from its own home, which it trusts)."""
-    folder = node.folder(RETENTION) / "deleted"
-    return [DeletionStatement.from_json(p.read_bytes(), str(p)) for p in sorted(folder.glob("*.json"))]
 
 
 def publish_statement(node: Node, doc: DeletionStatement) -> bool:
@@ -147,7 +142,7 @@ def publish_statement(node: Node, doc: DeletionStatement) -> bool:
     partner = doc.recipient if doc.role == "sender" else doc.sender
     bucket, key = bucket_name(node.party, partner), deletion_key(doc.dataset, doc.period, doc.exchange_id)
     path = own_statement_path(node, doc.exchange_id)
-    body, signature = path.read_bytes(), signature_key_path(path).read_bytes()
+    body, signature = path.read_bytes(), _signature_path(path).read_bytes()
     for target, data in ((key, body), (signature_key(key), signature)):
         node.store.put_if_absent(bucket, target, data)
         try:

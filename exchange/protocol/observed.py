@@ -21,7 +21,6 @@ deployment adds RFC 3161 tokens over the manifest's SHA-256 (see the README, "Ti
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from exchange.atomic import write_json_atomic
 from exchange.audit.alarms import raise_alarm
@@ -82,10 +81,3 @@ def record_arrival(node: Node, partner: str, manifest: Manifest) -> dict:
                     asserted=manifest.created[:40], store_last_modified=times["store_last_modified"])
     return times
 
-
-def read_observed(folder: Path) -> dict | None:
-    """A sender's ``observed.json`` in an outbound record folder, if written."""
-    import json
-
-    path = folder / OBSERVED
-    return json.loads(path.read_text()) if path.is_file() else None
