@@ -31,6 +31,7 @@ KINDS = frozenset({
     "checkpoint-fork",         # same seq as a witnessed checkpoint, another head
     "manifest-untrusted",      # a manifest in our own bucket that we did not write (planted)
     "manifest-replaced",       # the partner rejected our exchange over a manifest we did not sign
+    "manifest-time-skew",      # a manifest dated far from when the store says it appeared (issue 15)
 })
 
 

@@ -14,7 +14,7 @@ import sys
 import click
 
 from exchange import __version__
-from exchange.cli import audit, contract, exchange, keys, partner, protect, report
+from exchange.cli import audit, contract, exchange, keys, partner, protect, report, retention
 from exchange.cli.output import (
     CHECK_FAILED,
     OK,
@@ -89,6 +89,6 @@ def main() -> None:
     """
 
 
-for _module in (keys, partner, contract, protect, exchange, audit, report):
+for _module in (keys, partner, contract, protect, exchange, audit, report, retention):
     for _command in _module.COMMANDS:
         main.add_command(_command)

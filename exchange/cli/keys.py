@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from exchange.cli import keys_destroy
 from exchange.crypto.keys import (
     PublicKeys,
     generate_linkage_key,
@@ -120,3 +121,4 @@ def _print_public(public: PublicKeys) -> None:
 
 
 COMMANDS: list[click.Command] = [keys_group]
+keys_group.add_command(keys_destroy.destroy)  # issue 15: crypto-shredding

@@ -2,7 +2,8 @@
 
 The document is read with the ODCS v3 pydantic model (``open_data_contract_standard``); the
 terms sit in its ``customProperties`` (sender, recipients, schedule, period, revisionPolicy,
-classification, retention, legalBasis, disclosure). Loading a contract
+classification, legalBasis, disclosure, purpose, prohibitedUses) and its ``slaProperties``
+(retention); retention, purpose and prohibited uses are read by :mod:`exchange.contract.usage_terms`. Loading a contract
 (:func:`exchange.contract.model.contract_from_document`, which also checks the ODCS JSON Schema,
 the suite and the hash) and building the DAGs (:func:`contract_terms`, fast: no JSON Schema, no
 suite) both take the terms from here.
@@ -17,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from exchange.contract.usage_terms import Retention, UsageTerms, usage_terms
 from exchange.errors import ContractError
 
 CONTRACT_SUFFIX = ".odcs.yaml"
@@ -34,7 +36,6 @@ REQUIRED_TERMS = (
     "period",
     "revisionPolicy",
     "classification",
-    "retention",
     "legalBasis",
     "disclosure",
 )
@@ -58,9 +59,14 @@ class ContractTerms:
     period: str
     classification: str
     revision_policy: str
-    retention: str
+    usage: UsageTerms
     legal_basis: str
     disclosure: dict[str, Any]
+
+    @property
+    def retention(self) -> Retention:
+        """How long the data may be kept, and from when."""
+        return self.usage.retention
 
     @property
     def dag_suffix(self) -> str:
@@ -139,7 +145,7 @@ def terms_from_document(document: Any, path: Path) -> ContractTerms:
         dataset=dataset, sender=sender,
         recipients=recipient_codes, schedule=str(terms["schedule"]), period=terms["period"],
         classification=classification, revision_policy=str(terms["revisionPolicy"]),
-        retention=str(terms["retention"]), legal_basis=str(terms["legalBasis"]), disclosure=dict(disclosure))
+        usage=usage_terms(odcs, terms, path), legal_basis=str(terms["legalBasis"]), disclosure=dict(disclosure))
 
 
 def contract_terms(contracts_dir: Path) -> list[ContractTerms]:

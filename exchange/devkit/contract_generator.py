@@ -327,6 +327,15 @@ def returnees():
     return columns, disclosure, [minor_rule]
 
 
+RETENTION = {  # exchange/contract/usage_terms.py reads it
+    "property": "retention",
+    "value": 5,
+    "unit": "y",
+    "driver": "regulatory",
+    "description": "Both parties delete the data 5 years after the exchange was published",
+}
+
+
 def document(dataset, sender, recipient, title, classification, office, columns, disclosure):
     contract_id = f"{dataset}.{sender.lower()}-{recipient.lower()}"
     terms = {
@@ -337,11 +346,14 @@ def document(dataset, sender, recipient, title, classification, office, columns,
         "revisionPolicy": "a corrected file for a period may be sent within 3 months as revision n+1; "
         "it replaces the earlier one",
         "classification": classification,
-        "retention": "P5Y",
         "legalBasis": f"Bilateral agreement {'-'.join(sorted((sender, recipient), key=lambda p: p != 'KHM'))}"
         " "
         "on migration data exchange; Global Compact for Migration objectives 1, 11 and 23",
         "disclosure": disclosure,
+        "retentionStart": "published",
+        "purpose": ["policy_monitoring", "migrant_protection", "official_statistics"],
+        "prohibitedUses": ["immigration_enforcement", "decisions_about_individuals", "re_identification",
+                           "commercial_use"],
     }
     return {
         "apiVersion": "v3.1.0",
@@ -381,6 +393,7 @@ def document(dataset, sender, recipient, title, classification, office, columns,
                 ],
             }
         ],
+        "slaProperties": [RETENTION],
         "customProperties": [{"property": k, "value": v} for k, v in terms.items()],
     }
 

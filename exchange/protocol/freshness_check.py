@@ -40,6 +40,7 @@ from exchange.protocol.naming import (
     signature_key,
 )
 from exchange.protocol.node import Node
+from exchange.protocol.retention import retention_explains
 
 
 class _Finding(Exception):
@@ -109,6 +110,8 @@ def _exchange_findings(node: Node, partner: str, bucket: str, entries: list[Inde
     for entry in entries:
         where = f"s3://{bucket}/{entry.prefix}"
         if entry.prefix not in present:
+            if retention_explains(node, partner, entry.dataset, entry.created):
+                continue  # deleted when its retention ended (issue 15): no alarm
             decided = decision_path(node, partner, ExchangeRef(bucket, entry.dataset, entry.period, entry.exchange_id))
             kind = "exchange-deleted" if decided.exists() else "exchange-withheld"
             found[(kind, entry.exchange_id)] = (f"{where}: indexed at seq {entry.seq} by the sender, but "

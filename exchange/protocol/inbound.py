@@ -65,6 +65,7 @@ from exchange.protocol.naming import (
     scan_exchanges,
 )
 from exchange.protocol.node import Node
+from exchange.protocol.observed import record_arrival
 from exchange.protocol.outbound import quarantine
 from exchange.protocol.parquet_guard import check_parquet, start_checker
 from exchange.protocol.receipts import Receipt, send_receipt
@@ -181,6 +182,7 @@ def _receive(node: Node, partner: str, prefix: str, progress: Callable[[int], No
         audit = AuditLog.for_home(node.home, node.party)
         audit.append("fetch", exchange_id=ref.exchange_id, bucket=bucket, prefix=ref.prefix)
         manifest = check_manifest(node, ref, partner, body, signature)
+        record_arrival(node, partner, manifest)  # times observed beside the asserted one (issue 15)
         contract = check_contract(node, manifest, partner, ref.where())
         audit.append("verify", exchange_id=ref.exchange_id, sender=partner, key_id=manifest.sender_key_id,
                      contract=contract.id, version=contract.version)
@@ -258,7 +260,7 @@ def _landed(node: Node, partner: str, ref: ExchangeRef, manifest: Manifest, body
     _answer(node, partner, decision_path(node, partner, ref), Decision(
         "landed", utc_now(), path=str(final),
         receipt_pending=Receipt.answer(ref.exchange_id, ref.dataset, ref.period, partner, node.party, True, "",
-                                       summary, hashlib.sha256(body).hexdigest())))
+                                       summary, hashlib.sha256(body).hexdigest(), manifest.terms_sha256)))
     return Received(ref.exchange_id, ref.dataset, ref.period, "landed", rows=manifest.rows,
                     path=str(final / "data.parquet"))
 

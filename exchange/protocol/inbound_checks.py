@@ -3,7 +3,8 @@
 * The signature, with the key of the partner whose bucket it is, over a manifest that
   names exactly this prefix, bucket and sender, addressed to this party's own age key.
 * The contract the manifest names: its sender is that partner, this party is its
-  recipient, and dataset, bucket and period style are the contract's; held in force.
+  recipient, and dataset, bucket and period style are the contract's; held in force; the
+  manifest's ``terms_sha256`` is the hash of its retention, purpose and prohibited uses.
 * Order: newer than what this sender already landed under the same contract, dataset
   and period (a replay or rollback is refused; another sender's exchange does not count).
 """
@@ -98,6 +99,12 @@ def check_contract(node: Node, manifest: Manifest, sender: str, where: str) -> C
                             f"which this node does not hold in force (it holds v{contract.version})",
                             hint="agree and sign the same contract version",
                             field="contract.version", exchange_id=manifest.exchange_id)
+    if manifest.terms_sha256 != contract.usage.sha256:
+        raise ProtocolError(f"{where}: manifest terms_sha256 {manifest.terms_sha256[:16]!r} is not the hash of the "
+                            f"retention, purpose and prohibited uses of contract {contract.id} v{contract.version} "
+                            f"held here ({contract.usage.sha256[:16]})",
+                            hint="the sender must publish under the usage terms both parties signed; refused",
+                            field="terms_sha256", exchange_id=manifest.exchange_id)
     parties = [contract.sender, *contract.recipients]
     require_in_force(contract, node.agreements_dir, {p: node.public_keys(p).minisign for p in parties})
     return contract

@@ -113,6 +113,7 @@ class Manifest:
     validation: ValidationSummary
     disclosure: DisclosureSummary
     sender_key_id: str
+    terms_sha256: str = ""  # the contract's usage terms (exchange.contract.usage_terms); "" only in old records
     format: str = FORMAT
 
     @property
@@ -137,7 +138,8 @@ class Manifest:
                 "created": self.created, "contract": self.contract.to_dict(), "rows": self.rows,
                 "plaintext": self.plaintext.to_dict(), "ciphertext": self.ciphertext.to_dict(),
                 "validation": self.validation.to_dict(), "disclosure": self.disclosure.to_dict(),
-                "sender_key_id": self.sender_key_id, "format": self.format}
+                "sender_key_id": self.sender_key_id, "format": self.format,
+                **({"terms_sha256": self.terms_sha256} if self.terms_sha256 else {})}
 
     def to_json(self) -> bytes:
         """The canonical bytes that are signed."""
@@ -165,6 +167,6 @@ class Manifest:
             plaintext=f.nested("plaintext", Digest.read), ciphertext=f.nested("ciphertext", Digest.read),
             validation=f.nested("validation", ValidationSummary.read),
             disclosure=f.nested("disclosure", DisclosureSummary.read),
-            sender_key_id=f.text("sender_key_id"))
+            sender_key_id=f.text("sender_key_id"), terms_sha256=f.text("terms_sha256", optional=True) or "")
         f.done()
         return made

@@ -337,3 +337,26 @@ def checkpoint_file(seq: int) -> str:
 def report_file(party: str) -> str:
     """``{PARTY}-report.html``: the auditor's report, in ``reports/``."""
     return f"{_party(party)}-report.html"
+
+
+# --- deletion statements (issue 15) ---------------------------------------------------------------
+# In the deleting party's outbound bucket: ``deletions/{dataset}/{period}/{exchange_id}.json`` (and
+# ``.minisig``), one per exchange whose retention ended. In a home: ``retention/`` holds this
+# party's own signed statements (``deleted/{exchange_id}.json`` and ``.minisig``), the partners'
+# verified ones (``confirmed/{exchange_id}.json``) and the last run's report (``status.json``).
+
+RETENTION = "retention"
+_DELETION_KEY = re.compile(
+    rf"{DELETIONS}/(?P<dataset>{_LOOSE})/(?P<period>{_LOOSE})/(?P<exchange_id>[0-9a-f]{{32}})\.json")
+
+
+def deletion_key(dataset: str, period: str, exchange_id: str) -> str:
+    """``deletions/{dataset}/{period}/{exchange_id}.json``, in the deleting party's outbound bucket."""
+    return f"{DELETIONS}/{exchange_prefix(dataset, period, exchange_id)}.json"
+
+
+def parse_deletion_key(key: str, bucket: str = "") -> ExchangeRef | None:
+    """The exchange a deletion statement's key names, or None if the key is not one (loose like
+    :func:`parse_receipt_key`: an odd one is read and found invalid, never silently skipped)."""
+    match = _DELETION_KEY.fullmatch(key) if isinstance(key, str) else None
+    return ExchangeRef(bucket, match["dataset"], match["period"], match["exchange_id"]) if match else None

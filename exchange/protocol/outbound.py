@@ -38,6 +38,7 @@ from exchange.protocol.freshness import sync_index
 from exchange.protocol.manifest import ContractRef, Digest, Manifest, Recipient, exchange_id, recipient_key_id
 from exchange.protocol.naming import DATA, QUARANTINE, blocked_name, bucket_name, exchange_prefix
 from exchange.protocol.node import Node
+from exchange.protocol.observed import record_publication
 from exchange.protocol.protection import protect_on_node
 from exchange.protocol.receipts import Receipt
 from exchange.protocol.sent import RECORD, put_signed, record_folder, record_published, trusted_manifests, write_record
@@ -244,7 +245,7 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
         rows=rows, plaintext=Digest(plain["sha256"], plain["size"]),
         ciphertext=Digest(sent.sha256, sent.size),
         validation=validation, disclosure=DisclosureSummary.of(for_partner),
-        sender_key_id=node.identity.signing_key.public_key.key_id)
+        sender_key_id=node.identity.signing_key.public_key.key_id, terms_sha256=contract.usage.sha256)
     write_record(node, manifest)
     write_json_atomic(record_folder(node, eid) / "disclosure.json", disclosure)  # sender's own
     return _finish(node, manifest)
@@ -297,6 +298,7 @@ def _finish(node: Node, manifest: Manifest) -> PublishResult:
 
     ``created_now`` says whether this run completed the exchange."""
     put_signed(node, manifest)
+    record_publication(node, manifest)  # when it appeared, beside its created time (issue 15)
     created = record_published(node, manifest)
     sync_index(node, manifest.recipient_parties[0])
     return PublishResult(manifest.exchange_id, manifest.bucket, manifest.prefix, manifest.rows,

@@ -70,14 +70,16 @@ class Receipt:
     validation: ValidationSummary | None
     manifest_sha256: str
     received: str
+    terms_sha256: str = ""  # the usage terms acknowledged (accepted receipts); "" when not
     format: str = FORMAT
 
     @classmethod
     def answer(cls, exchange: str, dataset: str, period: str, sender: str, receiver: str, accepted: bool,
-               reason: str, validation: ValidationSummary | None, manifest_sha256: str) -> Receipt:
-        """A receipt for one exchange, received now."""
+               reason: str, validation: ValidationSummary | None, manifest_sha256: str,
+               terms_sha256: str = "") -> Receipt:
+        """A receipt for one exchange, received now; ``terms_sha256`` acknowledges the usage terms."""
         return cls(exchange, dataset, period, sender, receiver, "accepted" if accepted else "rejected",
-                   reason, validation, manifest_sha256, utc_now())
+                   reason, validation, manifest_sha256, utc_now(), terms_sha256)
 
     def comment(self) -> str:
         """The trusted comment of this receipt's signature."""
@@ -89,7 +91,8 @@ class Receipt:
         return {"format": self.format, "exchange_id": self.exchange_id, "dataset": self.dataset,
                 "period": self.period, "sender": self.sender, "receiver": self.receiver, "status": self.status,
                 "reason": self.reason, "validation": self.validation.to_dict() if self.validation else {},
-                "manifest_sha256": self.manifest_sha256, "received": self.received}
+                "manifest_sha256": self.manifest_sha256, "received": self.received,
+                **({"terms_sha256": self.terms_sha256} if self.terms_sha256 else {})}
 
     def to_json(self) -> bytes:
         """The canonical bytes that are signed."""
@@ -107,7 +110,8 @@ class Receipt:
         made = cls(exchange_id=f.text("exchange_id"), dataset=f.text("dataset"), period=f.text("period"),
                    sender=f.text("sender"), receiver=f.text("receiver"), status=f.text("status", _STATUS),
                    reason=f.text("reason"), validation=f.nested("validation", ValidationSummary.read_optional),
-                   manifest_sha256=f.text("manifest_sha256"), received=f.text("received"))
+                   manifest_sha256=f.text("manifest_sha256"), received=f.text("received"),
+                   terms_sha256=f.text("terms_sha256", optional=True) or "")
         f.done()
         return made
 
@@ -175,6 +179,10 @@ def _check(doc: Receipt, key_parts: dict, own: Manifest, node: Node, partner: st
             raise ProtocolError(f"{where}: receipt {name} is {getattr(doc, name)[:80]!r}, expected {value!r}",
                                 hint="the receipt is about another exchange, prefix or manifest than the "
                                      "one this node signed; tell the partner", field=name)
+    if doc.status == "accepted" and own.terms_sha256 and doc.terms_sha256 != own.terms_sha256:
+        raise ProtocolError(f"{where}: receipt acknowledges usage terms {doc.terms_sha256[:16]!r}, this node "
+                            f"sent under {own.terms_sha256[:16]}", hint="the partner holds other retention or "
+                            "purpose terms; agree the same contract version", field="terms_sha256")
     for name in ("dataset", "period"):
         if getattr(own, name) != key_parts[name]:
             raise ProtocolError(f"{where}: receipt is for {name} {key_parts[name]!r}, this node sent "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 import boto3
@@ -179,6 +180,17 @@ class Store:
             return True
         except NotFound:
             return False
+
+    def last_modified(self, bucket: str, key: str) -> datetime:
+        """When the store says ``bucket/key`` was written (S3 ``LastModified``, its own clock, UTC):
+        a time observed beside the times an object asserts about itself."""
+        head = self._call("check", bucket, key, lambda c: c.head_object(Bucket=bucket, Key=key))
+        return head["LastModified"].astimezone(UTC)
+
+    def delete(self, bucket: str, key: str) -> None:
+        """Delete ``bucket/key``; deleting a key that is not there is no error (S3's own rule),
+        so a retried deletion is harmless."""
+        self._call("delete", bucket, key, lambda c: c.delete_object(Bucket=bucket, Key=key))
 
     def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
         """Write a small object, replacing any previous one (audit checkpoints)."""

@@ -53,10 +53,10 @@ print("PROBE " + json.dumps({"errors": bag.import_errors, "dags": dags, "heavy":
 
 EXPECTED = {  # no DAG towards or from MYS and KOR: no keys of theirs, no signatures
     "KHM": {"gcmx_outbound_workers_deployed_khm_tha", "gcmx_outbound_children_on_the_move_khm_tha",
-            "gcmx_inbound_tha", "gcmx_watch_tha", "gcmx_receipts_audit"},
+            "gcmx_inbound_tha", "gcmx_watch_tha", "gcmx_receipts_audit", "gcmx_retention"},
     "THA": {"gcmx_outbound_workers_registered_tha_khm", "gcmx_outbound_child_birth_registrations_tha_khm",
             "gcmx_outbound_children_on_the_move_tha_khm", "gcmx_outbound_returnees_tha_khm",
-            "gcmx_inbound_khm", "gcmx_watch_khm", "gcmx_receipts_audit"},
+            "gcmx_inbound_khm", "gcmx_watch_khm", "gcmx_receipts_audit", "gcmx_retention"},
 }
 
 

@@ -20,9 +20,11 @@ import io
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from exchange import clock
 from exchange.storage.s3 import Store
 
 PAGE = 1000  # keys per ListObjectsV2 page, as S3
@@ -55,6 +57,7 @@ class MemoryS3:
 
     def __init__(self, buckets: Iterable[str]):
         self.objects: dict[str, dict[str, bytes]] = {b: {} for b in buckets}
+        self.modified: dict[tuple[str, str], datetime] = {}  # LastModified, from exchange.clock
         self.uploads: dict[str, tuple[str, str, dict[int, bytes]]] = {}
         self.down = False
         self.served = 0
@@ -88,7 +91,8 @@ class MemoryClient:
         objects = self._bucket(Bucket, "HeadObject")
         if Key not in objects:
             raise _error("404", 404, "HeadObject")  # HEAD has no body, so no error code
-        return {"ContentLength": len(objects[Key])}
+        return {"ContentLength": len(objects[Key]),
+                "LastModified": self.server.modified.get((Bucket, Key)) or clock.now()}  # planted by a test: now
 
     def get_object(self, Bucket: str, Key: str, Range: str | None = None) -> dict:
         objects = self._bucket(Bucket, "GetObject")
@@ -105,7 +109,12 @@ class MemoryClient:
         if IfNoneMatch == "*" and Key in objects:
             raise _error("PreconditionFailed", 412, "PutObject")
         objects[Key] = bytes(Body)
+        self.server.modified[Bucket, Key] = clock.now()
         return {"ETag": "memory"}
+
+    def delete_object(self, Bucket: str, Key: str) -> dict:
+        self._bucket(Bucket, "DeleteObject", write=True).pop(Key, None)
+        return {}
 
     def create_multipart_upload(self, Bucket: str, Key: str) -> dict:
         self._bucket(Bucket, "CreateMultipartUpload", write=True)
@@ -129,6 +138,7 @@ class MemoryClient:
         data = b"".join(parts[p["PartNumber"]] for p in MultipartUpload["Parts"])
         del self.server.uploads[UploadId]
         self.server.objects[Bucket][Key] = data
+        self.server.modified[Bucket, Key] = clock.now()
         return {"ETag": "memory"}
 
     def abort_multipart_upload(self, Bucket: str, Key: str, UploadId: str) -> dict:

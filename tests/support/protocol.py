@@ -10,6 +10,7 @@ from pathlib import Path
 
 from exchange.audit.log import AuditLog
 from exchange.canonical import canonical_json
+from exchange.clock import utc_now
 from exchange.contract.model import load_contract
 from exchange.crypto import age
 from exchange.devkit.bootstrap import provision
@@ -70,13 +71,14 @@ def manifest_fields(sender: Node, recipient: Node, contract_id: str, period: str
     fields = dict(exchange_id=exchange_id, bucket=bucket_name(sender.party, recipient.party), sender=sender.party,
                   recipients=[{"party": recipient.party, "key_id": recipient_key_id(age_key),
                                "type": age.parse_recipient(age_key).kind}],
-                  dataset=contract.dataset, period=period, revision=1, sequence=1, created="2026-11-01T00:00:00Z",
+                  dataset=contract.dataset, period=period, revision=1, sequence=1, created=utc_now(),
                   contract={"id": contract.id, "version": contract.version, "hash": contract.hash}, rows=1,
                   validation={"contract_id": contract.id, "contract_version": contract.version,
                               "contract_hash": contract.hash, "success": True, "row_count": 1, "evaluated": 0,
                               "failed": []},
                   disclosure={"method": "none", "rules": {"method": "none"}},
-                  sender_key_id=sender.identity.signing_key.public_key.key_id, format=FORMAT)
+                  sender_key_id=sender.identity.signing_key.public_key.key_id, format=FORMAT,
+                  terms_sha256=contract.usage.sha256)
     return {**fields, **overrides}
 
 

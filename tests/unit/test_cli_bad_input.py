@@ -43,9 +43,11 @@ BAD_INPUT: dict[str, tuple[list[str], dict, int]] = {
     "audit checkpoint": (["audit", "checkpoint"], {}, TERMINAL),
     "report": (["report"], {"GCMX_PARTY": "K1"}, TERMINAL),
     "unknown option": (["validate", "--nope"], {}, TERMINAL),
+    "retention apply": (["retention", "apply"], {"GCMX_PARTY": "K1"}, TERMINAL),  # issue 15
+    "keys destroy": (["keys", "destroy", "not-a-key-id"], {}, TERMINAL),  # issue 15
 }
 JSON_COMMANDS = {"validate", "protect", "publish", "pull", "pull endpoint", "receipts", "verify",
-                 "contract status", "audit verify"}
+                 "contract status", "audit verify", "retention apply", "keys destroy"}
 
 
 def _every_command(group=main, prefix="") -> set[str]:

@@ -25,7 +25,7 @@ def test_the_dag_factory_and_a_loaded_contract_read_the_same_terms():
     for contract in loaded:
         terms = fast[contract.id]
         for name in ("version", "name", "dataset", "sender", "recipients", "schedule", "period",
-                     "classification", "revision_policy", "retention", "legal_basis"):
+                     "classification", "revision_policy", "retention", "usage", "legal_basis"):
             assert getattr(terms, name) == getattr(contract, name), (contract.id, name)
 
 
@@ -37,8 +37,9 @@ def _document(contract_id: str = "workers_deployed.khm-tha") -> dict:
     (lambda d: d.update(version=3), "version"),
     (lambda d: d.update(customProperties="sender: KHM"), "customProperties"),
     (lambda d: d.update(id="workers-deployed"), "is not '<dataset>.<sender>-<recipient>'"),
-    (lambda d: d.update(customProperties=[p for p in d["customProperties"] if p["property"] != "retention"]),
-     "lack exchange terms ['retention']"),
+    (lambda d: d.update(customProperties=[p for p in d["customProperties"] if p["property"] != "legalBasis"]),
+     "lack exchange terms ['legalBasis']"),
+    (lambda d: d.pop("slaProperties"), "slaProperties must state the retention once"),
     (lambda d: d["schema"][0].update(name="other"), "does not match id"),
     (lambda d: d.update(customProperties=[{**p, "value": "weekly"} if p["property"] == "period" else p
                                           for p in d["customProperties"]]), "period 'weekly'"),

@@ -1,0 +1,156 @@
+"""Retention on the in-memory store with a clock the test moves (exchange.clock.shifted): when an
+exchange's retention ends both sides delete it, sign a deletion statement, and the sender verifies
+the recipient's; nothing whose retention has not ended is touched; reruns change nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from exchange import clock
+from exchange.protocol.deletion import DeletionStatement, collect_deletions
+from exchange.protocol.inbound import pull
+from exchange.protocol.naming import deletion_key, signature_key
+from exchange.protocol.outbound import publish
+from exchange.protocol.receipts import collect_receipts
+from exchange.protocol.retention import apply_retention
+from tests.support.protocol import events
+
+CONTRACT = "children_on_the_move.khm-tha"
+YEAR = timedelta(days=365)
+AFTER = 5 * YEAR + timedelta(days=3)  # past the contracts' 5 years (leap days included)
+
+
+@pytest.fixture
+def exchanged(nodes, published, source):
+    """KHM sent an exchange now and another two years later; THA landed both, KHM has receipts."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    assert [r.status for r in pull(tha, "KHM")] == ["landed"]
+    with clock.shifted(2 * YEAR):
+        later = publish(khm, source(period="2026-11"), CONTRACT, "2026-11")
+        assert [r.status for r in pull(tha, "KHM")] == ["landed"]
+        assert len(collect_receipts(khm, "THA")) == 2
+    return published, later
+
+
+def _landed(node, eid) -> list:
+    return list((node.home / "landing").glob(f"*/*/*/{eid}"))
+
+
+def test_expired_data_is_deleted_on_both_sides_and_the_sender_verifies_the_statement(nodes, store, exchanged):
+    khm, tha = nodes["KHM"], nodes["THA"]
+    old, new = exchanged
+    with clock.shifted(AFTER):
+        early = apply_retention(khm)  # the sender first: it deletes, the partner has not said so yet
+        assert [d["exchange_id"] for d in early.deleted] == [old.exchange_id]
+        assert [u["exchange_id"] for u in early.unconfirmed] == [old.exchange_id]
+        assert not early.unconfirmed[0]["overdue"] and not early.check_failed
+        assert not pull(tha, "KHM") and not events(tha, "alarm")  # gone after retention: no alarm
+        recipient = apply_retention(tha)
+        sender = apply_retention(khm)
+    assert [d["exchange_id"] for d in recipient.deleted] == [old.exchange_id]
+    assert [c["exchange_id"] for c in sender.confirmed] == [old.exchange_id] and not sender.unconfirmed
+    assert not _landed(tha, old.exchange_id) and _landed(tha, new.exchange_id)
+    bucket = store.objects["khm-to-tha"]
+    assert not [k for k in bucket if old.exchange_id in k and not k.startswith(("index/", "deletions/"))]
+    assert [k for k in bucket if k.startswith(new.prefix)]  # unexpired: untouched
+    doc = DeletionStatement.from_json(store.objects["tha-to-khm"][deletion_key(*old.prefix.split("/"))])
+    assert (doc.deleted_by, doc.role, doc.exchange_id) == ("THA", "recipient", old.exchange_id)
+    assert events(tha, "deletion", exchange_id=old.exchange_id, role="recipient")
+    assert events(khm, "deletion", exchange_id=old.exchange_id, role="sender")
+    assert events(khm, "deletion_confirmed", exchange_id=old.exchange_id)
+    status = json.loads((khm.home / "retention" / "status.json").read_text())
+    assert status["confirmed"][0]["exchange_id"] == old.exchange_id
+
+
+def test_a_rerun_changes_nothing_and_a_dry_run_deletes_nothing(nodes, store, exchanged):
+    tha = nodes["THA"]
+    old, _ = exchanged
+    with clock.shifted(AFTER):
+        dry = apply_retention(tha, dry_run=True)
+        assert [d["exchange_id"] for d in dry.deleted] == [old.exchange_id] and _landed(tha, old.exchange_id)
+        assert not events(tha, "deletion")
+        apply_retention(tha)
+        head = len(events(tha, "deletion"))
+        again = apply_retention(tha)
+    assert not again.deleted and len(events(tha, "deletion")) == head == 1
+
+
+def test_before_the_retention_ends_nothing_is_touched(nodes, store, exchanged):
+    khm, tha = nodes["KHM"], nodes["THA"]
+    before = {b: dict(o) for b, o in store.objects.items()}
+    with clock.shifted(5 * YEAR - timedelta(days=2)):
+        for node in (khm, tha):
+            report = apply_retention(node)
+            assert not report.deleted and report.kept == 2
+    assert store.objects == before
+
+
+def test_the_store_down_leaves_the_deletion_overdue_and_the_next_run_finishes_it(nodes, store, exchanged):
+    khm = nodes["KHM"]
+    old, _ = exchanged
+    with clock.shifted(AFTER):
+        store.server.down = True
+        report = apply_retention(khm)
+        assert report.transient and report.overdue[0]["exchange_id"] == old.exchange_id
+        store.server.down = False
+        assert [d["exchange_id"] for d in apply_retention(khm).deleted] == [old.exchange_id]
+
+
+def test_a_confirmation_missing_a_week_after_the_end_is_overdue(nodes, exchanged):
+    khm = nodes["KHM"]
+    old, _ = exchanged
+    with clock.shifted(AFTER + timedelta(days=8)):
+        report = apply_retention(khm)
+    assert report.unconfirmed[0]["exchange_id"] == old.exchange_id and report.unconfirmed[0]["overdue"]
+    assert report.check_failed
+
+
+def test_bucket_key_only_planted_deletion_statement_is_invalid_and_never_confirms(nodes, store, exchanged):
+    khm = nodes["KHM"]
+    old, _ = exchanged
+    key = deletion_key(*old.prefix.split("/"))
+    store.objects["tha-to-khm"][key] = b'{"format": "gcmx-deletion/1"}'
+    store.objects["tha-to-khm"][signature_key(key)] = b"untrusted comment: planted\n"
+    [found] = collect_deletions(khm, "THA")
+    assert found["status"] == "invalid"
+    assert collect_deletions(khm, "THA") == []  # remembered: audited once
+    assert len(events(khm, "deletion_invalid")) == 1
+
+
+def test_partner_with_valid_keys_statement_about_other_hashes_is_invalid(nodes, store, exchanged):
+    khm, tha = nodes["KHM"], nodes["THA"]
+    old, _ = exchanged
+    with clock.shifted(AFTER):
+        apply_retention(tha)
+    key = deletion_key(*old.prefix.split("/"))
+    doc = DeletionStatement.from_json(store.objects["tha-to-khm"][key])
+    forged = DeletionStatement(**{**doc.__dict__, "ciphertext_sha256": "0" * 64})
+    body = forged.to_json()
+    store.objects["tha-to-khm"][key] = body
+    store.objects["tha-to-khm"][signature_key(key)] = tha.identity.signing_key.sign(body, forged.comment())
+    [found] = collect_deletions(khm, "THA")
+    assert found["status"] == "invalid" and "ciphertext_sha256" in found["reason"]
+
+
+def test_the_report_shows_deletions_done_and_confirmations_overdue(nodes, exchanged):
+    from exchange.report import report_html
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    old, _ = exchanged
+    with clock.shifted(AFTER + timedelta(days=8)):
+        apply_retention(khm)  # THA has not deleted: its confirmation is a week overdue
+    html, data = report_html(khm.home, "KHM", suites=())
+    assert "Retention and deletions" in html and "confirmation overdue" in html and old.exchange_id in html
+    assert data["retention"]["problems"] == 1
+    with clock.shifted(AFTER + timedelta(days=9)):
+        apply_retention(tha)
+        apply_retention(khm)
+    html, data = report_html(khm.home, "KHM", suites=())
+    assert data["retention"]["problems"] == 0 and "confirmation overdue" not in html
+    [done] = data["retention"]["deleted"]
+    assert done["exchange_id"] == old.exchange_id and done["partner_deleted"]
+    html, data = report_html(tha.home, "THA", suites=())  # the landed copy is gone: the report still builds
+    assert [d["exchange_id"] for d in data["retention"]["deleted"]] == [old.exchange_id]
