@@ -55,6 +55,9 @@ def apply(dry_run: bool, party: str | None, quiet: bool, as_json: bool) -> None:
     for row in report.deleted:
         click.echo(f"{verb:12} {row['role']:9} {row['dataset']} {row['period']} {row['exchange_id']}  "
                    f"(retention ended {row['retention_ended']})")
+    for row in report.quarantines_deleted:
+        click.echo(f"{verb:12} {'rejected':9} {row['dataset']} {row['period']} {row['exchange_id']}  "
+                   f"(quarantine copy {row['folder']}, retention ended {row['retention_ended']})")
     for row in report.overdue:
         click.echo(f"{'OVERDUE':12} {row.get('exchange_id', row.get('partner'))}  {row['reason']}")
     for row in report.unconfirmed:

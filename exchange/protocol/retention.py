@@ -8,6 +8,9 @@ manifest. :func:`apply_retention` (``gcmx retention apply`` and the daily ``gcmx
   quarantine copy of the exchange (``quarantine/{exchange_id}[.*]/``);
 * as **sender**, deletes the exchange's objects from its outbound bucket (data, manifest,
   signature; its local record of hashes stays, to verify what the partner says);
+* deletes the quarantine copy of an exchange it rejected once the contract's retention has
+  passed since the rejection (:mod:`exchange.protocol.quarantine_retention`; audit entry only,
+  as a rejected exchange never landed);
 * each then signs a deletion statement (:mod:`exchange.protocol.deletion`) into its home, its
   audit log and its outbound bucket, and, as sender, collects the partner's statements.
 
@@ -54,6 +57,7 @@ from exchange.protocol.naming import (
     contract_id,
 )
 from exchange.protocol.node import Node
+from exchange.protocol.quarantine_retention import delete_rejected_copy, rejected_copies
 
 CONFIRMATION_GRACE = timedelta(days=7)  # the partner's daily run has had a week to delete and say so
 STATUS = "status.json"
@@ -87,6 +91,7 @@ class RetentionReport:
     confirmed: list[dict] = field(default_factory=list)     # partner statements verified by this run
     invalid: list[dict] = field(default_factory=list)       # partner statements that did not verify
     unknown: list[dict] = field(default_factory=list)       # retention not computable
+    quarantines_deleted: list[dict] = field(default_factory=list)  # rejected exchanges' copies deleted
     kept: int = 0                                            # held, retention not ended
     next_end: str | None = None
 
@@ -210,12 +215,31 @@ def apply_retention(node: Node, dry_run: bool = False,
                 report.overdue.append(_row(item, reason="statement slot in the bucket holds other bytes"))
         except TransientError as exc:
             report.overdue.append(_row(item, reason=exc.message, transient=True))
+    _rejected_copies(node, report, moment, progress)
     if not dry_run:
         _collect(node, items, report)
     _unconfirmed(node, items, report, moment)
     if not dry_run:
         write_json_atomic(node.folder(RETENTION) / STATUS, report.to_dict())
     return report
+
+
+def _rejected_copies(node: Node, report: RetentionReport, moment: datetime,
+                     progress: Callable[[str], None] | None) -> None:
+    for item in rejected_copies(node):
+        row = item.row(node.home)
+        if item.ends is None:
+            report.unknown.append(row)
+        elif item.ends > moment:
+            report.kept += 1
+            report.next_end = min(report.next_end or "~", format_time(item.ends))
+        elif report.dry_run:
+            report.quarantines_deleted.append({**row, "removed": "(dry run: nothing deleted)"})
+        else:
+            delete_rejected_copy(node, item, moment)
+            report.quarantines_deleted.append(row)
+            if progress:
+                progress(f"deleted quarantine copy {row['folder']} of rejected {item.dataset} {item.period}")
 
 
 def _collect(node: Node, items: list[Held], report: RetentionReport) -> None:

@@ -37,7 +37,8 @@ def retention_view(home: Path) -> dict:
         partner = confirmed.get(doc.get("exchange_id"))
         doc["partner_deleted"] = partner.get("deleted") if partner else None
     view = {"checked": status.get("now"), "deleted": deleted, "next_end": status.get("next_end"),
-            "kept": status.get("kept", 0), **{name: status.get(name, []) for name in _FINDINGS}}
+            "kept": status.get("kept", 0), "quarantines_deleted": status.get("quarantines_deleted", []),
+            **{name: status.get(name, []) for name in _FINDINGS}}
     view["any"] = bool(deleted or status)
     view["problems"] = sum(len(view[name]) for name in ("overdue", "invalid", "unknown")) + sum(
         1 for u in view["unconfirmed"] if u.get("overdue"))

@@ -154,3 +154,38 @@ def test_the_report_shows_deletions_done_and_confirmations_overdue(nodes, exchan
     assert done["exchange_id"] == old.exchange_id and done["partner_deleted"]
     html, data = report_html(tha.home, "THA", suites=())  # the landed copy is gone: the report still builds
     assert [d["exchange_id"] for d in data["retention"]["deleted"]] == [old.exchange_id]
+
+
+def test_a_rejected_exchange_quarantine_copy_is_deleted_once_retention_passed_since_the_rejection(nodes, store):
+    """A bucket-key attacker's forgery (or any rejected exchange) leaves a quarantine copy; it is kept
+    for the contract's retention counted from the rejection (this node's clock), then deleted and audited."""
+    from tests.support.protocol import forge, manifest_fields
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    forged = forge(khm, tha, manifest_fields(khm, tha, CONTRACT, "2026-10", "e" * 32))
+    khm.store.put_bytes("khm-to-tha", f"{forged.prefix}/data.parquet.age", b"age-encryption.org/v1\nother")
+    assert [r.status for r in pull(tha, "KHM")] == ["rejected"]
+    folder = tha.home / "quarantine" / ("e" * 32)
+    assert folder.is_dir()
+    with clock.shifted(5 * YEAR - timedelta(days=2)):
+        kept = apply_retention(tha)
+        assert not kept.quarantines_deleted and kept.kept == 1 and folder.is_dir()
+    with clock.shifted(AFTER):
+        assert apply_retention(tha, dry_run=True).quarantines_deleted and folder.is_dir()
+        done = apply_retention(tha)
+        again = apply_retention(tha)
+    assert [row["exchange_id"] for row in done.quarantines_deleted] == ["e" * 32] and not folder.exists()
+    assert not again.quarantines_deleted
+    (entry,) = events(tha, "quarantine_deleted")
+    assert entry["exchange_id"] == "e" * 32 and entry["sender"] == "KHM"
+
+
+def test_a_quarantine_copy_naming_no_contract_held_here_is_kept_and_reported_unknown(nodes):
+    tha = nodes["THA"]
+    folder = tha.home / "quarantine" / ("f" * 32)
+    folder.mkdir(parents=True)
+    (folder / "exchange.json").write_text(json.dumps(
+        {"sender": "KHM", "bucket": "khm-to-tha", "prefix": f"no_such_dataset/2026-10/{'f' * 32}"}))
+    (folder / "reason.json").write_text(json.dumps({"reason": "x", "time": "2020-01-01T00:00:00Z"}))
+    report = apply_retention(tha)
+    assert folder.is_dir() and "not held here" in report.unknown[0]["reason"] and report.check_failed
