@@ -31,6 +31,8 @@ KINDS = frozenset({
     "checkpoint-fork",         # same seq as a witnessed checkpoint, another head
     "manifest-untrusted",      # a manifest in our own bucket that we did not write (planted)
     "manifest-replaced",       # the partner rejected our exchange over a manifest we did not sign
+    "key-statement-invalid",   # a partner's rotation or revocation statement that does not hold
+    "revoked-key-late-arrival",  # an exchange signed by a revoked key, dated before the revocation, seen after
 })
 
 

@@ -5,8 +5,10 @@ the party's own identity folder. It is a :class:`KeyHistory` (``gcmx-keys/1``, r
 listing each key: ``kind`` (``age`` | ``minisign`` | ``revocation``), ``key_id`` (hex: minisign's
 own id, :func:`exchange.protocol.manifest.recipient_key_id` for age), ``public`` (the age
 recipient or minisign's base64 line), ``valid_from`` / ``valid_until`` (exchange times, ``""`` =
-open), ``revoked_at`` and ``reason`` (``""`` unless revoked), ``rotated_from`` (the minisign key
-whose rotation statement introduced it, ``""`` for a key from the ceremony).
+open), ``revoked_at``, ``reason`` and ``successor`` (``""`` unless revoked; the successor is the
+minisign key the revoked one had rotated to), ``introduced_by`` (``""`` for a key from the key
+ceremony; for a minisign key, the old key whose rotation statement introduced it; for an age key,
+the minisign key it came with).
 
 A keyring without the file behaves as before: the ``.pub`` files are the one current key of each
 kind, valid from the beginning; ``{PARTY}.revocation.pub`` (if there) is the revocation key.
@@ -28,13 +30,14 @@ from pathlib import Path
 from exchange.atomic import write_bytes_atomic
 from exchange.canonical import canonical_json
 from exchange.crypto.minisign import PublicKey, SignatureError, signature_key_id
-from exchange.errors import ConfigError, GcmxError
+from exchange.errors import ConfigError
 from exchange.protocol.strict import Fields, parse_json
 
 FORMAT = "gcmx-keys/1"
 HISTORY_MAX = 1 << 20  # a history file is hand-carried and local; bound it all the same
 KINDS = ("age", "minisign", "revocation")
 KEY_ID = re.compile(r"[0-9A-Fa-f]{1,16}")
+_OPTIONAL_KEY_ID = re.compile(r"(?:[0-9A-Fa-f]{1,16})?")
 _TIME = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z)?")
 _KIND = re.compile("|".join(KINDS))
 _FORMAT = re.compile(re.escape(FORMAT))
@@ -68,7 +71,8 @@ class KeyRecord:
     valid_until: str = ""
     revoked_at: str = ""
     reason: str = ""
-    rotated_from: str = ""
+    successor: str = ""
+    introduced_by: str = ""
 
     @property
     def current(self) -> bool:
@@ -90,14 +94,15 @@ class KeyRecord:
     def to_dict(self) -> dict:
         return {"kind": self.kind, "key_id": self.key_id, "public": self.public, "valid_from": self.valid_from,
                 "valid_until": self.valid_until, "revoked_at": self.revoked_at, "reason": self.reason,
-                "rotated_from": self.rotated_from}
+                "successor": self.successor, "introduced_by": self.introduced_by}
 
     @classmethod
     def read(cls, f: Fields) -> KeyRecord:
         made = cls(kind=f.text("kind", _KIND), key_id=f.text("key_id", KEY_ID), public=f.text("public"),
                    valid_from=f.text("valid_from", _TIME), valid_until=f.text("valid_until", _TIME),
                    revoked_at=f.text("revoked_at", _TIME), reason=f.text("reason"),
-                   rotated_from=f.text("rotated_from", re.compile(f"(?:{KEY_ID.pattern})?")))
+                   successor=f.text("successor", _OPTIONAL_KEY_ID),
+                   introduced_by=f.text("introduced_by", _OPTIONAL_KEY_ID))
         f.done()
         return made
 
@@ -208,13 +213,13 @@ class TrustedKeys(PublicKey):
     whichever key of the history made a signature (see the module docstring)."""
 
     def __init__(self, history: KeyHistory):
-        current = history.current("minisign")
-        if current is None:
-            raise ConfigError(f"{history.party} has no current minisign key (all retired or revoked)",
-                              hint=f"{history.party} rotates its keys (gcmx keys rotate) or holds a new "
-                                   "key ceremony")
-        now = _public_of(current)
-        super().__init__(now._key_id, now._key)
+        signing = history.of_kind("minisign")
+        if not signing:
+            raise ConfigError(f"no minisign key of {history.party} in its key history",
+                              hint=f"put {history.party}.minisign.pub from the key ceremony in the keyring")
+        self.current = history.current("minisign")  # None once the last key was revoked
+        shown = _public_of(self.current or signing[-1])
+        super().__init__(shown._key_id, shown._key)
         self.history = history
 
     def verify_at(self, data: bytes, signature: bytes | str, source: str = "signature",
@@ -223,12 +228,15 @@ class TrustedKeys(PublicKey):
         revoked at or before then, or outside its window then, is refused."""
         return self._verify_prehash(hashlib.blake2b(data).digest(), signature, source, signed_at)
 
-    def _verify_prehash(self, prehash: bytes, signature: bytes | str, source: str,
-                        signed_at: str | None = None) -> str:
-        try:
-            key_id = signature_key_id(signature, source)
-        except GcmxError:
-            return super()._verify_prehash(prehash, signature, source)  # says what is wrong with it
+    def verify_signer(self, data: bytes, signature: bytes | str, source: str = "signature") -> tuple[str, KeyRecord]:
+        """The trusted comment and the key of the history that made ``signature``, whatever its
+        window: for a signed object whose signing time is read from the object itself. The caller
+        must then refuse it when ``record.refusal(that time)`` says so."""
+        record = self._signer(signature, source)
+        return _public_of(record).verify(data, signature, source), record
+
+    def _signer(self, signature: bytes | str, source: str) -> KeyRecord:
+        key_id = signature_key_id(signature, source)  # SignatureError when it is no signature
         record = self.history.find(key_id, "minisign")
         if record is None:
             raise SignatureError(
@@ -236,6 +244,11 @@ class TrustedKeys(PublicKey):
                 f"(current {self.key_id})",
                 hint=f"the keyring may miss a rotation of {self.history.party} (it is picked up on "
                      "the next pull), or the signature is not genuine")
+        return record
+
+    def _verify_prehash(self, prehash: bytes, signature: bytes | str, source: str,
+                        signed_at: str | None = None) -> str:
+        record = self._signer(signature, source)
         refusal = record.refusal(signed_at)
         if refusal:
             raise SignatureError(f"{source}: {refusal}",
