@@ -7,7 +7,8 @@ Rotations go first, then revocations, again until nothing changes (a revocation 
 successor of a rotation that only then applies). An accepted statement updates
 ``{PARTNER}.keys.json`` and the ``.pub`` files in the keyring, is kept in
 ``statements/{PARTNER}/`` and audited (``key_added`` / ``key_revoked``); a refused one is audited
-(``key_statement_rejected``) and raised as an alarm (``key-statement-invalid``), once per content.
+(``key_statement_rejected``) and raised as an alarm (``key-statement-invalid``), once per content,
+and judged again on later pulls (a revocation naming it as successor may make it apply).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ KEY_ADDED = "key_added"  # audit: a partner's new key entered the keyring (a ver
 KEY_REVOKED = "key_revoked"  # audit: a partner's key was revoked (a verified revocation)
 KEY_STATEMENT_REJECTED = "key_statement_rejected"  # audit: a statement that does not hold
 STATEMENTS_MAX = 256  # statements read per pull: a planted flood cannot stall the pull
-_SEEN = ".seen"
+_SEEN = ".seen"  # fingerprints of statements applied (or found already applied)
+_REFUSED = ".refused"  # fingerprints of statements refused and alarmed once
 
 
 @dataclass(frozen=True)
@@ -111,8 +113,9 @@ def _apply(history: KeyHistory, statement: Statement, where: str) -> KeyHistory:
 
 def pick_up_key_statements(node: Node, partner: str) -> list[str]:
     """Apply the partner's new key statements to the keyring; the keys of those applied."""
-    seen_file = _seen_file(node, partner)
+    seen_file, refused_file = _seen_file(node, partner), _seen_file(node, partner).with_name(_REFUSED)
     seen = set(seen_file.read_text().split()) if seen_file.exists() else set()
+    refused = set(refused_file.read_text().split()) if refused_file.exists() else set()
     pending = [s for s in read_statements(node, partner) if s.fingerprint not in seen]
     if not pending:
         return []
@@ -143,10 +146,12 @@ def pick_up_key_statements(node: Node, partner: str) -> list[str]:
                 _audit_applied(audit, partner, statement)
                 applied.append(statement.key)
     with seen_file.open("a") as out:
-        for statement in pending:
-            _refused(node, partner, bucket, statement, refusals.get(statement.fingerprint))
-            out.write(statement.fingerprint + "\n")
         out.writelines(fingerprint + "\n" for fingerprint in done)
+    with refused_file.open("a") as out:
+        for statement in pending:
+            if statement.fingerprint not in refused:
+                _refused(node, partner, bucket, statement, refusals.get(statement.fingerprint))
+                out.write(statement.fingerprint + "\n")
     return applied
 
 
@@ -159,17 +164,17 @@ def _names(statement: Statement) -> tuple[str, ...]:
 def _audit_applied(audit: AuditLog, partner: str, statement: Statement) -> None:
     doc = statement.parsed
     if isinstance(doc, Rotation):
-        audit.append(KEY_ADDED, party=partner, old_key_id=doc.old_minisign, new_key_id=doc.new_minisign,
+        audit.append(KEY_ADDED, of=partner, old_key_id=doc.old_minisign, new_key_id=doc.new_minisign,
                      old_age_key_id=doc.old_age, new_age_key_id=doc.new_age, rotated_at=doc.rotated_at,
                      statement=statement.key)
     else:
-        audit.append(KEY_REVOKED, party=partner, key_id=doc.key_id, kind=doc.kind, revoked_at=doc.revoked_at,
+        audit.append(KEY_REVOKED, of=partner, key_id=doc.key_id, kind=doc.kind, revoked_at=doc.revoked_at,
                      reason=defused(doc.reason), successor=doc.successor, statement=statement.key)
 
 
 def _refused(node: Node, partner: str, bucket: str, statement: Statement, exc: TerminalError | None) -> None:
     reason = defused((exc.message if exc else "refused")[:400])
-    AuditLog.for_home(node.home, node.party).append(KEY_STATEMENT_REJECTED, party=partner, bucket=bucket,
+    AuditLog.for_home(node.home, node.party).append(KEY_STATEMENT_REJECTED, of=partner, bucket=bucket,
                                                     statement=statement.key, reason=reason)
     kind = "signature" if isinstance(exc, SignatureError) else "statement"
     raise_alarm(node, "key-statement-invalid", partner,

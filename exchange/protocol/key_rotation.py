@@ -197,4 +197,4 @@ def audit_own(node: Node, event: str, objects: dict[str, bytes]) -> None:
         revocation = Revocation.from_json(data)
         details = {"key_id": revocation.key_id, "kind": revocation.kind, "revoked_at": revocation.revoked_at,
                    "reason": revocation.reason, "successor": revocation.successor}
-    AuditLog.for_home(node.home, node.party).append(event, party=node.party, statement=key, **details)
+    AuditLog.for_home(node.home, node.party).append(event, of=node.party, statement=key, **details)

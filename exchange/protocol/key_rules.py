@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from exchange.crypto import age
-from exchange.crypto.key_history import KeyHistory, KeyRecord, TrustedKeys, age_key_id
+from exchange.crypto.key_history import KeyHistory, KeyRecord, age_key_id
 from exchange.crypto.minisign import PublicKey, signature_key_id
 from exchange.errors import GcmxError, ProtocolError, SignatureError
 from exchange.protocol.key_statements import Revocation, Rotation
@@ -50,11 +50,16 @@ def apply_rotation(history: KeyHistory, rotation: Rotation, old_signature: bytes
     if old is None or signature_key_id(old_signature, where) != old.key_id:
         raise SignatureError(f"{where}: not signed by a key of {history.party} this node trusts "
                              f"(claims old key {rotation.old_minisign})", hint=_HINT)
-    comment = TrustedKeys(history).verify_at(rotation.to_json(), old_signature, where, rotation.rotated_at)
     successor_of_revoked = old.revoked_at and old.successor.upper() == rotation.new_minisign.upper()
     if not old.current and not successor_of_revoked:
         raise SignatureError(f"{where}: rotation from key {old.key_id}, which is no longer current "
                              f"(retired {old.valid_until or '-'}, revoked {old.revoked_at or '-'})", hint=_HINT)
+    if successor_of_revoked:  # the window a thief's rotation closed does not count against the successor
+        old = replace(old, valid_until="")
+    refusal = old.refusal(rotation.rotated_at)
+    if refusal:
+        raise SignatureError(f"{where}: {refusal}", hint=_HINT)
+    comment = PublicKey.from_string(old.public, "old key").verify(rotation.to_json(), old_signature, where)
     try:
         new_key = PublicKey.from_string(rotation.new_minisign_public, f"{where} new_minisign_public")
         new_comment = new_key.verify(rotation.to_json(), new_signature, f"{where}.new.minisig")
@@ -73,8 +78,7 @@ def apply_rotation(history: KeyHistory, rotation: Rotation, old_signature: bytes
                             f"{old_age.key_id}", hint=_HINT)
     del recipient  # parsed only to refuse a malformed recipient before anyone encrypts to it
     at = rotation.rotated_at
-    if old.current:
-        history = history.with_key(replace(old, valid_until=at))
+    history = history.with_key(replace(old, valid_until=at))
     if old_age is not None:
         history = history.with_key(replace(old_age, valid_until=at))
     history = history.with_key(KeyRecord("minisign", new_key.key_id, rotation.new_minisign_public, valid_from=at,
