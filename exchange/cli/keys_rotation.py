@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from exchange.contract.agreement import parties
+from exchange.contract.model import all_contracts
 from exchange.crypto.key_history import load_history
 from exchange.crypto.keys import party_code, revocation_secret_path
 from exchange.errors import StoreError
@@ -18,7 +20,6 @@ from exchange.protocol.key_rotation import (
     rotate_keys,
 )
 from exchange.protocol.node import Node
-from exchange.protocol.partners import partners
 from exchange.settings import load_settings
 
 _PARTY_HELP = "ISO alpha-3 code of the party [default: GCMX_PARTY]."
@@ -27,6 +28,13 @@ _PARTY_HELP = "ISO alpha-3 code of the party [default: GCMX_PARTY]."
 def _node(party: str | None) -> Node:
     settings = load_settings(party=party_code(party)) if party else load_settings()
     return Node.from_settings(settings)
+
+
+def partners(node: Node) -> list[str]:
+    """Every other party of a contract naming this party, in force or not: a revocation can take a
+    contract out of force, and the partner must still learn of it."""
+    named = [parties(c) for c in all_contracts(node.settings.contracts, node.settings.expectations)]
+    return sorted({p for group in named if node.party in group for p in group} - {node.party})
 
 
 def _publish(node: Node, partner_codes: list[str]) -> None:
