@@ -94,6 +94,12 @@ def _receipts(home: Path, histories: dict) -> Iterable[dict]:
                "time": receipt.get("received"), **verdict}
 
 
+def _event(entry: dict) -> dict:
+    old, new = entry.get("old_key_id") or entry.get("key_id") or "", entry.get("new_key_id") or ""
+    return {"time": entry.get("time"), "event": entry.get("event"), "of": entry.get("of"),
+            "key_ids": f"{old} → {new}" if new else old, "reason": entry.get("reason")}
+
+
 def keys_view(home: Path, key_dirs: Iterable[Path], entries: Iterable[dict]) -> dict:
     """The keys section of the report of the node at ``home`` (keyring: the first of ``key_dirs``)."""
     home = Path(home)
@@ -103,16 +109,16 @@ def keys_view(home: Path, key_dirs: Iterable[Path], entries: Iterable[dict]) -> 
     parties = []
     for party, history in histories.items():
         if isinstance(history, str):
-            parties.append({"party": party, "problem": history, "keys": []})
+            parties.append({"party": party, "problem": history, "records": []})
             continue
-        parties.append({"party": party, "problem": None, "keys": [
+        parties.append({"party": party, "problem": None, "records": [
             {"kind": k.kind, "key_id": k.key_id, "valid_from": k.valid_from or None,
              "valid_until": k.valid_until or None, "revoked_at": k.revoked_at or None, "reason": k.reason or None,
              "state": _state(k)} for k in history.keys]})
     signatures = [*_landed(home, histories), *_receipts(home, histories)]
     return {
         "parties": parties,
-        "events": [e for e in entries if e.get("event") in KEY_EVENTS],
+        "events": [_event(e) for e in entries if e.get("event") in KEY_EVENTS],
         "signatures": signatures,
         "by_revoked_keys": [s for s in signatures if "revoked" in (s.get("note") or "")],
     }
