@@ -29,7 +29,7 @@ _OPTIONAL_KEY_ID = re.compile(r"(?:[0-9A-Fa-f]{1,16})?")
 _PARTY = re.compile(r"[A-Z]{3}")
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{40,80}={0,2}")
-_AGE = re.compile(r"age1[0-9a-z]{10,2000}")
+_AGE = re.compile(r"age1[0-9a-z]{10,4000}")
 _KIND = re.compile(r"age|minisign")
 _REASON = re.compile(r"[^\x00-\x1f\x7f]{1,500}")
 

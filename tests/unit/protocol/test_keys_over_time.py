@@ -14,7 +14,7 @@ from exchange.crypto import age
 from exchange.crypto.key_history import KeyHistory, KeyRecord, TrustedKeys, age_key_id, load_history
 from exchange.crypto.keys import generate_party_keys, load_identity, load_public_keys
 from exchange.crypto.minisign import generate_keypair
-from exchange.errors import ConfigError, ProtocolError, SignatureError
+from exchange.errors import ConfigError, ContractError, ProtocolError, SignatureError
 from exchange.protocol.inbound import pull
 from exchange.protocol.key_pickup import KEY_ADDED, KEY_REVOKED, KEY_STATEMENT_REJECTED, pick_up_key_statements
 from exchange.protocol.key_rotation import publish_statements, revoke_key, rotate_keys
@@ -271,3 +271,12 @@ def test_stolen_signing_key_rotation_to_the_thiefs_key_is_undone_by_the_revocati
     assert history.find(thief_public.key_id).revoked_at
     assert history.current("minisign").key_id == khm.identity.signing_key.key_id
     assert tha.public_keys("KHM").age_recipient == khm.public_keys("KHM").age_recipient
+
+
+def test_a_party_whose_signing_key_is_revoked_does_not_publish(nodes, source):
+    khm = nodes["KHM"]
+    _revoke(khm, khm.identity.signing_key.key_id, reason="key lost")
+    with pytest.raises(ContractError, match="revoked"):  # its agreements fall with the key
+        publish(khm, source(), CONTRACT, "2026-10")
+    with pytest.raises(ConfigError, match="new key ceremony"):
+        rotate_keys("KHM", khm.settings.identity_dir, khm.settings.keyring_dir)
