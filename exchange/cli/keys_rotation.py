@@ -10,7 +10,7 @@ from exchange.contract.agreement import parties
 from exchange.contract.model import all_contracts
 from exchange.crypto.key_history import load_history
 from exchange.crypto.keys import party_code, revocation_secret_path
-from exchange.errors import StoreError
+from exchange.errors import ConfigError, StoreError
 from exchange.protocol.key_rotation import (
     KEY_REVOKED,
     KEY_ROTATED,
@@ -110,7 +110,12 @@ def history(party: str | None, directory: Path | None) -> None:
     """Every key of a party with its validity window (never a secret)."""
     settings = load_settings()
     code = party_code(party) if party else settings.require_party()
-    for record in load_history(code, directory or settings.keyring_dir).keys:
+    directory = directory or settings.keyring_dir
+    records = load_history(code, directory).keys
+    if not records:
+        raise ConfigError(f"no keys of {code} in {directory}",
+                          hint=f"ask {code} for its .pub files (the key ceremony) or give --dir")
+    for record in records:
         state = f"revoked {record.revoked_at} ({record.reason})" if record.revoked_at else (
             "current" if record.current else "retired")
         click.echo(f"{record.kind:10} {record.key_id:16}  {record.valid_from or 'beginning':24} .. "
