@@ -39,6 +39,7 @@ KEY_ADDED = "key_added"  # audit: a partner's new key entered the keyring (a ver
 KEY_REVOKED = "key_revoked"  # audit: a partner's key was revoked (a verified revocation)
 KEY_STATEMENT_REJECTED = "key_statement_rejected"  # audit: a statement that does not hold
 STATEMENTS_MAX = 256  # statements read per pull: a planted flood cannot stall the pull
+LISTED_MAX = 10_000  # keys listed under keys/ per pull
 _SEEN = ".seen"  # fingerprints of statements applied (or found already applied)
 _REFUSED = ".refused"  # fingerprints of statements refused and alarmed once
 
@@ -74,25 +75,39 @@ def _read(node: Node, bucket: str, key: str, names: tuple[str, ...]) -> Statemen
     return Statement(key, body, signatures, parsed)
 
 
-def read_statements(node: Node, partner: str) -> list[Statement]:
-    """The partner's statements in its bucket towards this node (bounded reads, strict parsing)."""
+def _named_key(key: str) -> str:
+    """The key id a statement's object key names as the one it acts on (rotation: the old key)."""
+    rotation = parse_rotation_key(key)
+    return (rotation[0] if rotation else parse_revocation_key(key) or "").upper()
+
+
+def read_statements(node: Node, partner: str, history: KeyHistory) -> list[Statement]:
+    """The partner's statements in its bucket towards this node (bounded reads, strict parsing).
+
+    At most ``STATEMENTS_MAX`` are read, those acting on a key of ``history`` first, so keys
+    planted with a leaked bucket key cannot crowd out a genuine statement."""
     bucket = bucket_name(partner, node.party)
     keys = set()
     for key in node.store.list_keys(bucket, f"{KEY_STATEMENTS}/"):
         keys.add(key)
-        if len(keys) >= STATEMENTS_MAX * 3:
+        if len(keys) >= LISTED_MAX:
             break
-    found = []
-    for key in sorted(keys):
+    known = {k.key_id.upper() for k in history.keys}
+    candidates = []
+    for key in keys:
         if parse_rotation_key(key):
             names = (signature_key(key), new_signature_key(key))
         elif parse_revocation_key(key):
             names = (signature_key(key),)
         else:
             continue
-        if all(n in keys for n in names) and (statement := _read(node, bucket, key, names)):
+        if all(n in keys for n in names):
+            candidates.append((_named_key(key) not in known, key, names))
+    found = []
+    for _, key, names in sorted(candidates)[:STATEMENTS_MAX]:
+        if statement := _read(node, bucket, key, names):
             found.append(statement)
-    return found[:STATEMENTS_MAX]
+    return found
 
 
 def _seen_file(node: Node, partner: str):
@@ -116,11 +131,11 @@ def pick_up_key_statements(node: Node, partner: str) -> list[str]:
     seen_file, refused_file = _seen_file(node, partner), _seen_file(node, partner).with_name(_REFUSED)
     seen = set(seen_file.read_text().split()) if seen_file.exists() else set()
     refused = set(refused_file.read_text().split()) if refused_file.exists() else set()
-    pending = [s for s in read_statements(node, partner) if s.fingerprint not in seen]
+    history = load_history(partner, node.settings.keyring_dir)
+    pending = [s for s in read_statements(node, partner, history) if s.fingerprint not in seen]
     if not pending:
         return []
     pending.sort(key=lambda s: (not isinstance(s.parsed, Rotation), s.key))
-    history = load_history(partner, node.settings.keyring_dir)
     bucket = bucket_name(partner, node.party)
     applied, done, refusals = [], [], {}
     audit = AuditLog.for_home(node.home, node.party)

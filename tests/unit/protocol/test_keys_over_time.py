@@ -280,3 +280,16 @@ def test_a_party_whose_signing_key_is_revoked_does_not_publish(nodes, source):
         publish(khm, source(), CONTRACT, "2026-10")
     with pytest.raises(ConfigError, match="new key ceremony"):
         rotate_keys("KHM", khm.settings.identity_dir, khm.settings.keyring_dir)
+
+
+def test_bucket_key_only_flood_of_planted_statements_does_not_crowd_out_a_rotation(nodes, store, monkeypatch):
+    from exchange.protocol import key_pickup
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    monkeypatch.setattr(key_pickup, "STATEMENTS_MAX", 3)
+    for n in range(6):  # "revocation-..." sorts before "rotation-..."
+        store.put_bytes(BUCKET, revocation_key(f"{n:X}"), b"{}")
+        store.put_bytes(BUCKET, signature_key(revocation_key(f"{n:X}")), b"x")
+    _rotate(khm)
+    pick_up_key_statements(tha, "KHM")
+    assert tha.public_keys("KHM").minisign.key_id == khm.identity.signing_key.key_id
