@@ -159,3 +159,5 @@ def test_revocation_an_exchange_signed_after_it_is_rejected_and_quarantined(rota
     _, data = report_html(tha.home, "THA", (tha.settings.keyring_dir, tha.settings.identity_dir))
     first = next(s for s in data["keys"]["signatures"] if s["exchange_id"] == rotated.first)
     assert first["status"] == "valid" and "revoked since" in first["note"]
+    html, _ = report_html(tha.home, "THA", (tha.settings.keyring_dir, tha.settings.identity_dir))
+    assert "staff left with a copy" in html and "key_revoked" in html

@@ -293,3 +293,15 @@ def test_bucket_key_only_flood_of_planted_statements_does_not_crowd_out_a_rotati
     _rotate(khm)
     pick_up_key_statements(tha, "KHM")
     assert tha.public_keys("KHM").minisign.key_id == khm.identity.signing_key.key_id
+
+
+def test_the_dag_picks_up_a_rotation_before_it_receives(nodes, source, monkeypatch):
+    from exchange.orchestration import tasks
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    _rotate(khm)
+    result = publish(khm, source(), CONTRACT, "2026-10")
+    monkeypatch.setattr(tasks, "node_for", lambda client: tha)
+    [prefix] = tasks.discover_inbound(None, "KHM")
+    assert tasks.receive_inbound(None, "KHM", prefix)["status"] == "landed"
+    assert result.exchange_id in prefix
