@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from exchange.atomic import write_bytes_atomic
@@ -43,6 +44,16 @@ _KIND = re.compile("|".join(KINDS))
 _FORMAT = re.compile(re.escape(FORMAT))
 _PARTY = re.compile(r"[A-Z]{3}")
 _HINT = "restore {PARTY}.keys.json from the key ceremony records, or remove it to fall back to the .pub files"
+
+
+def moment(text: str) -> datetime:
+    """An exchange time (``2026-11-27T07:28:42.123Z``, with or without fractions) as a datetime;
+    anything else counts as the far future, so a malformed time never passes a window check."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return datetime.max.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def age_key_id(recipient: str) -> str:
@@ -82,22 +93,25 @@ class KeyRecord:
     def refusal(self, signed_at: str | None) -> str | None:
         """Why a signature by this key claiming time ``signed_at`` (None: unknown) is not
         acceptable, or None when it is."""
-        if self.revoked_at and (signed_at is None or signed_at >= self.revoked_at):
+        at = None if signed_at is None else moment(signed_at)
+        if self.revoked_at and (at is None or at >= moment(self.revoked_at)):
             when = "at an unknown time" if signed_at is None else f"at {signed_at}"
             return f"key {self.key_id} was revoked at {self.revoked_at} ({self.reason}); signed {when}"
-        if signed_at is not None and self.valid_until and signed_at > self.valid_until:
+        if at is not None and self.valid_until and at > moment(self.valid_until):
             return f"key {self.key_id} was retired at {self.valid_until}; signed at {signed_at}"
-        if signed_at is not None and self.valid_from and signed_at < self.valid_from:
+        if at is not None and self.valid_from and at < moment(self.valid_from):
             return f"key {self.key_id} is valid from {self.valid_from}; signed at {signed_at}"
         return None
 
     def to_dict(self) -> dict:
+        """The record as a JSON value."""
         return {"kind": self.kind, "key_id": self.key_id, "public": self.public, "valid_from": self.valid_from,
                 "valid_until": self.valid_until, "revoked_at": self.revoked_at, "reason": self.reason,
                 "successor": self.successor, "introduced_by": self.introduced_by}
 
     @classmethod
     def read(cls, f: Fields) -> KeyRecord:
+        """A record from its fields, read strictly."""
         made = cls(kind=f.text("kind", _KIND), key_id=f.text("key_id", KEY_ID), public=f.text("public"),
                    valid_from=f.text("valid_from", _TIME), valid_until=f.text("valid_until", _TIME),
                    revoked_at=f.text("revoked_at", _TIME), reason=f.text("reason"),
@@ -116,6 +130,7 @@ class KeyHistory:
     format: str = FORMAT
 
     def of_kind(self, kind: str) -> list[KeyRecord]:
+        """The keys of ``kind``, oldest first."""
         return [k for k in self.keys if k.kind == kind]
 
     def current(self, kind: str) -> KeyRecord | None:
@@ -137,6 +152,7 @@ class KeyHistory:
                                         else k for k in self.keys))
 
     def to_json(self) -> bytes:
+        """The canonical bytes of ``{PARTY}.keys.json``."""
         return canonical_json({"format": self.format, "party": self.party,
                                "keys": [k.to_dict() for k in self.keys]})
 

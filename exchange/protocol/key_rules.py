@@ -16,20 +16,16 @@ are revoked with it.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from exchange.crypto import age
-from exchange.crypto.key_history import KeyHistory, KeyRecord, age_key_id
+from exchange.crypto.key_history import KeyHistory, KeyRecord, age_key_id, moment
 from exchange.crypto.minisign import PublicKey, signature_key_id
 from exchange.errors import GcmxError, ProtocolError, SignatureError
 from exchange.protocol.key_statements import Revocation, Rotation
 
 CLOCK_SKEW = timedelta(hours=1)  # a statement dated further ahead than this is refused
 _HINT = "refused: a rotation must be signed by the key partners trust and by the new key"
-
-
-def _parsed(moment: str) -> datetime:
-    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
 def already_applied(history: KeyHistory, rotation: Rotation) -> bool:
@@ -44,7 +40,7 @@ def apply_rotation(history: KeyHistory, rotation: Rotation, old_signature: bytes
     if rotation.party != history.party:
         raise ProtocolError(f"{where}: rotation of {rotation.party}'s keys found among {history.party}'s",
                             hint="a statement was copied from another bucket; refused")
-    if _parsed(rotation.rotated_at) > _parsed(now) + CLOCK_SKEW:
+    if moment(rotation.rotated_at) > moment(now) + CLOCK_SKEW:
         raise ProtocolError(f"{where}: rotation dated {rotation.rotated_at}, in the future", hint=_HINT)
     old = history.find(rotation.old_minisign, "minisign")
     if old is None or signature_key_id(old_signature, where) != old.key_id:
@@ -63,7 +59,7 @@ def apply_rotation(history: KeyHistory, rotation: Rotation, old_signature: bytes
     try:
         new_key = PublicKey.from_string(rotation.new_minisign_public, f"{where} new_minisign_public")
         new_comment = new_key.verify(rotation.to_json(), new_signature, f"{where}.new.minisig")
-        recipient = age.parse_recipient(rotation.new_age_recipient)
+        age.parse_recipient(rotation.new_age_recipient)  # a malformed recipient is refused before use
     except GcmxError as exc:
         raise SignatureError(f"{where}: the new key's signature does not hold ({exc.message})", hint=_HINT) from None
     if comment != rotation.comment() or new_comment != rotation.comment():
@@ -76,7 +72,6 @@ def apply_rotation(history: KeyHistory, rotation: Rotation, old_signature: bytes
     if old_age is not None and old_age.key_id != rotation.old_age:
         raise ProtocolError(f"{where}: rotation names age key {rotation.old_age}, the current one is "
                             f"{old_age.key_id}", hint=_HINT)
-    del recipient  # parsed only to refuse a malformed recipient before anyone encrypts to it
     at = rotation.rotated_at
     history = history.with_key(replace(old, valid_until=at))
     if old_age is not None:

@@ -53,6 +53,7 @@ class Rotation:
         return f"gcmx key-rotation {self.party} {self.old_minisign}->{self.new_minisign} at {self.rotated_at}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The statement as a JSON value."""
         return {"format": self.format, "party": self.party, "rotated_at": self.rotated_at,
                 "old_minisign": self.old_minisign, "old_age": self.old_age, "new_minisign": self.new_minisign,
                 "new_minisign_public": self.new_minisign_public, "new_age": self.new_age,
@@ -93,6 +94,7 @@ class Revocation:
         return f"gcmx key-revocation {self.party} {self.kind} {self.key_id} at {self.revoked_at}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The statement as a JSON value."""
         return {"format": self.format, "party": self.party, "key_id": self.key_id, "kind": self.kind,
                 "revoked_at": self.revoked_at, "reason": self.reason, "successor": self.successor}
 

@@ -305,3 +305,28 @@ def test_the_dag_picks_up_a_rotation_before_it_receives(nodes, source, monkeypat
     [prefix] = tasks.discover_inbound(None, "KHM")
     assert tasks.receive_inbound(None, "KHM", prefix)["status"] == "landed"
     assert result.exchange_id in prefix
+
+
+@pytest.mark.parametrize("flaw", ["future", "new_id", "new_signature", "comment", "age_id"])
+def test_stolen_signing_key_rotation_that_does_not_hold_together_is_refused(nodes, flaw):
+    from exchange.protocol.key_rules import apply_rotation
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    history = load_history("KHM", tha.settings.keyring_dir)
+    old = khm.identity.signing_key
+    new, new_public = generate_keypair()
+    other, _ = generate_keypair()
+    recipient = age.to_recipient(age.generate_identity(post_quantum=False))
+    good = Rotation("KHM", "2026-11-02T00:00:00.000Z", old.key_id, history.current("age").key_id,
+                    new_public.key_id, new_public.base64, age_key_id(recipient), recipient)
+    change = {"future": {"rotated_at": "2099-01-01T00:00:00.000Z"}, "new_id": {"new_minisign": "ABCDEF"},
+              "age_id": {"new_age": "0" * 16}}.get(flaw, {})
+    flawed = Rotation(**{**good.__dict__, **change})
+    comment = "gcmx key-rotation KHM something else" if flaw == "comment" else flawed.comment()
+    old_signature = old.sign(flawed.to_json(), comment)
+    new_signature = (other if flaw == "new_signature" else new).sign(flawed.to_json(), comment)
+    now = "2026-11-27T00:00:00.000Z"
+    with pytest.raises((SignatureError, ProtocolError)):
+        apply_rotation(history, flawed, old_signature, new_signature, "test", now)
+    signatures = [key.sign(good.to_json(), good.comment()) for key in (old, new)]
+    assert apply_rotation(history, good, *signatures, "test", now).current("minisign").key_id == new_public.key_id
