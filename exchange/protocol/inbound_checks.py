@@ -31,7 +31,6 @@ def check_manifest(node: Node, ref: ExchangeRef, sender: str, body: bytes, signa
     where = ref.where(MANIFEST)
     comment, signer = verify_signer(node, sender, body, signature, f"signature {signature_key(where)}")
     manifest = Manifest.from_json(body, where)
-    check_signing_time(node, sender, ref, signer, manifest)
     if comment != manifest.comment():
         raise ProtocolError(f"{where}: signature names another exchange ({comment!r})",
                             hint="a signature was moved between exchanges; ask the sender to republish",
@@ -44,6 +43,7 @@ def check_manifest(node: Node, ref: ExchangeRef, sender: str, body: bytes, signa
             raise ProtocolError(f"{where}: manifest {name} is {actual!r}, expected {value!r}", hint=_COPIED,
                                 bucket=ref.bucket, key=f"{ref.prefix}/{MANIFEST}", field=name,
                                 exchange_id=ref.exchange_id)
+    check_signing_time(node, sender, ref, signer, manifest)  # the key was valid when it says it signed
     if manifest.recipient_parties != [node.party]:
         raise ProtocolError(f"{where}: exchange is addressed to {manifest.recipient_parties}, "
                             f"not to {node.party} alone",
