@@ -32,6 +32,8 @@ KINDS = frozenset({
     "manifest-untrusted",      # a manifest in our own bucket that we did not write (planted)
     "manifest-replaced",       # the partner rejected our exchange over a manifest we did not sign
     "manifest-time-skew",      # a manifest dated far from when the store says it appeared (issue 15)
+    "key-statement-invalid",   # a partner's rotation or revocation statement that does not hold
+    "revoked-key-late-arrival",  # an exchange signed by a revoked key, dated before the revocation, seen after
 })
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from exchange.cli import keys_destroy
+from exchange.cli import keys_destroy, keys_rotation
+from exchange.crypto.key_history import revocation_public_path
 from exchange.crypto.keys import (
     PublicKeys,
     generate_linkage_key,
@@ -15,6 +16,7 @@ from exchange.crypto.keys import (
     key_file_paths,
     load_public_keys,
     party_code,
+    revocation_secret_path,
 )
 from exchange.errors import ConfigError
 from exchange.settings import load_settings
@@ -36,19 +38,26 @@ def keys_group() -> None:
 @click.option("--party", help=_PARTY_HELP)
 @click.option("--out", "out_dir", type=_DIR, help="Directory for the key files [default: GCMX_IDENTITY].")
 @click.option("--classic", is_flag=True, help="X25519 age key instead of post-quantum ML-KEM-768+X25519.")
-def generate(party: str | None, out_dir: Path | None, classic: bool) -> None:
-    """Write PARTY.age, PARTY.age.pub, PARTY.minisign.key and PARTY.minisign.pub.
+@click.option("--revocation-out", "revocation_dir", type=_DIR,
+              help="Directory for the offline revocation key, e.g. a USB stick [default: --out].")
+def generate(party: str | None, out_dir: Path | None, classic: bool, revocation_dir: Path | None) -> None:
+    """Write PARTY.age, PARTY.age.pub, PARTY.minisign.key, PARTY.minisign.pub and the
+    revocation key pair PARTY.revocation.key / PARTY.revocation.pub.
 
-    The secret files (.age, .minisign.key) are mode 0600 and must stay with this office;
-    hand the two .pub files to each partner for their keyring. Existing files are never
-    overwritten.
+    The secret files (.age, .minisign.key) are mode 0600 and must stay with this office; the
+    revocation key goes offline (it only revokes keys: `gcmx keys revoke`). Hand the three
+    .pub files to each partner for their keyring and compare the key ids out of band.
+    Existing files are never overwritten.
     """
     code = _party(party)
     out_dir = out_dir or load_settings().identity_dir
-    files = generate_party_keys(code, out_dir, classic=classic)
+    files = generate_party_keys(code, out_dir, classic=classic, revocation_dir=revocation_dir)
     public = load_public_keys(code, out_dir)
+    revoker = revocation_secret_path(code, revocation_dir or out_dir)
     click.echo(f"secret (keep here, mode 0600): {files.age_identity}, {files.minisign_secret}")
-    click.echo(f"public (give to partners):     {files.age_recipient}, {files.minisign_public}")
+    click.echo(f"secret (move OFFLINE now):     {revoker}")
+    click.echo(f"public (give to partners):     {files.age_recipient}, {files.minisign_public}, "
+               f"{revocation_public_path(code, out_dir)}")
     _print_public(public)
 
 
@@ -118,7 +127,16 @@ def _print_public(public: PublicKeys) -> None:
     click.echo(f"age recipient:       {public.age_recipient}")
     click.echo(f"minisign key id:     {public.minisign.key_id}")
     click.echo(f"minisign public key: {public.minisign.base64}")
+    history = getattr(public.minisign, "history", None)
+    age_now = history.current("age") if history else None
+    revoker = history.current("revocation") if history else None
+    if age_now:
+        click.echo(f"age key id:          {age_now.key_id}")
+    if revoker:
+        click.echo(f"revocation key id:   {revoker.key_id}")
 
+
+for _command in [*keys_rotation.COMMANDS, keys_destroy.destroy]:  # rotate, revoke, publish, history, destroy
+    keys_group.add_command(_command)
 
 COMMANDS: list[click.Command] = [keys_group]
-keys_group.add_command(keys_destroy.destroy)  # issue 15: crypto-shredding

@@ -4,10 +4,14 @@ File names inside a directory, for party ``KHM``:
 
 * identity dir (``GCMX_IDENTITY``, secret, mode 0600): ``KHM.age``, ``KHM.minisign.key``,
   ``linkage/KHM-THA.key`` (the bilateral pseudonymisation secret, codes sorted)
-* keyring (``GCMX_KEYRING``, public): ``THA.age.pub``, ``THA.minisign.pub``
+* keyring (``GCMX_KEYRING``, public): ``THA.age.pub``, ``THA.minisign.pub``,
+  ``THA.revocation.pub`` and, once THA rotated a key, ``THA.keys.json`` (its key history,
+  :mod:`exchange.crypto.key_history`)
+* retired age identities (after ``gcmx keys rotate``): ``retired/KHM.{key_id}.age``
 
-``generate_party_keys`` writes all four key files of a party into one directory; the two
-``.pub`` files are what the party hands to its partners.
+``generate_party_keys`` writes the key files of a party into one directory, and the offline
+revocation key (``KHM.revocation.key``/``.pub``); the three ``.pub`` files are what the party
+hands to its partners.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exchange.crypto import age
+from exchange.crypto.key_history import TrustedKeys, load_history, revocation_public_path
 from exchange.crypto.minisign import PublicKey, SecretKey, generate_keypair
 from exchange.errors import ConfigError, GcmxError
 
@@ -38,7 +43,8 @@ class PartyKeyFiles:
 
 @dataclass(frozen=True)
 class PublicKeys:
-    """A party's public keys: encrypt to ``age_recipient``, verify with ``minisign``."""
+    """A party's public keys: encrypt to ``age_recipient`` (its current age key), verify with
+    ``minisign`` (a :class:`TrustedKeys` when read from a keyring: every key of its history)."""
 
     party: str
     age_recipient: str
@@ -89,21 +95,32 @@ def retired_identity_path(party: str, identity_dir: Path, key_id: str) -> Path:
     return Path(identity_dir) / "retired" / f"{party_code(party)}.{key_id}.age"
 
 
+def revocation_secret_path(party: str, directory: Path) -> Path:
+    """``{directory}/{PARTY}.revocation.key``: the offline revocation key (kept off the server)."""
+    return Path(directory) / f"{party_code(party)}.revocation.key"
+
+
 def _write_secret(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as stream:
         stream.write(text)
 
 
-def generate_party_keys(party: str, out_dir: Path, classic: bool = False) -> PartyKeyFiles:
-    """Write a new age identity (post-quantum unless ``classic``) and minisign key pair.
+def generate_party_keys(party: str, out_dir: Path, classic: bool = False,
+                        revocation_dir: Path | None = None) -> PartyKeyFiles:
+    """Write a new age identity (post-quantum unless ``classic``) and minisign key pair, and the
+    revocation key pair (``{PARTY}.revocation.key`` in ``revocation_dir``, default ``out_dir``:
+    move it offline; ``{PARTY}.revocation.pub`` in ``out_dir``, for partners).
 
-    Refuses to overwrite: if any of the four files exists, nothing is written.
+    Refuses to overwrite: if any of the files exists, nothing is written.
     """
     files = key_file_paths(party, out_dir)
+    revocation_secret = revocation_secret_path(files.party, revocation_dir or out_dir)
+    revocation_public = revocation_public_path(files.party, out_dir)
     existing = [
         p
-        for p in (files.age_identity, files.age_recipient, files.minisign_secret, files.minisign_public)
+        for p in (files.age_identity, files.age_recipient, files.minisign_secret, files.minisign_public,
+                  revocation_secret, revocation_public)
         if p.exists()
     ]
     if existing:
@@ -118,6 +135,10 @@ def generate_party_keys(party: str, out_dir: Path, classic: bool = False) -> Par
     files.age_recipient.write_text(age.to_recipient(identity) + "\n", encoding="utf-8")
     secret.write(files.minisign_secret)
     public.write(files.minisign_public)
+    Path(revocation_secret.parent).mkdir(parents=True, exist_ok=True, mode=0o700)
+    revoker, revoker_public = generate_keypair()
+    revoker.write(revocation_secret)
+    revoker_public.write(revocation_public)
     return files
 
 
@@ -136,26 +157,36 @@ def load_public_keys(party: str, keyring_dir: Path) -> PublicKeys:
         raise _missing(
             files.minisign_public, f"minisign public key of {code}", hint_for % files.minisign_public.name
         )
+    history = load_history(code, keyring_dir)
+    age_now = history.current("age")
+    if age_now is None:
+        raise ConfigError(f"{code} has no current age key in {keyring_dir} (retired or revoked)",
+                          hint=f"{code} rotates its keys (gcmx keys rotate); its rotation statement "
+                               "is picked up on the next pull")
+    return PublicKeys(code, age_now.public, TrustedKeys(history))
+
+
+def read_age_recipient(path: Path) -> str:
+    """The one age recipient (``age1...``) of an ``.age.pub`` file."""
     lines = [
         line.strip()
-        for line in files.age_recipient.read_text(encoding="utf-8").splitlines()
+        for line in Path(path).read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
     if len(lines) != 1 or not lines[0].startswith("age1"):
-        raise ConfigError(
-            f"{files.age_recipient} must hold exactly one age recipient (age1...)",
-            hint=hint_for % files.age_recipient.name,
-        )
-    return PublicKeys(code, lines[0], PublicKey.from_file(files.minisign_public))
+        raise ConfigError(f"{path} must hold exactly one age recipient (age1...)",
+                          hint=f"ask the key's owner for {Path(path).name} again")
+    return lines[0]
 
 
 def find_signing_public_key(party: str, directories: Iterable[Path]) -> PublicKey | None:
-    """``party``'s minisign public key from the first of ``directories`` that holds it (the
-    keyring, then this party's own identity folder), or None when none does."""
+    """``party``'s minisign keys (every key of its history, :class:`TrustedKeys`) from the first of
+    ``directories`` that holds them (the keyring, then this party's own identity folder), or None
+    when none does."""
     for directory in directories:
         path = key_file_paths(party, directory).minisign_public
         if path.is_file():
-            return PublicKey.from_file(path)
+            return TrustedKeys(load_history(party, directory))
     return None
 
 
@@ -179,6 +210,13 @@ def load_identity(party: str, identity_dir: Path, password: str | None = None) -
         ) from None
     if not identities:
         raise ConfigError(f"{files.age_identity} holds no age identity", hint=hint)
+    for retired in sorted((Path(identity_dir) / "retired").glob(f"{code}.*.age")):
+        try:  # rotated-out keys: old exchanges encrypted to them still decrypt until destroyed
+            identities += age.read_identity_file(retired.read_text(encoding="utf-8"))
+        except (GcmxError, OSError) as exc:
+            raise ConfigError(f"cannot read retired age identity {retired}: {getattr(exc, 'message', exc)}",
+                              hint="restore it from the identity backup, or destroy it with "
+                                   "`gcmx keys destroy` once nothing needs it") from None
     signing_key = SecretKey.from_file(files.minisign_secret, password)
     return Identity(code, identities, signing_key)
 

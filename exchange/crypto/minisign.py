@@ -143,6 +143,12 @@ class _Signature:
         return cls(body[2:10], body[10:], lines[2][len(TRUSTED) :], global_signature)
 
 
+def signature_key_id(signature: bytes | str, source: str = "signature") -> str:
+    """The id of the key that made ``signature`` (as minisign shows it); SignatureError when the
+    text is no minisign signature. Says nothing about whether the signature is genuine."""
+    return _display_key_id(_Signature.parse(signature, source).key_id)
+
+
 class PublicKey:
     """A minisign public key: verifies signatures, shows its key id."""
 

@@ -31,7 +31,7 @@ def provision(base: Path, parties: Iterable[str], pairs: Iterable[tuple[str, str
     for home in homes.values():
         for other in parties:
             (home / KEYRING).mkdir(parents=True, exist_ok=True)
-            for suffix in (".age.pub", ".minisign.pub"):
+            for suffix in (".age.pub", ".minisign.pub", ".revocation.pub"):
                 shutil.copy(homes[other] / KEYS / f"{other}{suffix}", home / KEYRING / f"{other}{suffix}")
     for a, b in pairs:
         created = generate_linkage_key(a, b, homes[a] / KEYS)

@@ -142,8 +142,10 @@ def discover_inbound(client, partner: str) -> list[str]:
     the sender's publishing order (the receive tasks run one at a time in that order)."""
     from exchange.protocol.freshness_check import watch_partner
     from exchange.protocol.inbound import discover, in_publish_order
+    from exchange.protocol.key_pickup import pick_up_key_statements
 
     node = node_for(client)
+    pick_up_key_statements(node, partner.upper())  # a partner's rotation or revocation, before its exchanges
     alarms = watch_partner(node, partner.upper())
     if alarms:
         log.warning("%d alarm(s) about %s's bucket (index or audit checkpoint); see the audit log and report",

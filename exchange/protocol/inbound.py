@@ -49,6 +49,7 @@ from exchange.protocol.inbound_checks import (
     landed_before,
     landing_folder,
 )
+from exchange.protocol.key_pickup import pick_up_key_statements
 from exchange.protocol.limits import MANIFEST_MAX, SIGNATURE_MAX
 from exchange.protocol.manifest import Manifest
 from exchange.protocol.naming import (
@@ -206,6 +207,7 @@ def _receive(node: Node, partner: str, prefix: str, progress: Callable[[int], No
                                    sender=partner, exchange_id=ref.exchange_id, dataset=ref.dataset,
                                    period=ref.period)
         (staging / MANIFEST).write_bytes(body)
+        (staging / SIGNATURE).write_bytes(signature)  # verifiable later (report, gcmx verify) by the key history
         final.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(final)
         return _landed(node, partner, ref, manifest, body, summary, final)
@@ -347,6 +349,7 @@ def pull(node: Node, partner: str, progress: Callable[[int], None] | None = None
     """Receive every new exchange from ``partner``; one rejection does not stop the others.
 
     ``progress`` is told the size of each piece of ciphertext downloaded."""
+    pick_up_key_statements(node, partner)  # a rotation or revocation applies before any exchange is judged
     watch_partner(node, partner)
     results = []
     prefixes = discover(node, partner)

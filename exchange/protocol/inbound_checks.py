@@ -17,6 +17,7 @@ from exchange.contract.agreement import require_in_force
 from exchange.contract.model import ID_PATTERN, Contract, parse_period
 from exchange.crypto import age
 from exchange.errors import ProtocolError
+from exchange.protocol.key_checks import check_signing_time, verify_signer
 from exchange.protocol.limits import EXCHANGE_MAX
 from exchange.protocol.manifest import Manifest, recipient_key_id
 from exchange.protocol.naming import INBOUND, LANDING, MANIFEST, ExchangeRef, bucket_name, signature_key
@@ -29,21 +30,21 @@ _COPIED = "the manifest was copied from another exchange or bucket; the genuine 
 def check_manifest(node: Node, ref: ExchangeRef, sender: str, body: bytes, signature: bytes) -> Manifest:
     """The manifest of ``ref``, verified with ``sender``'s key and checked against its prefix."""
     where = ref.where(MANIFEST)
-    key = node.public_keys(sender).minisign
-    comment = key.verify(body, signature, f"signature {signature_key(where)}")
+    comment, signer = verify_signer(node, sender, body, signature, f"signature {signature_key(where)}")
     manifest = Manifest.from_json(body, where)
     if comment != manifest.comment():
         raise ProtocolError(f"{where}: signature names another exchange ({comment!r})",
                             hint="a signature was moved between exchanges; ask the sender to republish",
                             bucket=ref.bucket, key=f"{ref.prefix}/{MANIFEST}", exchange_id=ref.exchange_id)
     expected = {"exchange_id": ref.exchange_id, "dataset": ref.dataset, "period": ref.period,
-                "bucket": ref.bucket, "sender": sender, "sender_key_id": key.key_id}
+                "bucket": ref.bucket, "sender": sender, "sender_key_id": signer.key_id}
     for name, value in expected.items():
         actual = getattr(manifest, name)
         if actual != value:
             raise ProtocolError(f"{where}: manifest {name} is {actual!r}, expected {value!r}", hint=_COPIED,
                                 bucket=ref.bucket, key=f"{ref.prefix}/{MANIFEST}", field=name,
                                 exchange_id=ref.exchange_id)
+    check_signing_time(node, sender, ref, signer, manifest)  # the key was valid when it says it signed
     if manifest.recipient_parties != [node.party]:
         raise ProtocolError(f"{where}: exchange is addressed to {manifest.recipient_parties}, "
                             f"not to {node.party} alone",

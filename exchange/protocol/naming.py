@@ -360,3 +360,47 @@ def parse_deletion_key(key: str, bucket: str = "") -> ExchangeRef | None:
     :func:`parse_receipt_key`: an odd one is read and found invalid, never silently skipped)."""
     match = _DELETION_KEY.fullmatch(key) if isinstance(key, str) else None
     return ExchangeRef(bucket, match["dataset"], match["period"], match["exchange_id"]) if match else None
+
+
+# --- key statements (issue 15) -------------------------------------------------------------------
+# In the writer's own outbound buckets: ``keys/rotation-{OLD}-{NEW}.json`` (a rotation of its
+# minisign key, signed by the old key at ``.minisig`` and by the new one at ``.new.minisig``) and
+# ``keys/revocation-{KEY_ID}.json`` (signed by its offline revocation key at ``.minisig``).
+
+NEW_SIGNATURE_SUFFIX = ".new" + SIGNATURE_SUFFIX
+_KEY_ID = r"[0-9A-Fa-f]{1,16}"
+_ROTATION_KEY = re.compile(rf"{KEY_STATEMENTS}/rotation-(?P<old>{_KEY_ID})-(?P<new>{_KEY_ID})\.json")
+_REVOCATION_KEY = re.compile(rf"{KEY_STATEMENTS}/revocation-(?P<key_id>{_KEY_ID})\.json")
+
+
+def _key_id(key_id: str) -> str:
+    if not isinstance(key_id, str) or not re.fullmatch(_KEY_ID, key_id):
+        raise ProtocolError(f"not a key id: {key_id!r}", hint="key ids are 1 to 16 hex digits, as gcmx shows them")
+    return key_id
+
+
+def rotation_key(old_key_id: str, new_key_id: str) -> str:
+    """``keys/rotation-{OLD}-{NEW}.json``: a party's rotation from one minisign key to the next."""
+    return f"{KEY_STATEMENTS}/rotation-{_key_id(old_key_id)}-{_key_id(new_key_id)}.json"
+
+
+def parse_rotation_key(key: str) -> tuple[str, str] | None:
+    """``(OLD, NEW)`` key ids of a rotation statement's key, or None."""
+    match = _ROTATION_KEY.fullmatch(key) if isinstance(key, str) else None
+    return (match["old"], match["new"]) if match else None
+
+
+def revocation_key(key_id: str) -> str:
+    """``keys/revocation-{KEY_ID}.json``: a party's revocation of one of its keys."""
+    return f"{KEY_STATEMENTS}/revocation-{_key_id(key_id)}.json"
+
+
+def parse_revocation_key(key: str) -> str | None:
+    """The key id a revocation statement's key names, or None."""
+    match = _REVOCATION_KEY.fullmatch(key) if isinstance(key, str) else None
+    return match["key_id"] if match else None
+
+
+def new_signature_key(key: str) -> str:
+    """Where the signature by the *new* key of a rotation statement lies."""
+    return key + NEW_SIGNATURE_SUFFIX

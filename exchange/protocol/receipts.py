@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from exchange.atomic import write_json_atomic
+from exchange.atomic import write_bytes_atomic, write_json_atomic
 from exchange.audit.alarms import raise_alarm
 from exchange.audit.log import AuditLog, defused
 from exchange.audit.witness import witness_partner
@@ -33,6 +33,7 @@ from exchange.canonical import canonical_json
 from exchange.clock import utc_now
 from exchange.errors import NotFound, ObjectTooLarge, ProtocolError, SignatureError
 from exchange.protocol.freshness import put_ours, sync_index
+from exchange.protocol.key_pickup import pick_up_key_statements
 from exchange.protocol.limits import RECEIPT_MAX, SIGNATURE_MAX
 from exchange.protocol.manifest import Manifest, trusted_comment
 from exchange.protocol.naming import (
@@ -208,6 +209,7 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
     uploads any entry of this node's index towards ``partner`` still missing from the bucket,
     and witnesses the partner's newest audit checkpoint (both may raise alarms).
     """
+    pick_up_key_statements(node, partner)  # receipts signed by a partner's rotated key verify
     sync_index(node, partner)
     witness_partner(node, partner)
     bucket = bucket_name(partner, node.party)
@@ -261,6 +263,7 @@ def collect_receipts(node: Node, partner: str) -> list[ReceiptStatus]:
                         f"{partner} rejected exchange {eid} over a manifest this node did not sign (replaced "
                         "in the bucket); the next publish of the same input sends it as a new revision",
                         exchange_id=eid, where=where)
+        write_bytes_atomic(folder / "receipt.json.minisig", signature)  # before receipt.json: it marks done
         write_json_atomic(folder / "receipt.json", doc.to_dict())
         audit.append("receipt", direction="received", exchange_id=eid, status=doc.status,
                      reason=defused(doc.reason[:400]), **{"from": partner})

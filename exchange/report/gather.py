@@ -34,6 +34,7 @@ from exchange.protocol.naming import (
 from exchange.report import views
 from exchange.report.audit_view import audit_view
 from exchange.report.expectations import Suites, check_view
+from exchange.report.keys_view import keys_view
 from exchange.report.retention_view import retention_view
 
 
@@ -313,4 +314,5 @@ def gather(home: Path, party: str, key_dirs: Iterable[Path] = (), suites: Suites
         "alarms": alarms(audit["entries"]),
         "audit": audit,
         "retention": retention_view(home),  # issue 15
+        "keys": keys_view(home, list(key_dirs) or [home / KEYRING, home / KEYS], audit["entries"]),
     }

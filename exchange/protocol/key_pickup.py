@@ -1,0 +1,197 @@
+"""A partner's key statements, picked up on each pull and applied to the keyring.
+
+Reads ``keys/`` of the partner's bucket towards this party: each rotation and revocation
+statement and its signatures, size-bounded (:mod:`exchange.protocol.limits`) and parsed strictly,
+then judged by :mod:`exchange.protocol.key_rules` against the keys this node already trusts.
+Rotations go first, then revocations, again until nothing changes (a revocation may name the
+successor of a rotation that only then applies). An accepted statement updates
+``{PARTNER}.keys.json`` and the ``.pub`` files in the keyring, is kept in
+``statements/{PARTNER}/`` and audited (``key_added`` / ``key_revoked``); a refused one is audited
+(``key_statement_rejected``) and raised as an alarm (``key-statement-invalid``), once per content,
+and judged again on later pulls (a revocation naming it as successor may make it apply).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from exchange.audit.alarms import raise_alarm
+from exchange.audit.log import AuditLog, defused
+from exchange.clock import utc_now
+from exchange.crypto.key_history import KeyHistory, load_history, save_history
+from exchange.errors import NotFound, ObjectTooLarge, ProtocolError, SignatureError, TerminalError
+from exchange.protocol.key_rotation import keep_statement, statements_dir
+from exchange.protocol.key_rules import already_applied, apply_revocation, apply_rotation
+from exchange.protocol.key_statements import Revocation, Rotation
+from exchange.protocol.limits import SIGNATURE_MAX, STATEMENT_MAX
+from exchange.protocol.naming import (
+    KEY_STATEMENTS,
+    bucket_name,
+    new_signature_key,
+    parse_revocation_key,
+    parse_rotation_key,
+    signature_key,
+)
+from exchange.protocol.node import Node
+
+KEY_ADDED = "key_added"  # audit: a partner's new key entered the keyring (a verified rotation)
+KEY_REVOKED = "key_revoked"  # audit: a partner's key was revoked (a verified revocation)
+KEY_STATEMENT_REJECTED = "key_statement_rejected"  # audit: a statement that does not hold
+STATEMENTS_MAX = 256  # statements read per pull: a planted flood cannot stall the pull
+LISTED_MAX = 10_000  # keys listed under keys/ per pull
+_SEEN = ".seen"  # fingerprints of statements applied (or found already applied)
+_REFUSED = ".refused"  # fingerprints of statements refused and alarmed once
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement read from the bucket: its key, bytes and signatures, and what it says."""
+
+    key: str
+    body: bytes
+    signatures: tuple[bytes, ...]
+    parsed: Rotation | Revocation | None
+    unreadable: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(b"\n".join((self.key.encode(), self.body, *self.signatures))).hexdigest()
+
+
+def _read(node: Node, bucket: str, key: str, names: tuple[str, ...]) -> Statement | None:
+    where = f"s3://{bucket}/{key}"
+    try:
+        body = node.store.get_bytes(bucket, key, STATEMENT_MAX)
+        signatures = tuple(node.store.get_bytes(bucket, name, SIGNATURE_MAX) for name in names)
+    except NotFound:
+        return None  # a signature not written yet: read on a later pull
+    except ObjectTooLarge as exc:
+        return Statement(key, b"", (), None, exc.message)
+    try:
+        parsed = (Rotation if parse_rotation_key(key) else Revocation).from_json(body, where)
+    except ProtocolError as exc:
+        return Statement(key, body, signatures, None, exc.message)
+    return Statement(key, body, signatures, parsed)
+
+
+def _named_key(key: str) -> str:
+    """The key id a statement's object key names as the one it acts on (rotation: the old key)."""
+    rotation = parse_rotation_key(key)
+    return (rotation[0] if rotation else parse_revocation_key(key) or "").upper()
+
+
+def read_statements(node: Node, partner: str, history: KeyHistory) -> list[Statement]:
+    """The partner's statements in its bucket towards this node (bounded reads, strict parsing).
+
+    At most ``STATEMENTS_MAX`` are read, those acting on a key of ``history`` first, so keys
+    planted with a leaked bucket key cannot crowd out a genuine statement."""
+    bucket = bucket_name(partner, node.party)
+    keys = set()
+    for key in node.store.list_keys(bucket, f"{KEY_STATEMENTS}/"):
+        keys.add(key)
+        if len(keys) >= LISTED_MAX:
+            break
+    known = {k.key_id.upper() for k in history.keys}
+    candidates = []
+    for key in keys:
+        if parse_rotation_key(key):
+            names = (signature_key(key), new_signature_key(key))
+        elif parse_revocation_key(key):
+            names = (signature_key(key),)
+        else:
+            continue
+        if all(n in keys for n in names):
+            candidates.append((_named_key(key) not in known, key, names))
+    found = []
+    for _, key, names in sorted(candidates)[:STATEMENTS_MAX]:
+        if statement := _read(node, bucket, key, names):
+            found.append(statement)
+    return found
+
+
+def _seen_file(node: Node, partner: str):
+    folder = statements_dir(node.settings.keyring_dir, partner)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / _SEEN
+
+
+def _apply(history: KeyHistory, statement: Statement, where: str) -> KeyHistory:
+    if statement.unreadable:
+        raise ProtocolError(f"{where}: {statement.unreadable}", hint="refused")
+    if isinstance(statement.parsed, Rotation):
+        if already_applied(history, statement.parsed):
+            return history
+        return apply_rotation(history, statement.parsed, *statement.signatures, where, utc_now())
+    return apply_revocation(history, statement.parsed, statement.signatures[0], where)
+
+
+def pick_up_key_statements(node: Node, partner: str) -> list[str]:
+    """Apply the partner's new key statements to the keyring; the keys of those applied."""
+    seen_file, refused_file = _seen_file(node, partner), _seen_file(node, partner).with_name(_REFUSED)
+    seen = set(seen_file.read_text().split()) if seen_file.exists() else set()
+    refused = set(refused_file.read_text().split()) if refused_file.exists() else set()
+    history = load_history(partner, node.settings.keyring_dir)
+    pending = [s for s in read_statements(node, partner, history) if s.fingerprint not in seen]
+    if not pending:
+        return []
+    pending.sort(key=lambda s: (not isinstance(s.parsed, Rotation), s.key))
+    bucket = bucket_name(partner, node.party)
+    applied, done, refusals = [], [], {}
+    audit = AuditLog.for_home(node.home, node.party)
+    progress = True
+    while progress and pending:
+        progress = False
+        for statement in list(pending):
+            where = f"s3://{bucket}/{statement.key}"
+            try:
+                updated = _apply(history, statement, where)
+            except TerminalError as exc:
+                refusals[statement.fingerprint] = exc
+                continue
+            pending.remove(statement)
+            refusals.pop(statement.fingerprint, None)
+            done.append(statement.fingerprint)
+            progress = True
+            if updated != history:
+                history = updated
+                save_history(history, node.settings.keyring_dir)
+                keep_statement(node.settings.keyring_dir, partner,
+                               dict(zip(_names(statement), (statement.body, *statement.signatures), strict=True)))
+                _audit_applied(audit, partner, statement)
+                applied.append(statement.key)
+    with seen_file.open("a") as out:
+        out.writelines(fingerprint + "\n" for fingerprint in done)
+    with refused_file.open("a") as out:
+        for statement in pending:
+            if statement.fingerprint not in refused:
+                _refused(node, partner, bucket, statement, refusals.get(statement.fingerprint))
+                out.write(statement.fingerprint + "\n")
+    return applied
+
+
+def _names(statement: Statement) -> tuple[str, ...]:
+    if isinstance(statement.parsed, Rotation):
+        return statement.key, signature_key(statement.key), new_signature_key(statement.key)
+    return statement.key, signature_key(statement.key)
+
+
+def _audit_applied(audit: AuditLog, partner: str, statement: Statement) -> None:
+    doc = statement.parsed
+    if isinstance(doc, Rotation):
+        audit.append(KEY_ADDED, of=partner, old_key_id=doc.old_minisign, new_key_id=doc.new_minisign,
+                     old_age_key_id=doc.old_age, new_age_key_id=doc.new_age, rotated_at=doc.rotated_at,
+                     statement=statement.key)
+    else:
+        audit.append(KEY_REVOKED, of=partner, key_id=doc.key_id, kind=doc.kind, revoked_at=doc.revoked_at,
+                     reason=defused(doc.reason), successor=doc.successor, statement=statement.key)
+
+
+def _refused(node: Node, partner: str, bucket: str, statement: Statement, exc: TerminalError | None) -> None:
+    reason = defused((exc.message if exc else "refused")[:400])
+    AuditLog.for_home(node.home, node.party).append(KEY_STATEMENT_REJECTED, of=partner, bucket=bucket,
+                                                    statement=statement.key, reason=reason)
+    kind = "signature" if isinstance(exc, SignatureError) else "statement"
+    raise_alarm(node, "key-statement-invalid", partner,
+                f"a key statement of {partner} in s3://{bucket}/{statement.key} was refused ({kind}): {reason}; "
+                f"{partner}'s keys in the keyring are unchanged", statement=statement.key)
