@@ -69,6 +69,11 @@ def apply(dry_run: bool, party: str | None, quiet: bool, as_json: bool) -> None:
         click.echo(f"{'INVALID':12} {row['exchange_id']}  {row['reason']}")
     for row in report.unknown:
         click.echo(f"{'UNKNOWN':12} {row['exchange_id']}  {row['reason']}")
+    if report.rotation_due:
+        due = report.rotation_due
+        click.echo(f"{'ROTATE':12} age key {due['key_id']} in use since {due['since']}, longer than the "
+                   f"{due['retention']} retention of {due['contract']}: run `gcmx keys rotate` so that expired "
+                   "exchanges can be crypto-shredded")
     click.echo(f"kept: {report.kept} exchange(s) within retention"
                + (f"; the next retention ends {report.next_end}" if report.next_end else ""))
     raise SystemExit(code)

@@ -58,6 +58,7 @@ from exchange.protocol.naming import (
 )
 from exchange.protocol.node import Node
 from exchange.protocol.quarantine_retention import delete_rejected_copy, rejected_copies
+from exchange.protocol.rotation_due import age_key_rotation_due
 
 CONFIRMATION_GRACE = timedelta(days=7)  # the partner's daily run has had a week to delete and say so
 STATUS = "status.json"
@@ -94,6 +95,7 @@ class RetentionReport:
     quarantines_deleted: list[dict] = field(default_factory=list)  # rejected exchanges' copies deleted
     kept: int = 0                                            # held, retention not ended
     next_end: str | None = None
+    rotation_due: dict | None = None  # this party's age key is older than a retention period
 
     @property
     def check_failed(self) -> bool:
@@ -216,6 +218,7 @@ def apply_retention(node: Node, dry_run: bool = False,
         except TransientError as exc:
             report.overdue.append(_row(item, reason=exc.message, transient=True))
     _rejected_copies(node, report, moment, progress)
+    report.rotation_due = age_key_rotation_due(node, moment)
     if not dry_run:
         _collect(node, items, report)
     _unconfirmed(node, items, report, moment)

@@ -189,3 +189,13 @@ def test_a_quarantine_copy_naming_no_contract_held_here_is_kept_and_reported_unk
     (folder / "reason.json").write_text(json.dumps({"reason": "x", "time": "2020-01-01T00:00:00Z"}))
     report = apply_retention(tha)
     assert folder.is_dir() and "not held here" in report.unknown[0]["reason"] and report.check_failed
+
+
+def test_an_age_key_older_than_the_shortest_retention_is_reported_due_for_rotation(nodes, exchanged):
+    tha = nodes["THA"]
+    assert apply_retention(tha).rotation_due is None
+    with clock.shifted(AFTER):
+        due = apply_retention(tha).rotation_due
+    assert due and due["retention"].startswith("5 year") and due["key_id"]
+    status = json.loads((tha.home / "retention" / "status.json").read_text())
+    assert status["rotation_due"]["key_id"] == due["key_id"]
