@@ -17,11 +17,6 @@ hypercubes that work, the one adding the fewest new suppressions, then the small
 suppressed total, wins (ties: first found), so the result is deterministic. Suppressing
 more cells only widens the attacker's intervals, so each hypercube stays a certificate;
 the exact LP audit (:mod:`exchange.disclosure.attack`) checks the result independently.
-
-The greedy pass over-suppresses where a later hypercube also certifies what an earlier
-one was chosen for; :mod:`exchange.disclosure.prune` then drops such duplicates (every
-requirement keeps a hypercube of its own) and only the corners of the hypercubes kept
-stay suppressed.
 """
 
 from __future__ import annotations
@@ -32,7 +27,6 @@ from functools import lru_cache
 import numpy as np
 
 from exchange.disclosure.cube import Axis, Cube
-from exchange.disclosure.prune import prune, shifts
 
 FREE, PRIMARY, SECONDARY = 0, 1, 2
 _BUDGET = 8192  # corners x hypercubes examined per cell
@@ -85,7 +79,6 @@ def suppress(cube: Cube, minimum: int, lower: int, upper: int,
     if status is None:
         status = np.zeros(value.size, dtype=np.int8)
         status[cube.present & (value > 0) & (value < minimum)] = PRIMARY
-    decided = status != FREE
     up = np.zeros(value.size, dtype=np.float64)
     down = np.zeros(value.size, dtype=np.float64)
     axes = [d for d, axis in enumerate(cube.axes) if axis.relations]
@@ -95,35 +88,21 @@ def suppress(cube: Cube, minimum: int, lower: int, upper: int,
     n_margins = sum((~cube.axes[d].leaf[coords[d]]) for d in axes) if axes else 0
     order = np.lexsort((primaries, value[primaries], -np.asarray(n_margins)))
     demands = [(int(c), min(lower, int(value[c])), upper) for c in primaries[order][::-1]]
-    required_down = np.zeros(value.size, dtype=np.int64)
-    required_up = np.zeros(value.size, dtype=np.int64)
-    chosen_all: list[tuple[np.ndarray, np.ndarray]] = []
     while demands:
         cell, need_down, need_up = demands.pop()
-        before = required_down[cell]
-        required_down[cell] = max(before, need_down)
-        required_up[cell] = max(required_up[cell], need_up)
         if up[cell] >= need_up and down[cell] >= need_down:
             continue
         chosen = _best_hypercubes(cube, cell, axes, moves, status, usable, need_down, need_up)
         if chosen is None:  # no hypercube: withhold every usable cell of the cube
             status[usable & (status == FREE)] = SECONDARY
             up[usable], down[usable] = np.inf, np.inf
-            return Suppression(status=status, up=up, down=down)
+            break
         hypercubes, down_done = chosen
         for corners, signs in hypercubes:
             _certify(corners, signs, value, status, up, down)
-        chosen_all.extend(hypercubes)
         if not down_done:  # a margin spread over its children: take each child to 0
-            required_down[cell] = before  # its children carry this way down
             demands.extend((child, int(value[child]), 0)
                            for child in _children(cube, cell, axes) if value[child] > 0)
-    kept = prune(chosen_all, required_down, required_up, value)
-    if kept is not None:  # suppress the corners of the hypercubes kept, and no more
-        status[(status == SECONDARY) & ~decided] = FREE
-        up[:], down[:] = 0.0, 0.0
-        for h in np.flatnonzero(kept):
-            _certify(*chosen_all[h], value, status, up, down)
     return Suppression(status=status, up=up, down=down)
 
 
@@ -131,7 +110,12 @@ def _certify(corners: np.ndarray, signs: np.ndarray, value: np.ndarray, status: 
              up: np.ndarray, down: np.ndarray) -> None:
     """Suppress a hypercube's corners and record how far each can be shifted each way."""
     status[corners[status[corners] == FREE]] = SECONDARY
-    same, other = shifts(corners, signs, value)
+    vals = value[corners]
+    pos_min = vals[signs > 0].min(initial=_BIG)
+    neg_min = vals[signs < 0].min(initial=_BIG)
+    same = np.where(signs > 0, pos_min, neg_min).astype(np.float64)
+    other = np.where(signs > 0, neg_min, pos_min).astype(np.float64)
+    same[same >= _BIG], other[other >= _BIG] = np.inf, np.inf
     down[corners] = np.maximum(down[corners], same)
     up[corners] = np.maximum(up[corners], other)
 
