@@ -190,17 +190,20 @@ def _search(cube: Cube, cell: int, axes: list[int], moves: dict, status: np.ndar
         if order.size == 0:
             return None
         ranked.append((pos[order], sgn[order]))
+    # widest move among the first t moves of each axis (index t - 1)
+    widest = [np.maximum.accumulate((s != 0).sum(axis=1)).tolist() for _, s in ranked]
     limits = [1] * len(axes)
     while True:  # widen the search round-robin while the budget allows
         grown = False
         for i in range(len(axes)):
-            trial = limits.copy()
-            trial[i] = min(trial[i] + 1, len(ranked[i][0]))
-            if trial[i] == limits[i]:
+            if limits[i] == len(widest[i]):
                 continue
-            corners = np.prod([int((ranked[j][1][:trial[j]] != 0).sum(axis=1).max())
-                               for j in range(len(axes))])
-            if corners * np.prod(trial) <= _BUDGET:
+            trial = limits.copy()
+            trial[i] += 1
+            size = 1
+            for j, t in enumerate(trial):
+                size *= widest[j][t - 1] * t
+            if size <= _BUDGET:
                 limits, grown = trial, True
         if not grown:
             break
