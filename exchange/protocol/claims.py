@@ -5,7 +5,7 @@ a retry overlapping a slow first try, the CLI beside the DAG, two datasets to on
 Deriving the revision and the sequence from what is already in the bucket races: two runs read
 the same bucket and pick the same numbers. So each run *claims* them with an S3 conditional put
 (``If-None-Match: *``: S3 creates the key for exactly one writer and answers 412 to the others;
-AWS S3 and SeaweedFS both honour it, ``tests/cluster/test_claims_seaweed.py`` checks the latter),
+AWS S3 and SeaweedFS both honour it; ``tests/cluster/test_concurrent_publish.py`` checks the latter),
 which is correct across machines because the bucket decides, not a lock on one host.
 
 Layout, in the direction's bucket (the reserved area ``claims/``, see
@@ -64,6 +64,8 @@ TRIES = 64  # claims tried before giving up (each skipped one is another run's o
 
 class ExchangeBusy(TransientError):
     """Another run is publishing this exchange (or an older revision of its period) right now."""
+
+    FIELDS = ("bucket", "key", "exchange_id", "path")
 
 
 @dataclass(frozen=True)
