@@ -18,12 +18,16 @@ A claim is a small JSON object holding the claim and the sender's minisign signa
 (trusted comment bound to the key), so a claim planted with a leaked bucket key is ignored
 with an alarm, never obeyed. The rules:
 
+* a run holds its home's lock of the dataset and period (:func:`publishing`, a file lock in
+  ``outbound/_publishing/``) while it publishes: a second run on the same home is busy at once;
 * revisions are tried upwards from the newest this node trusts; the run that creates the claim
   publishes that revision; a claim of the same exchange by another run that is still within
   :data:`LEASE` is :class:`ExchangeBusy` (transient: Airflow retries, and the retry finds the
-  exchange published). A claim older than the lease belongs to a run presumed dead: the same
-  exchange is taken over, another input's revision is skipped. The DAG's publish task must
-  therefore time out (``execution_timeout``) well within the lease.
+  exchange published). A claim made from this very home belongs to a run that ended (this run
+  holds the home's lock), so it is taken over at once: the retry after a crash. A claim older than
+  the lease belongs to a run presumed dead: the same exchange is taken over, another input's
+  revision is skipped. The DAG's publish task must therefore time out (``execution_timeout``)
+  well within the lease.
 * a revision of the same dataset and period still in flight by another run makes this run
   busy too, so a newer revision always claims its sequence after the older one did;
 * sequences are claimed upwards from the highest claimed one: every publish of the direction

@@ -4,6 +4,11 @@ broker), over a real SeaweedFS: the set-up of :mod:`exchange.devkit.airflow_clus
 The DAGs folder holds one file that installs :mod:`tests.cluster.gate` and then runs the project's
 DAG file, so every task process has the gate: a publish stops after its claims until the test
 releases it. The test knows where each run is from the metadata DB and the gate's files.
+
+Airflow itself runs one run of a DAG at a time (``max_active_runs=1`` in the DAG file); that file
+here lifts it to two, so two runs of one outbound DAG do collide on the two workers, as two
+Airflow deployments of one party, the CLI beside a DAG, or the retry of a task Airflow took for a
+zombie would.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ sys.path.insert(0, {root!r})
 from tests.cluster.gate import install
 install({gate!r})
 exec(compile(open({dag!r}).read(), {dag!r}, "exec"))
+for _dag in [v for v in globals().values() if isinstance(v, DAG)]:
+    _dag.max_active_runs = 2  # let two runs of one DAG collide
 """
 
 
