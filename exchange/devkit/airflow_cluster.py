@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -102,8 +103,11 @@ class AirflowCluster:
 
     def stop(self) -> None:
         """Stop the Airflow processes (workers first), then Redis and PostgreSQL."""
+        for process in self.processes:  # all at once: each takes seconds to shut down on its own
+            if process.alive():
+                os.killpg(process.process.pid, signal.SIGTERM)
         for process in reversed(self.processes):
-            process.stop()
+            process.stop(timeout=10)  # waits for its end; kills it if it lingers
         self.processes = []
         for server in (self.redis, self.postgres):
             if server is not None:

@@ -1,5 +1,6 @@
 """Concurrent publishes on a real SeaweedFS: two runs of one exchange, a retry overlapping a slow
-first try, two datasets to one partner at once, sequences under concurrency.
+first try, a run that died, sequences under concurrency (two datasets to one partner at once on two
+Celery workers: tests/cluster/test_celery_workers.py).
 
 KHM runs on two "machines": two copies of its home (same keys, separate records and locks), so
 only the bucket's conditional puts can keep them apart. Slowness is injected at one exact point:
@@ -163,37 +164,6 @@ def test_a_run_that_died_after_its_claim_is_taken_over_by_the_retry_of_its_home(
     done = publish(first, source, WORKERS, "2026-03")  # its own home's lock is free: the run is dead
     assert done.created_now and done.revision == 1
     assert [m.exchange_id for m in exchanges(first, "workers_deployed", "2026-03")] == [done.exchange_id]
-
-
-def test_two_datasets_to_one_partner_in_parallel_do_not_interfere(khm, monkeypatch, tmp_path):
-    first, second = khm
-    both = threading.Barrier(2, timeout=WAIT)  # each run waits inside its upload until both are there
-    original = outbound.write_encrypted
-
-    def together(*args, **kwargs):
-        both.wait()
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(outbound, "write_encrypted", together)
-    results, errors = {}, []
-
-    def run(node, contract):
-        try:
-            results[contract] = publish(node, dataset(contract, tmp_path / contract, period="2026-04"), contract,
-                                        "2026-04")
-        except Exception as exc:  # noqa: BLE001 - checked below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=job) for job in ((first, CHILDREN), (second, WORKERS))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT)
-    assert [e.message for e in errors] == []
-    assert all(r.created_now and r.revision == 1 for r in results.values())
-    assert results[CHILDREN].sequence != results[WORKERS].sequence
-    for contract, name in ((CHILDREN, "children_on_the_move"), (WORKERS, "workers_deployed")):
-        assert [m.exchange_id for m in exchanges(first, name, "2026-04")] == [results[contract].exchange_id]
 
 
 def test_sequences_of_a_direction_strictly_increase_under_concurrent_publishes(khm, monkeypatch, tmp_path):
