@@ -13,6 +13,7 @@ cluster's environment) unpauses each DAG and triggers one run of it, printing th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -105,7 +106,8 @@ class AirflowCluster:
         """Stop the Airflow processes (workers first), then Redis and PostgreSQL."""
         for process in self.processes:  # all at once: each takes seconds to shut down on its own
             if process.alive():
-                os.killpg(process.process.pid, signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.process.pid, signal.SIGTERM)
         for process in reversed(self.processes):
             process.stop(timeout=10)  # waits for its end; kills it if it lingers
         self.processes = []

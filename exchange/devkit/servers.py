@@ -59,13 +59,16 @@ class Process:
         """Signal the process group, wait, kill it if it does not end; safe to call twice."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        try:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, sig)
+                try:
+                    self.process.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process.wait()
+        except ProcessLookupError:  # it ended in the meantime
+            self.process.wait()
         self.process = None
 
     def tail(self) -> str:
