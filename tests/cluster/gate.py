@@ -18,7 +18,7 @@ def install(folder: str) -> None:
     from exchange.protocol.claims import Allocation
 
     gate = Path(folder)
-    airflow_glue.DEFAULT_ARGS.update(retries=20, retry_delay=timedelta(seconds=2), retry_exponential_backoff=0,
+    airflow_glue.DEFAULT_ARGS.update(retries=60, retry_delay=timedelta(seconds=2), retry_exponential_backoff=0,
                                      max_retry_delay=timedelta(seconds=2))
     if getattr(outbound.allocate, "gated", False):
         return
