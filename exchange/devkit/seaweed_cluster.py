@@ -8,10 +8,12 @@ the chunks. Tests run the protocol suite on it with ``GCMX_TEST_SEAWEED=cluster`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,16 +71,21 @@ class SeaweedCluster(SeaweedServer):
             raise
 
     def _signal_all(self, sig: int) -> None:
-        for process in [self.process, *reversed(self.others)]:
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, sig)
-        for process in [self.process, *reversed(self.others)]:
-            if process is not None:
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
+        """Signal every process group, give them 5 s together (a test server's data need not
+        outlive it), then kill what is left."""
+        processes = [p for p in [self.process, *reversed(self.others)] if p is not None]
+        for process in processes:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, sig)
+        deadline = time.monotonic() + 5
+        for process in processes:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+                process.wait()
         self.process, self.others = None, []
 
     def stop(self) -> None:
