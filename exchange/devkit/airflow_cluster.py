@@ -176,11 +176,16 @@ def _trigger(runs: list[list]) -> None:
 
 def try_it(base: Path) -> None:
     """``make airflow-cluster``: KHM's distributed Airflow over a local SeaweedFS with KHM and THA
-    provisioned, until Ctrl-C."""
+    provisioned, until Ctrl-C (or SIGTERM), which stops everything it started."""
     from exchange.devkit.airflow_local import s3_connection
     from exchange.devkit.bootstrap import provision
     from exchange.devkit.seaweed import new_server
 
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # also when started in the background
+        signal.signal(sig, interrupted)
     server = new_server(base / "s3", ("KHM", "THA"), [("KHM", "THA")]).start()
     homes = provision(base / "parties", ("KHM", "THA"), [("KHM", "THA")])
     creds = server.credentials["KHM"]
