@@ -8,10 +8,10 @@ DCVENV := .venv-datacontract
 DATACONTRACT := datacontract-cli[duckdb]==1.2.8
 PEERVENV := .venv-pycanon
 PYCANON := pycanon==1.3.6
-APT_TOOLS := age minisign chromium
+APT_TOOLS := age minisign chromium postgresql redis-server
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install tools test demo demo-stop bench airflow lint clean
+.PHONY: help install tools test demo demo-stop bench airflow airflow-cluster lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,11 +35,13 @@ $(PEERVENV)/.installed:
 
 install: $(STAMP) $(DCVENV)/.installed $(PEERVENV)/.installed tools  ## create .venv (and the peers' own venvs for interop tests: datacontract-cli, pycanon), pinned
 
-tools:  ## install Debian's age, minisign and chromium when missing
+tools:  ## install Debian's age, minisign, chromium, postgresql and redis-server when missing
 	@missing=""; \
 	command -v age >/dev/null || missing="$$missing age"; \
 	command -v minisign >/dev/null || missing="$$missing minisign"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -60,6 +62,9 @@ bench: install  ## run the benchmarks (prints ratio tables)
 
 airflow: install  ## start Airflow standalone for KHM with the project's DAGs (in a new folder under var/airflow)
 	$(PY) -m exchange.devkit.demo --airflow
+
+airflow-cluster: install  ## KHM's Airflow as a ministry runs it: PostgreSQL, Redis, Celery with 2 workers, on a local S3 (Ctrl-C stops it)
+	$(PY) -m exchange.devkit.airflow_cluster var/airflow-cluster/$$(date +%Y%m%d-%H%M%S)
 
 lint: install  ## ruff
 	$(VENV)/bin/ruff check exchange dags tests bench

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from exchange.devkit.seaweed import SeaweedServer, new_server
+from exchange.devkit.seaweed_cluster import new_cluster
 from exchange.storage.s3 import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,9 +22,17 @@ PARTIES = ("KHM", "THA", "MYS", "KOR")
 PAIRS = (("KHM", "THA"), ("KHM", "MYS"), ("KHM", "KOR"))
 
 
-def start_seaweed(directory: Path) -> SeaweedServer:
-    """A fresh SeaweedFS with buckets for every direction of every pair."""
-    return new_server(directory, PARTIES, PAIRS).start()
+# GCMX_TEST_SEAWEED=mini|cluster: every test's SeaweedFS is `weed mini` or the multi-process one
+# (exchange.devkit.seaweed_cluster); unset, the protocol suite runs on the cluster, the rest on mini.
+SEAWEED = os.environ.get("GCMX_TEST_SEAWEED", "")
+
+
+def start_seaweed(directory: Path, cluster: bool = False) -> SeaweedServer:
+    """A fresh SeaweedFS with buckets for every direction of every pair (``cluster``: master, two
+    volume servers, filer and S3 gateway as separate processes, unless GCMX_TEST_SEAWEED says)."""
+    if SEAWEED:
+        cluster = SEAWEED == "cluster"
+    return (new_cluster if cluster else new_server)(directory, PARTIES, PAIRS).start()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,8 @@ only the sender writes it.
   digits and ``name`` ``data.parquet.age``, ``manifest.json`` or ``manifest.json.minisig``;
 * receipts (in the recipient's outbound bucket): ``receipts/{dataset}/{period}/{exchange_id}.json``;
 * the freshness index: ``index/{seq:08d}.json``;
+* publish claims: ``claims/{dataset}/{period}/{revision:08d}.json`` and
+  ``claims/sequence/{sequence:08d}.json`` (:mod:`exchange.protocol.claims`);
 * audit checkpoints: ``audit/{PARTY}/checkpoint-{seq:08d}.json`` and ``audit/{PARTY}/latest.json``;
 * every signed object has its minisign signature at ``{key}.minisig``.
 
@@ -25,7 +27,8 @@ debris): readers ignore it and never use it as a file name.
     outbox/       {contract}/{period}.parquet: what the office drops to send
     outbound/     {exchange_id}/ manifest.json, disclosure.json, receipt.json once delivered;
                   _released/{contract}.parquet: what linked releases already sent;
-                  _staged/{contract}/{period}/: what the DAG protected, until publish sends it
+                  _staged/{contract}/{period}/: what the DAG protected, until publish sends it;
+                  _publishing/{bucket}.{dataset}.{period}.lock: held while a run publishes
     landing/      {sender}/{dataset}/{period}/{exchange_id}/ data.parquet, manifest.json, validation.json
     inbound/      {sender}/{dataset}/{period}/{exchange_id}.json: the decision on each inbound exchange
     quarantine/   {contract}-{period}-{sha12}/ (an outbound input blocked before sending) or
@@ -60,7 +63,8 @@ INDEX = "index"
 AUDIT = "audit"
 KEY_STATEMENTS = "keys"  # rotation and revocation statements of the bucket's writer
 DELETIONS = "deletions"  # signed deletion statements when retention ends
-RESERVED = frozenset({AUDIT, RECEIPTS, INDEX, KEY_STATEMENTS, DELETIONS})
+CLAIMS = "claims"  # which run publishes a revision, which exchange holds a sequence
+RESERVED = frozenset({AUDIT, RECEIPTS, INDEX, KEY_STATEMENTS, DELETIONS, CLAIMS})
 
 # Folders of a node's home (see the module docstring).
 KEYS = "keys"
@@ -70,6 +74,7 @@ OUTBOX = "outbox"
 OUTBOUND = "outbound"
 RELEASED = "_released"  # in outbound/: what linked releases already sent
 STAGED = "_staged"  # in outbound/: what the DAG protected, until publish sends it
+PUBLISHING = "_publishing"  # in outbound/: a lock per dataset and period while a run publishes
 LANDING = "landing"
 INBOUND = "inbound"
 QUARANTINE = "quarantine"
@@ -90,6 +95,7 @@ _LOOSE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 _RECEIPT_KEY = re.compile(
     rf"{RECEIPTS}/(?P<dataset>{_LOOSE})/(?P<period>{_LOOSE})/(?P<exchange_id>[0-9a-f]{{32}})\.json")
 _INDEX_KEY = re.compile(rf"{INDEX}/{_SEQ}\.json")
+_SEQUENCE_CLAIM = re.compile(rf"{CLAIMS}/sequence/{_SEQ}\.json")
 _CHECKPOINT_KEY = re.compile(rf"{AUDIT}/(?P<party>[A-Z]{{3}})/checkpoint-{_SEQ}\.json")
 _CONTRACT_ID = re.compile(r"(?P<dataset>[a-z][a-z0-9_]*)\.(?P<sender>[a-z]{3})-(?P<recipient>[a-z]{3})")
 _AGREEMENT = re.compile(r"(?P<contract_id>[^@/]+)@(?P<version>[^@/]+)\.(?P<party>[A-Z]{3})\.minisig")
@@ -245,6 +251,24 @@ def parse_index_key(key: str) -> int | None:
     """The sequence number of an index entry key, or None."""
     match = _INDEX_KEY.fullmatch(key) if isinstance(key, str) else None
     return int(match["seq"]) if match else None
+
+
+def revision_claim_key(dataset: str, period: str, revision: int) -> str:
+    """``claims/{dataset}/{period}/{revision:08d}.json``: the run that publishes that revision."""
+    if not _parts_ok(dataset, period, "0" * 32):
+        raise ProtocolError(f"not a dataset and period: {dataset!r}, {period!r}",
+                            hint="datasets are [a-z0-9_], periods YYYY-MM/YYYY-Qn/YYYY")
+    return f"{CLAIMS}/{dataset}/{period}/{revision:08d}.json"
+
+
+def sequence_claim_key(sequence: int) -> str:
+    """``claims/sequence/{sequence:08d}.json``: the exchange that holds that sequence of the direction."""
+    return f"{CLAIMS}/sequence/{sequence:08d}.json"
+
+
+def sequence_claims(keys: Iterable[str]) -> list[int]:
+    """The sequence numbers of the sequence claim keys among ``keys`` (others are skipped)."""
+    return [int(m["seq"]) for m in map(_SEQUENCE_CLAIM.fullmatch, keys) if m]
 
 
 def checkpoint_prefix(party: str) -> str:

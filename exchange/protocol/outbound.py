@@ -33,6 +33,7 @@ from exchange.contract.model import Contract, parse_period
 from exchange.contract.validation import validate
 from exchange.crypto import age
 from exchange.errors import ConfigError, ContractError, DisclosureError, ProtocolError, QuarantineError
+from exchange.protocol.claims import allocate, publishing
 from exchange.protocol.declared import DeclarationMismatch, check_declared
 from exchange.protocol.freshness import sync_index
 from exchange.protocol.manifest import ContractRef, Digest, Manifest, Recipient, exchange_id, recipient_key_id
@@ -209,6 +210,13 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
     does not match the input or the contract, publish validates and protects itself."""
     source = Path(source)
     contract, recipient_key = ready_to_send(node, contract_id, period)
+    with publishing(node, bucket_name(contract.sender, contract.recipients[0]), contract.dataset, period):
+        return _publish(node, source, contract, recipient_key, period, progress, prepared)
+
+
+def _publish(node: Node, source: Path, contract: Contract, recipient_key: age.Recipient, period: str,
+             progress: Callable[[int], None] | None, prepared: Prepared | None) -> PublishResult:
+    """:func:`publish` once this home's lock of the dataset and period is held."""
     recipient = contract.recipients[0]
     source_sha = file_sha256(source)
     if prepared is not None and not prepared.matches(source_sha, contract):
@@ -225,9 +233,12 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
         if not (record_folder(node, done.exchange_id) / RECORD).exists():
             write_record(node, done)
         return _finish(node, done)
-    revision = 1 + max((m.revision for m in in_period), default=0)
-    sequence = 1 + max((m.sequence for m in own.values()), default=0)
-    eid = exchange_id(node.party, recipient, contract.dataset, period, revision, source_sha)
+    claimed = allocate(node, bucket, recipient, contract.dataset, period, source_sha, own)
+    if isinstance(claimed, Manifest):  # another run published this very exchange meanwhile
+        if not (record_folder(node, claimed.exchange_id) / RECORD).exists():
+            write_record(node, claimed)
+        return _finish(node, claimed)
+    eid, revision, sequence = claimed.exchange_id, claimed.revision, claimed.sequence
     key = f"{exchange_prefix(contract.dataset, period, eid)}/{DATA}"
     if prepared is not None:
         sent, plain = _upload_prepared(node, bucket, key, prepared, recipient_key, progress)

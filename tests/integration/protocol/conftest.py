@@ -11,8 +11,8 @@ from tests.support.protocol import make_nodes
 @pytest.fixture(scope="module")
 def seaweed(tmp_path_factory):
     """A module's own SeaweedFS (overrides the session one where imported), so other
-    modules' exchanges never show up in its buckets."""
-    server = start_seaweed(tmp_path_factory.mktemp("seaweed"))
+    modules' exchanges never show up in its buckets; the multi-process one (see tests/conftest.py)."""
+    server = start_seaweed(tmp_path_factory.mktemp("seaweed"), cluster=True)
     yield server
     server.stop()
 
