@@ -121,6 +121,10 @@ def log_failure(context: dict) -> None:
               " ".join(str(exc).split()) if exc else "see the lines above")
 
 
+# A publish that runs longer is stopped and retried; it must end well within the lease of its
+# claims (exchange.protocol.claims.LEASE, 2 h), after which another machine may take it over.
+PUBLISH_TIMEOUT = timedelta(hours=1)
+
 DEFAULT_ARGS = {
     "owner": OWNER,
     "retries": 3,

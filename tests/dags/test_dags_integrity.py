@@ -46,6 +46,7 @@ for dag_id, dag in bag.dags.items():
         "retries": min(t.retries for t in dag.tasks),
         "backoff": min(float(t.retry_exponential_backoff) for t in dag.tasks),
         "tasks": sorted(t.task_id for t in dag.tasks),
+        "timeouts": {t.task_id: t.execution_timeout.total_seconds() for t in dag.tasks if t.execution_timeout},
     }
 heavy = [m for m in ("pyarrow", "great_expectations", "pandas", "exchange.protocol.node") if m in sys.modules]
 print("PROBE " + json.dumps({"errors": bag.import_errors, "dags": dags, "heavy": heavy}))
@@ -106,6 +107,7 @@ def test_dags_are_wired_as_designed(bag):
     for dag_id, dag in found["dags"].items():
         if dag_id.startswith("gcmx_outbound_"):
             assert dag["tasks"] == ["protect", "publish", "record", "validate"]
+            assert 0 < dag["timeouts"]["publish"] <= 3600  # within the claims' lease (2 h)
             assert dag["schedule"] == "CronTriggerTimetable"
         elif dag_id.startswith("gcmx_inbound_"):
             assert dag["tasks"] == ["discover", "receive"]

@@ -66,3 +66,10 @@ def test_revisions_and_sequences_are_claimed_upwards(nodes, source):
     assert keys == ["claims/children_on_the_move/2026-10/00000001.json",
                     "claims/children_on_the_move/2026-10/00000002.json",
                     f"claims/sequence/{first.sequence:08d}.json", f"claims/sequence/{second.sequence:08d}.json"]
+
+
+def test_the_dags_publish_timeout_ends_a_run_well_within_its_claims_lease():
+    from exchange.orchestration.airflow_glue import PUBLISH_TIMEOUT
+    from exchange.protocol.claims import LEASE
+
+    assert PUBLISH_TIMEOUT * 1.5 <= LEASE
