@@ -1,0 +1,279 @@
+"""The attacker's linear programs over one component (``A x = b``, ``x >= 0``).
+
+Two questions, both exact:
+
+* :func:`prove_component` (what protection needs): does every cell's interval reach its
+  targets (``min <= need_lo``, ``max >= need_hi``)? Any feasible table is a proof for
+  every cell it reaches, so a few programs each push all cells still unproven at once
+  (minimise their sum; maximise the sum of their values capped at their targets). Only a
+  cell no such table reaches gets a program of its own, whose optimum is its exact
+  bound: below the target it is a real finding, with the exact value.
+* :func:`interval_component`: the exact min and max of every cell (the reference).
+
+All programs of a component share one HiGHS model and differ only in the objective,
+so each solve warm-starts from the last basis (primal simplex).
+"""
+
+from __future__ import annotations
+
+import highspy
+import numpy as np
+from scipy.sparse import bmat, csc_matrix, csr_matrix, identity
+
+from exchange.errors import DisclosureError
+
+TOLERANCE = 1e-6
+_RAY = 1e-5  # a ray component above this is real (interior-point accuracy ~1e-8)
+_PRIMAL = 4  # HiGHS simplex_strategy: primal simplex
+_DONE = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnbounded,
+         highspy.HighsModelStatus.kUnboundedOrInfeasible)
+_SOLVES = [0]
+
+
+def lp_count() -> int:
+    """Linear programs solved in this process so far (for the benchmark)."""
+    return _SOLVES[0]
+
+
+class _Seen:
+    """The smallest and largest value of each cell over the feasible tables found."""
+
+    def __init__(self, n: int) -> None:
+        self.lo, self.hi = np.full(n, np.inf), np.full(n, -np.inf)
+
+    def add(self, x: np.ndarray | None) -> None:
+        if x is not None:
+            np.minimum(self.lo, x, out=self.lo)
+            np.maximum(self.hi, x, out=self.hi)
+
+
+def prove_component(a: csr_matrix, b: np.ndarray, full: tuple[csr_matrix, np.ndarray],
+                    need_lo: np.ndarray, need_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell ``(lo, hi)``: a proven end where it reaches the target, else the exact one.
+
+    ``need_lo`` (``+inf``: none) and ``need_hi`` (``-inf``: none) are the targets.
+    A returned ``lo <= need_lo`` is the value of a feasible table (the true minimum is
+    at most that); a ``lo`` above it is the exact minimum (the same for ``hi``). Cells
+    without a target on a side get ``nan`` there.
+    """
+    n = a.shape[1]
+    want_lo, want_hi = np.isfinite(need_lo), np.isfinite(need_hi)
+    lo, hi = np.full(n, np.nan), np.full(n, np.nan)
+    if a.shape[0] == 0:  # no equation: 0 and unbounded
+        lo[want_lo], hi[want_hi] = 0.0, np.inf
+        return lo, hi
+    capped = np.flatnonzero(want_hi)
+    solver = _Solver(a, b, full=full, caps=(capped, need_hi[capped]))
+    seen = _Seen(n)
+    width = n + capped.size
+
+    def open_lo() -> np.ndarray:
+        return want_lo & ~(seen.lo <= need_lo + TOLERANCE)
+
+    def open_hi() -> np.ndarray:
+        return want_hi & ~(seen.hi >= need_hi - TOLERANCE)
+
+    todo = open_lo()
+    while todo.any():  # minimise the sum of the cells not yet seen at their lower target
+        cost = np.zeros(width)
+        cost[:n][todo] = 1.0
+        seen.add(solver.solve(cost)[1])
+        before, todo = int(todo.sum()), open_lo()
+        if todo.sum() >= before:
+            break
+    todo = open_hi()
+    while todo.any():  # maximise the capped values of the cells not yet at their target
+        cost = np.zeros(width)
+        cost[n:][todo[capped]] = -1.0
+        seen.add(solver.solve(cost)[1])
+        before, todo = int(todo.sum()), open_hi()
+        if todo.sum() >= before:
+            break
+    for j in np.flatnonzero(open_lo()):  # each optimum is a feasible table: record it
+        if seen.lo[j] > need_lo[j] + TOLERANCE:
+            value, x = solver.unit(j, 1.0)
+            seen.add(x)
+            lo[j] = max(value, 0.0)
+    for j in np.flatnonzero(open_hi()):
+        if seen.hi[j] < need_hi[j] - TOLERANCE:
+            value, x = solver.unit(j, -1.0)
+            seen.add(x)
+            hi[j] = -value
+    proven_lo = want_lo & np.isnan(lo)
+    proven_hi = want_hi & np.isnan(hi)
+    lo[proven_lo] = np.maximum(seen.lo[proven_lo], 0.0)
+    hi[proven_hi] = seen.hi[proven_hi]
+    return lo, hi
+
+
+def interval_component(a: csr_matrix, b: np.ndarray, full: tuple[csr_matrix, np.ndarray]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact min and max of every cell of one component.
+
+    Unbounded cells come from one homogeneous program (a ray ``A r = 0, r >= 0``), so
+    no program is spent proving infinity. Programs pushing every open cell at once
+    then settle most bounds (a feasible table reaching 0, or the tightest margin, is
+    exact); each cell still open gets its own warm-started program.
+    """
+    n = a.shape[1]
+    if a.shape[0] == 0:
+        return np.zeros(n), np.full(n, np.inf)
+    unbounded = _unbounded(a, full[0])
+    ceiling = _upper_bounds(*full)
+    solver = _Solver(a, b, full=full)
+    seen = _Seen(n)
+    todo = np.ones(n, dtype=bool)
+    while todo.any():  # minimise the sum of the cells not yet seen at 0
+        seen.add(solver.solve(todo.astype(np.float64))[1])
+        before, todo = int(todo.sum()), seen.lo > TOLERANCE
+        if todo.sum() >= before:
+            break
+    todo = ~unbounded & ~(seen.hi >= ceiling - TOLERANCE)
+    while todo.any():  # maximise the bounded cells not yet seen at their ceiling
+        seen.add(solver.solve(-todo.astype(np.float64))[1])
+        before, todo = int(todo.sum()), ~unbounded & ~(seen.hi >= ceiling - TOLERANCE)
+        if todo.sum() >= before:
+            break
+    lo = np.where(seen.lo <= TOLERANCE, 0.0, np.nan)
+    hi = np.where(unbounded, np.inf, np.where(seen.hi >= ceiling - TOLERANCE, ceiling, np.nan))
+    for j in np.flatnonzero(np.isnan(lo)):
+        if seen.lo[j] <= TOLERANCE:
+            lo[j] = 0.0
+            continue
+        value, x = solver.unit(j, 1.0)
+        seen.add(x)
+        lo[j] = max(value, 0.0)
+    for j in np.flatnonzero(np.isnan(hi)):
+        if seen.hi[j] >= ceiling[j] - TOLERANCE:
+            hi[j] = ceiling[j]
+            continue
+        value, x = solver.unit(j, -1.0)
+        seen.add(x)
+        hi[j] = -value
+    return lo, hi
+
+
+def _upper_bounds(a: csr_matrix, b: np.ndarray) -> np.ndarray:
+    """Per variable, the tightest bound from an equation whose unknowns share one sign."""
+    bound = np.full(a.shape[1], np.inf)
+    signs = a.sign()
+    positive = np.asarray((signs > 0).sum(axis=1)).ravel()
+    negative = np.asarray((signs < 0).sum(axis=1)).ravel()
+    for rows, flip in ((negative == 0, 1.0), (positive == 0, -1.0)):
+        sub = a[np.flatnonzero(rows)].tocoo()
+        limit = flip * b[np.flatnonzero(rows)]
+        np.minimum.at(bound, sub.col, limit[sub.row])
+    return bound
+
+
+def _unbounded(a: csr_matrix, a_full: csr_matrix) -> np.ndarray:
+    """Cells that can grow without limit: the support of the rays ``A r = 0, r >= 0``.
+
+    Interior point (no crossover) lands inside the optimal face, so one program finds
+    nearly the whole support; repeating over the cells not yet found makes it complete.
+    """
+    n = a.shape[1]
+    ray = _Solver(a, np.zeros(a.shape[0]), upper=1.0, interior=True,
+                  full=(a_full, np.zeros(a_full.shape[0])), tolerance=_RAY)
+    found = np.zeros(n, dtype=bool)
+    while not found.all():
+        value, r = ray.solve(-(~found).astype(np.float64))
+        new = (r > _RAY) & ~found
+        if value > -_RAY or not new.any():
+            break
+        found |= new
+    return found
+
+
+class _Solver:
+    """One HiGHS model per component; each solve changes only the objective (warm start).
+
+    ``caps=(cells, targets)`` adds a column ``y`` per listed cell with
+    ``0 <= y <= target`` and ``y <= x_cell`` (after the ``n`` cell columns), so an
+    objective on ``y`` counts each cell's value only up to its target.
+    """
+
+    def __init__(self, a: csr_matrix, b: np.ndarray, upper: float = highspy.kHighsInf,
+                 interior: bool = False, full: tuple[csr_matrix, np.ndarray] | None = None,
+                 tolerance: float = TOLERANCE,
+                 caps: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        self.full = full  # the complete system every solution must satisfy
+        self.tolerance = tolerance
+        n = a.shape[1]
+        row_lower, row_upper = b, b
+        col_upper = np.full(n, upper)
+        if caps is not None and caps[0].size:
+            cells, targets = caps
+            p = cells.size
+            pick = csr_matrix((np.full(p, -1.0), (np.arange(p), cells)), shape=(p, n))
+            a = bmat([[a, None], [pick, identity(p, format="csr")]], format="csr")
+            row_lower = np.concatenate([b, np.full(p, -highspy.kHighsInf)])
+            row_upper = np.concatenate([b, np.zeros(p)])
+            col_upper = np.concatenate([col_upper, np.asarray(targets, dtype=np.float64)])
+        csc = csc_matrix(a)
+        self.n, self.width, rows = n, a.shape[1], a.shape[0]
+        self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        if interior:
+            self.h.setOptionValue("solver", "ipm")
+            self.h.setOptionValue("run_crossover", "off")
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = self.width, rows
+        lp.col_cost_ = np.zeros(self.width)
+        lp.col_lower_ = np.zeros(self.width)
+        lp.col_upper_ = col_upper
+        lp.row_lower_ = row_lower
+        lp.row_upper_ = row_upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+        lp.a_matrix_.value_ = csc.data
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.width, rows
+        self.h.passModel(lp)
+        self.cost = np.zeros(self.width)
+        self.solves = 0
+
+    def solve(self, cost: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """Minimise ``cost @ columns``: (optimum, the cells' values), (-inf, None) if unbounded."""
+        changed = np.flatnonzero(cost != self.cost)
+        if changed.size:
+            self.h.changeColsCost(changed.size, changed.astype(np.int32), cost[changed])
+            self.cost = cost.copy()
+        self.h.run()
+        if self.solves == 0:  # presolve helps the first solve only; later ones warm-start
+            self.h.setOptionValue("presolve", "off")
+            # a new objective leaves the basis primal feasible: primal simplex goes on from
+            # it (dual simplex would first repair dual feasibility: ~10x the iterations)
+            self.h.setOptionValue("simplex_strategy", _PRIMAL)
+        status = self.h.getModelStatus()
+        if status not in _DONE:  # a stale basis (e.g. after an unbounded ray): start afresh
+            self.h.clearSolver()
+            self.h.run()
+            status = self.h.getModelStatus()
+        self.solves += 1
+        _SOLVES[0] += 1
+        if status in (highspy.HighsModelStatus.kUnbounded,
+                      highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            return -np.inf, None
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise DisclosureError(
+                "the published margins contradict each other (linear program: "
+                f"{self.h.modelStatusToString(status)})",
+                hint="the table's totals do not add up; republish it whole")
+        value = self.h.getInfo().objective_function_value
+        x = np.asarray(self.h.getSolution().col_value)[:self.n]
+        if self.full is not None:
+            a, b = self.full
+            scale = self.tolerance * (1.0 + np.abs(b).max(initial=0.0))
+            if np.abs(a @ x - b).max(initial=0.0) > scale or x.min(initial=0.0) < -scale:
+                raise DisclosureError(
+                    "the published margins contradict each other (a table meeting the "
+                    "independent margin equations breaks another one)",
+                    hint="the table's totals do not add up; republish it whole")
+        return value, x
+
+    def unit(self, j: int, sign: float) -> tuple[float, np.ndarray | None]:
+        """Minimise ``sign * x_j``."""
+        cost = np.zeros(self.width)
+        cost[j] = sign
+        return self.solve(cost)
