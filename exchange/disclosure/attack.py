@@ -136,6 +136,8 @@ def audit_table(table: pa.Table, rules: DisclosureRules | dict, *,
         truth = original.column(rules.count_column).to_numpy(zero_copy_only=False)
     pinned = pinned_rows(original if original is not None else table, rules, earlier)
     for cube in split_cubes(table, rules, allow_unknown=True, pinned=pinned):
+        if truth is not None:  # a pinned cell suppressed again: the earlier value is known
+            cube.value[cube.pinned] = truth[cube.row[cube.pinned]]
         shown = cube.present & cube.known & ~cube.pinned
         small = shown & (cube.value > 0) & (cube.value < rules.minimum_cell_size)
         result.small_published += int(small.sum())
