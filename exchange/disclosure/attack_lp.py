@@ -16,6 +16,8 @@ so each solve warm-starts from the last basis (primal simplex).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import highspy
 import numpy as np
 from scipy.sparse import bmat, csc_matrix, csr_matrix, identity
@@ -73,37 +75,50 @@ def prove_component(a: csr_matrix, b: np.ndarray, full: tuple[csr_matrix, np.nda
     def open_hi() -> np.ndarray:
         return want_hi & ~(seen.hi >= need_hi - TOLERANCE)
 
-    todo = open_lo()
-    while todo.any():  # minimise the sum of the cells not yet seen at their lower target
+    def cost_hi(cells: np.ndarray) -> np.ndarray:  # maximise their capped values
         cost = np.zeros(width)
-        cost[:n][todo] = 1.0
-        seen.add(solver.solve(cost)[1])
-        before, todo = int(todo.sum()), open_lo()
-        if todo.sum() >= before:
-            break
-    todo = open_hi()
-    while todo.any():  # maximise the capped values of the cells not yet at their target
+        cost[n + np.searchsorted(capped, cells)] = -1.0
+        return cost
+
+    def cost_lo(cells: np.ndarray) -> np.ndarray:  # minimise their values
         cost = np.zeros(width)
-        cost[n:][todo[capped]] = -1.0
-        seen.add(solver.solve(cost)[1])
-        before, todo = int(todo.sum()), open_hi()
-        if todo.sum() >= before:
-            break
-    for j in np.flatnonzero(open_lo()):  # each optimum is a feasible table: record it
-        if seen.lo[j] > need_lo[j] + TOLERANCE:
-            value, x = solver.unit(j, 1.0)
-            seen.add(x)
-            lo[j] = max(value, 0.0)
-    for j in np.flatnonzero(open_hi()):
-        if seen.hi[j] < need_hi[j] - TOLERANCE:
-            value, x = solver.unit(j, -1.0)
-            seen.add(x)
-            hi[j] = -value
+        cost[cells] = 1.0
+        return cost
+
+    _push(solver, seen, open_hi, cost_hi, lambda j, value: hi.__setitem__(j, -value))
+    solver.restart()  # a basis far from the other objective's optimum: start afresh
+    _push(solver, seen, open_lo, cost_lo, lambda j, value: lo.__setitem__(j, max(value, 0.0)))
     proven_lo = want_lo & np.isnan(lo)
     proven_hi = want_hi & np.isnan(hi)
     lo[proven_lo] = np.maximum(seen.lo[proven_lo], 0.0)
     hi[proven_hi] = seen.hi[proven_hi]
     return lo, hi
+
+
+def _push(solver: _Solver, seen: _Seen, unproven: Callable[[], np.ndarray],
+          cost: Callable[[np.ndarray], np.ndarray], exact: Callable[[int, float], None]) -> None:
+    """Solve for groups of unproven cells until each is proven or has its exact bound.
+
+    The first group is every unproven cell; a group whose solution proves none of its
+    cells is halved. A group of one is the cell's own program: unproven after it, its
+    optimum is the exact bound (a capped maximum below its cap is the maximum).
+    """
+    group = None
+    decided = np.zeros(seen.lo.size, dtype=bool)
+    while True:
+        todo = np.flatnonzero(unproven() & ~decided)
+        if todo.size == 0:
+            return
+        group = todo.size if group is None else min(group, todo.size)
+        cells = todo[:group]
+        value, x = solver.solve(cost(cells))
+        seen.add(x)
+        still = unproven()[cells]
+        if group == 1 and still[0]:
+            exact(int(cells[0]), value)
+            decided[cells[0]] = True
+        elif still.all():
+            group = max(1, group // 2)
 
 
 def interval_component(a: csr_matrix, b: np.ndarray, full: tuple[csr_matrix, np.ndarray]
@@ -232,6 +247,14 @@ class _Solver:
         self.h.passModel(lp)
         self.cost = np.zeros(self.width)
         self.solves = 0
+
+    def restart(self) -> None:
+        """Forget the basis: the next solve starts afresh (with presolve)."""
+        if self.solves:
+            self.h.clearSolver()
+            self.h.setOptionValue("presolve", "choose")
+            self.h.setOptionValue("simplex_strategy", 1)
+            self.solves = 0
 
     def solve(self, cost: np.ndarray) -> tuple[float, np.ndarray | None]:
         """Minimise ``cost @ columns``: (optimum, the cells' values), (-inf, None) if unbounded."""

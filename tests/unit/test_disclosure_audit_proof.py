@@ -96,11 +96,11 @@ def assert_same_verdicts(truth: pa.Table, published: pa.Table, rules: dict,
     return outcome[1], outcome[0]
 
 
-@pytest.mark.parametrize("fraction", [0.0, 0.2, 0.5, 0.9])
+@pytest.mark.parametrize("fraction", [0.0, 0.4, 0.9])
 @pytest.mark.parametrize("shape", sorted(SHAPES_HERE))
 def test_proof_gives_the_per_cell_lp_verdict_on_every_shape(shape, fraction):
     totals = [0, 0]
-    for seed in range(3):
+    for seed in range(2):
         truth, rules = SHAPES_HERE[shape](seed)
         published, _ = _hide(truth, rules, fraction, seed)
         passed, failed = assert_same_verdicts(truth, published, rules)
@@ -185,7 +185,7 @@ def small_tables(draw):
     return truth, rules, fraction, draw(st.integers(0, 1000))
 
 
-@settings(max_examples=50, deadline=None, derandomize=True, database=None,
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(small_tables())
 def test_proof_gives_the_per_cell_lp_verdict_on_any_small_table(case):
