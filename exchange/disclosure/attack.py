@@ -174,8 +174,6 @@ def _cell(row: int, lo: float, hi: float, x: int | None, rules: DisclosureRules)
     return AuditCell(row=row, lo=lo, hi=hi, ok=slack >= -_TOLERANCE, primary=True, slack=slack)
 
 
-
-
 def cube_intervals(cube: Cube, targets: tuple[np.ndarray, np.ndarray] | None = None
                    ) -> Iterator[tuple[int, float, float]]:
     """Yield ``(flat cell, lo, hi)`` for every suppressed cell of a cube.
