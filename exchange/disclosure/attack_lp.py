@@ -87,9 +87,11 @@ def prove_component(a: csr_matrix, b: np.ndarray, full: tuple[csr_matrix, np.nda
         cost[cells] = 1.0
         return cost
 
-    _push(solver, seen, open_hi, cost_hi, lambda j, value: hi.__setitem__(j, -value))
+    rows = csc_matrix(a)
+    _push(solver, seen, open_hi, cost_hi, lambda j, value: hi.__setitem__(j, -value), rows)
     solver.restart()  # a basis far from the other objective's optimum: start afresh
-    _push(solver, seen, open_lo, cost_lo, lambda j, value: lo.__setitem__(j, max(value, 0.0)))
+    _push(solver, seen, open_lo, cost_lo, lambda j, value: lo.__setitem__(j, max(value, 0.0)),
+          rows)
     proven_lo = want_lo & np.isnan(lo)
     proven_hi = want_hi & np.isnan(hi)
     lo[proven_lo] = np.maximum(seen.lo[proven_lo], 0.0)
@@ -98,29 +100,45 @@ def prove_component(a: csr_matrix, b: np.ndarray, full: tuple[csr_matrix, np.nda
 
 
 def _push(solver: _Solver, seen: _Seen, unproven: Callable[[], np.ndarray],
-          cost: Callable[[np.ndarray], np.ndarray], exact: Callable[[int, float], None]) -> None:
+          cost: Callable[[np.ndarray], np.ndarray], exact: Callable[[int, float], None],
+          rows: csc_matrix) -> None:
     """Solve for groups of unproven cells until each is proven or has its exact bound.
 
-    The first group is every unproven cell; a group whose solution proves none of its
-    cells is halved. A group of one is the cell's own program: unproven after it, its
-    optimum is the exact bound (a capped maximum below its cap is the maximum).
+    The first group is every unproven cell. Later ones (the cells that competed for the
+    same margins) share no equation (:func:`_apart`), so one table can prove them all;
+    a group whose table proves none of its cells is halved. A group of one is the
+    cell's own program: unproven after it, its optimum is the exact bound (a capped
+    maximum below its cap is the maximum).
     """
-    group = None
+    limit = None
     decided = np.zeros(seen.lo.size, dtype=bool)
     while True:
         todo = np.flatnonzero(unproven() & ~decided)
         if todo.size == 0:
             return
-        group = todo.size if group is None else min(group, todo.size)
-        cells = todo[:group]
+        cells = todo if limit is None else _apart(todo, rows)[:limit]
         value, x = solver.solve(cost(cells))
         seen.add(x)
         still = unproven()[cells]
-        if group == 1 and still[0]:
+        if cells.size == 1 and still[0]:
             exact(int(cells[0]), value)
             decided[cells[0]] = True
         elif still.all():
-            group = max(1, group // 2)
+            limit = max(1, cells.size // 2)
+        elif limit is None:
+            limit = todo.size
+
+
+def _apart(cells: np.ndarray, rows: csc_matrix) -> np.ndarray:
+    """A greedy subset of ``cells`` (the first always in) no two of which share an equation."""
+    used: set[int] = set()
+    chosen = []
+    for cell in cells.tolist():
+        mine = rows.indices[rows.indptr[cell]:rows.indptr[cell + 1]].tolist()
+        if not used.intersection(mine):
+            used.update(mine)
+            chosen.append(cell)
+    return np.asarray(chosen, dtype=np.int64)
 
 
 def interval_component(a: csr_matrix, b: np.ndarray, full: tuple[csr_matrix, np.ndarray]
