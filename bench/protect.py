@@ -164,7 +164,7 @@ def _protect_and_audit(size: str, scale: float) -> dict:
     from exchange.disclosure import aggregate, protect
     from exchange.disclosure.aggregate import SUPPRESSED
     from exchange.disclosure.attack import cube_system, lp_count
-    from exchange.disclosure.attack_lp import _Solver
+    from exchange.disclosure.attack_lp import Solver
     from exchange.disclosure.cube import Cube, split_cubes
     from exchange.disclosure.rules import as_rules
 
@@ -196,7 +196,7 @@ def _protect_and_audit(size: str, scale: float) -> dict:
         _, a, b = cube_system(seen)
         tick = time.perf_counter()
         if a.shape[0]:  # floor 1: one plain HiGHS solve of the same LP
-            _Solver(a, b).solve(np.ones(a.shape[1]))
+            Solver(a, b).solve(np.ones(a.shape[1]))
         lp_floor += time.perf_counter() - tick
     r = report.to_dict()
     suppressed = r["cellsPrimarySuppressed"] + r["cellsSecondarySuppressed"]

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from exchange.disclosure.attack_exact import interval_component
 from exchange.disclosure.attack_lp import TOLERANCE as _TOLERANCE
-from exchange.disclosure.attack_lp import interval_component, lp_count, prove_component
+from exchange.disclosure.attack_lp import lp_count, prove_component
 from exchange.disclosure.attack_system import components, cube_system
 from exchange.disclosure.cube import Cube, split_cubes
 from exchange.disclosure.rules import DisclosureRules, as_rules
