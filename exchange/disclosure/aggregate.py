@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from exchange.disclosure.attack import cube_intervals, judge
+from exchange.disclosure.attack import cube_intervals, judge, protection_targets
 from exchange.disclosure.cube import STATUS_COLUMNS, Cube, check_margins, grouping_columns, split_cubes
 from exchange.disclosure.earlier import pinned_rows
 from exchange.disclosure.rules import DisclosureRules
@@ -125,7 +125,8 @@ def _audit(cube: Cube, status: np.ndarray, rules: DisclosureRules) -> tuple[floa
     seen = Cube(shape=cube.shape, axes=cube.axes, row=cube.row, value=cube.value,
                 known=(status == FREE) | cube.pinned | ~cube.present, pinned=cube.pinned)
     slacks, failed, audited = [], 0, 0
-    for flat, lo, hi in cube_intervals(seen):
+    targets = protection_targets(cube.value, status == PRIMARY, rules)  # prove, not measure
+    for flat, lo, hi in cube_intervals(seen, targets):
         audited += 1
         if status[flat] != PRIMARY:
             continue

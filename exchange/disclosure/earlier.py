@@ -47,7 +47,8 @@ def pinned_rows(table: pa.Table, rules: DisclosureRules,
             shown = shown.set_column(shown.column_names.index(k), k,
                                      pc.cast(shown.column(k), pa.string()))
         joined = current.join(shown, keys=keys, join_type="inner")
-        same = pc.equal(pc.cast(joined.column(count), pa.int64()), joined.column(_EARLIER))
+        same = pc.fill_null(pc.equal(pc.cast(joined.column(count), pa.int64()),
+                                     joined.column(_EARLIER)), False)  # now suppressed: not known
         rows = joined.column(_ROW).to_numpy()[same.to_numpy(zero_copy_only=False)]
         pinned[rows] = True
     return pinned
