@@ -28,9 +28,10 @@ import pyarrow.parquet as pq
 from exchange.atomic import write_json_atomic
 from exchange.audit.log import AuditLog
 from exchange.clock import utc_now
+from exchange.contract import validation_worker
 from exchange.contract.agreement import require_in_force
 from exchange.contract.model import Contract, parse_period
-from exchange.contract.validation import validate
+from exchange.contract.validation_worker import validate
 from exchange.crypto import age
 from exchange.errors import ConfigError, ContractError, DisclosureError, ProtocolError, QuarantineError
 from exchange.protocol.declared import DeclarationMismatch, check_declared
@@ -121,7 +122,7 @@ def check_declared_terms(node: Node, source: Path, contract: Contract, period: s
 
 
 def _validated(node: Node, source: Path, contract: Contract, period: str) -> ValidationSummary:
-    report = validate(source, contract, form="raw")  # the sender's input, before protection
+    report = validate(source, contract, form="raw")  # the sender's input, before protection; in the worker
     if not report.success:
         folder = quarantine(node, _quarantine_name(source, contract, period), "failed validation",
                             {"input.parquet": source}, {"validation.json": report.to_dict()})
@@ -137,7 +138,8 @@ def _validated(node: Node, source: Path, contract: Contract, period: str) -> Val
 
 def check_source(node: Node, source: Path, contract_id: str, period: str) -> ValidationSummary:
     """Check ``source`` against its contract (declared terms, then validation); quarantine it and
-    raise ContractBreach if it fails."""
+    raise ContractBreach if it fails. GX is set up in the validation worker meanwhile."""
+    validation_worker.start()
     contract = outbound_contract(node, contract_id, period)
     check_declared_terms(node, source, contract, period)
     return _validated(node, source, contract, period)
@@ -207,6 +209,8 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
     tasks (:mod:`exchange.protocol.staged`); its protected bytes are sent as they are. When it
     does not match the input or the contract, publish validates and protects itself."""
     source = Path(source)
+    if prepared is None:
+        validation_worker.start()  # GX's set-up, in its own process, beside what follows
     contract, recipient_key = ready_to_send(node, contract_id, period)
     recipient = contract.recipients[0]
     source_sha = file_sha256(source)
@@ -255,7 +259,8 @@ def _protect_and_upload(node: Node, source: Path, source_sha: str, contract: Con
                         progress: Callable[[int], None] | None) -> tuple:
     """Validate, protect, encrypt and upload ``source``: (upload, plaintext hash and size, rows,
     validation summary, the sender's disclosure report, its view for the partner)."""
-    # Validation runs beside protection and upload. Only protected bytes leave, and the
+    # Validation runs beside protection and upload, in the validation worker's process (not
+    # on this one's interpreter lock or in its memory). Only protected bytes leave, and the
     # multipart upload completes only once validation has passed: a breach aborts it, so
     # nothing of a dataset that breaks its contract stays in the bucket.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as pool:
