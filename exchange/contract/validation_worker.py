@@ -44,24 +44,27 @@ def _forget(pool: ProcessPoolExecutor) -> None:
             _pool = None
 
 
-def start() -> Future:
-    """Spawn the worker (if not yet) and set GX up in it; returns at once."""
+def _submit(function, *args) -> Future:
     pool = _worker()
     try:
-        return pool.submit(warm_up)
-    except BrokenProcessPool:  # died since it last worked: a new one
+        return pool.submit(function, *args)
+    except BrokenProcessPool:  # died since it last worked (killed, out of memory): a new one
         _forget(pool)
-        return _worker().submit(warm_up)
+        return _worker().submit(function, *args)
+
+
+def start() -> Future:
+    """Spawn the worker (if not yet) and set GX up in it; returns at once."""
+    return _submit(warm_up)
 
 
 def validate(parquet_path: Path, contract: Contract, form: str = EXCHANGED) -> ValidationReport:
     """:func:`exchange.contract.validation.validate` run in the worker (same arguments, same
-    report, same ContractError when validation cannot run)."""
-    pool = _worker()
+    report, same ContractError when validation cannot run); a ContractError too when the
+    worker dies while validating (the next call spawns a new one)."""
     try:
-        return pool.submit(validate_here, Path(parquet_path), contract, form).result()
+        return _submit(validate_here, Path(parquet_path), contract, form).result()
     except BrokenProcessPool:
-        _forget(pool)
         raise ContractError(f"{Path(parquet_path).name} (contract {contract.id}): the validating process "
                             "died (out of memory?)", hint="free memory and run again",
                             contract=contract.id, dataset=contract.dataset) from None
