@@ -76,18 +76,14 @@ def step_generate(state: dict) -> None:
 
 
 def step_validate(state: dict, which: str) -> None:
-    from exchange.contract import validation_worker
     from exchange.contract.model import load_contract
     from exchange.contract.validation import gx_context, validate
     from exchange.protocol.outbound import check_source
 
     start = time.perf_counter()
-    if which == "source":  # what publish runs: GX in the validation worker, contract in force, then GX
-        validation_worker.start().result()  # the worker's start and GX's set-up: shown apart
-    else:
-        gx_context()  # GX's context: paid once per process, shown apart
+    gx_context()  # GX's context: paid once per process, shown apart
     setup = time.perf_counter() - start
-    if which == "source":
+    if which == "source":  # what the DAG's validate task runs: contract in force, then GX
         start = time.perf_counter()
         success = check_source(_node(state, SENDER), _file(state, "source.parquet"), CONTRACT, PERIOD).success
     else:

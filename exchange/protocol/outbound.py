@@ -31,7 +31,8 @@ from exchange.clock import utc_now
 from exchange.contract import validation_worker
 from exchange.contract.agreement import require_in_force
 from exchange.contract.model import Contract, parse_period
-from exchange.contract.validation_worker import validate
+from exchange.contract.validation import ValidationReport
+from exchange.contract.validation import validate as validate_here
 from exchange.crypto import age
 from exchange.errors import ConfigError, ContractError, DisclosureError, ProtocolError, QuarantineError
 from exchange.protocol.declared import DeclarationMismatch, check_declared
@@ -121,8 +122,14 @@ def check_declared_terms(node: Node, source: Path, contract: Contract, period: s
                              folder=str(folder)) from None
 
 
-def _validated(node: Node, source: Path, contract: Contract, period: str) -> ValidationSummary:
-    report = validate(source, contract, form="raw")  # the sender's input, before protection; in the worker
+def validate(source: Path, contract: Contract, *, apart: bool = False) -> ValidationReport:
+    """The contract's suite on the sender's input, before protection (the raw form): in this
+    process, or ``apart`` in the validation worker (beside protection, off its interpreter lock)."""
+    return (validation_worker.validate if apart else validate_here)(source, contract, form="raw")
+
+
+def _validated(node: Node, source: Path, contract: Contract, period: str, apart: bool = False) -> ValidationSummary:
+    report = validate(source, contract, apart=apart)
     if not report.success:
         folder = quarantine(node, _quarantine_name(source, contract, period), "failed validation",
                             {"input.parquet": source}, {"validation.json": report.to_dict()})
@@ -138,8 +145,7 @@ def _validated(node: Node, source: Path, contract: Contract, period: str) -> Val
 
 def check_source(node: Node, source: Path, contract_id: str, period: str) -> ValidationSummary:
     """Check ``source`` against its contract (declared terms, then validation); quarantine it and
-    raise ContractBreach if it fails. GX is set up in the validation worker meanwhile."""
-    validation_worker.start()
+    raise ContractBreach if it fails."""
     contract = outbound_contract(node, contract_id, period)
     check_declared_terms(node, source, contract, period)
     return _validated(node, source, contract, period)
@@ -264,7 +270,7 @@ def _protect_and_upload(node: Node, source: Path, source_sha: str, contract: Con
     # multipart upload completes only once validation has passed: a breach aborts it, so
     # nothing of a dataset that breaks its contract stays in the bucket.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as pool:
-        checking = pool.submit(_validated, node, source, contract, period)
+        checking = pool.submit(_validated, node, source, contract, period, True)
         protected, disclosure = _protect_checked(node, source, source_sha, contract, period, checking)
         with node.store.writer(bucket, key, progress=progress) as upload:
             plain = write_encrypted(protected, upload, recipient_key)
