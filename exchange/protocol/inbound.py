@@ -27,7 +27,6 @@ import logging
 import re
 import shutil
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -35,7 +34,8 @@ from pathlib import Path
 from exchange.atomic import write_json_atomic
 from exchange.audit.log import AuditLog, defused
 from exchange.clock import utc_now
-from exchange.contract.validation import validate, warm_up
+from exchange.contract.validation_worker import start as start_validation
+from exchange.contract.validation_worker import validate
 from exchange.crypto import age
 from exchange.errors import GcmxError, ProtocolError, QuarantineError, TerminalError
 from exchange.protocol.decision import Decision
@@ -75,7 +75,6 @@ from exchange.storage.streams import HashingWriter, copy_at_most
 
 log = logging.getLogger("gcmx.inbound")
 BLOCK = 1 << 20
-_SET_UP = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-set-up")  # GX, beside the download
 
 
 class ExchangeRejected(QuarantineError):
@@ -192,12 +191,11 @@ def _receive(node: Node, partner: str, prefix: str, progress: Callable[[int], No
             summary = _summary(json.loads((final / "validation.json").read_text()))
             return _landed(node, partner, ref, manifest, body, summary, final, recovered=True)
         check_order(node, partner, manifest, contract, ref.where())
-        set_up = _start_set_ups()  # if pull has not yet: they run beside the download
+        _start_set_ups()  # if pull has not yet: they run beside the download
         data = _download_and_decrypt(node, ref, manifest, staging, progress)
         check_parquet(data, manifest.rows, ref.where(DATA))
         check_declared(data, contract, manifest.period)
-        wait([set_up])
-        report = validate(data, contract, form="exchanged")  # every contract column must be present
+        report = validate(data, contract, form="exchanged")  # in the worker; every contract column must be present
         summary = ValidationSummary.of(report.summary())
         write_json_atomic(staging / "validation.json", report.to_dict())
         if not report.success:
@@ -217,11 +215,11 @@ def _receive(node: Node, partner: str, prefix: str, progress: Callable[[int], No
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _start_set_ups() -> Future:
-    """Start GX's set-up on a thread and spawn the Parquet checker's process: seconds, once per
-    process, needed only once data has landed; the future is GX's (wait for it before validating)."""
+def _start_set_ups() -> None:
+    """Spawn the Parquet checker's process and the validation worker (GX set up there): seconds,
+    once per process, needed only once data has landed."""
     start_checker()
-    return _SET_UP.submit(warm_up)
+    start_validation()
 
 
 def _download_and_decrypt(node: Node, ref: ExchangeRef, manifest: Manifest, staging: Path,

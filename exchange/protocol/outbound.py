@@ -28,9 +28,11 @@ import pyarrow.parquet as pq
 from exchange.atomic import write_json_atomic
 from exchange.audit.log import AuditLog
 from exchange.clock import utc_now
+from exchange.contract import validation_worker
 from exchange.contract.agreement import require_in_force
 from exchange.contract.model import Contract, parse_period
-from exchange.contract.validation import validate
+from exchange.contract.validation import ValidationReport
+from exchange.contract.validation import validate as validate_here
 from exchange.crypto import age
 from exchange.errors import ConfigError, ContractError, DisclosureError, ProtocolError, QuarantineError
 from exchange.protocol.claims import allocate, publishing
@@ -122,8 +124,14 @@ def check_declared_terms(node: Node, source: Path, contract: Contract, period: s
                              folder=str(folder)) from None
 
 
-def _validated(node: Node, source: Path, contract: Contract, period: str) -> ValidationSummary:
-    report = validate(source, contract, form="raw")  # the sender's input, before protection
+def validate(source: Path, contract: Contract, *, apart: bool = False) -> ValidationReport:
+    """The contract's suite on the sender's input, before protection (the raw form): in this
+    process, or ``apart`` in the validation worker (beside protection, off its interpreter lock)."""
+    return (validation_worker.validate if apart else validate_here)(source, contract, form="raw")
+
+
+def _validated(node: Node, source: Path, contract: Contract, period: str, apart: bool = False) -> ValidationSummary:
+    report = validate(source, contract, apart=apart)
     if not report.success:
         folder = quarantine(node, _quarantine_name(source, contract, period), "failed validation",
                             {"input.parquet": source}, {"validation.json": report.to_dict()})
@@ -209,6 +217,8 @@ def publish(node: Node, source: Path, contract_id: str, period: str,
     tasks (:mod:`exchange.protocol.staged`); its protected bytes are sent as they are. When it
     does not match the input or the contract, publish validates and protects itself."""
     source = Path(source)
+    if prepared is None:
+        validation_worker.start()  # GX's set-up, in its own process, beside what follows
     contract, recipient_key = ready_to_send(node, contract_id, period)
     with publishing(node, bucket_name(contract.sender, contract.recipients[0]), contract.dataset, period):
         return _publish(node, source, contract, recipient_key, period, progress, prepared)
@@ -267,11 +277,12 @@ def _protect_and_upload(node: Node, source: Path, source_sha: str, contract: Con
                         progress: Callable[[int], None] | None) -> tuple:
     """Validate, protect, encrypt and upload ``source``: (upload, plaintext hash and size, rows,
     validation summary, the sender's disclosure report, its view for the partner)."""
-    # Validation runs beside protection and upload. Only protected bytes leave, and the
+    # Validation runs beside protection and upload, in the validation worker's process (not
+    # on this one's interpreter lock or in its memory). Only protected bytes leave, and the
     # multipart upload completes only once validation has passed: a breach aborts it, so
     # nothing of a dataset that breaks its contract stays in the bucket.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as pool:
-        checking = pool.submit(_validated, node, source, contract, period)
+        checking = pool.submit(_validated, node, source, contract, period, True)
         protected, disclosure = _protect_checked(node, source, source_sha, contract, period, checking)
         with node.store.writer(bucket, key, progress=progress) as upload:
             plain = write_encrypted(protected, upload, recipient_key)
