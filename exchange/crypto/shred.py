@@ -60,7 +60,7 @@ def still_needed(node: Node, key_id: str) -> list[str]:
             continue
         if own_statement_path(node, manifest.exchange_id).exists():
             continue  # deleted when its retention ended
-        ends = retention_end(node, manifest)
+        ends = retention_end(node, manifest, path.parent)
         if ends is None or ends > moment:
             until = format_time(ends) if ends else "an unknown time: its contract is not held here"
             needed.append(f"{manifest.dataset} {manifest.period} {manifest.exchange_id} (retained until {until})")

@@ -66,7 +66,7 @@ from exchange.protocol.naming import (
     scan_exchanges,
 )
 from exchange.protocol.node import Node
-from exchange.protocol.observed import record_arrival
+from exchange.protocol.observed import OBSERVED, record_arrival
 from exchange.protocol.outbound import quarantine
 from exchange.protocol.parquet_guard import check_parquet, start_checker
 from exchange.protocol.receipts import Receipt, send_receipt
@@ -183,7 +183,8 @@ def _receive(node: Node, partner: str, prefix: str, progress: Callable[[int], No
         audit = AuditLog.for_home(node.home, node.party)
         audit.append("fetch", exchange_id=ref.exchange_id, bucket=bucket, prefix=ref.prefix)
         manifest = check_manifest(node, ref, partner, body, signature)
-        record_arrival(node, partner, manifest)  # times observed beside the asserted one (issue 15)
+        times = record_arrival(node, partner, manifest)  # times observed beside the asserted one (issue 15)
+        write_json_atomic(staging / OBSERVED, times)  # lands with the copy: its retention counts from them
         contract = check_contract(node, manifest, partner, ref.where())
         audit.append("verify", exchange_id=ref.exchange_id, sender=partner, key_id=manifest.sender_key_id,
                      contract=contract.id, version=contract.version)

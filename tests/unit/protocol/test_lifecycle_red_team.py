@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from exchange import clock
 from exchange.crypto.key_history import history_path, load_history
 from exchange.protocol.inbound import pull
 from exchange.protocol.key_pickup import pick_up_key_statements
 from exchange.protocol.key_rotation import publish_statements, revoke_key
-from tests.support.protocol import assert_quarantined, forge, manifest_fields
+from exchange.protocol.outbound import publish
+from exchange.protocol.retention import apply_retention
+from tests.support.protocol import assert_quarantined, events, forge, manifest_fields
 
 CONTRACT = "children_on_the_move.khm-tha"
 
@@ -44,3 +49,47 @@ def test_stolen_signing_key_trusted_again_after_a_careless_officer_deletes_keys_
     [received] = pull(tha, "KHM")
     assert received.status == "rejected"
     assert_quarantined(tha, "KHM", manifest.prefix, "revoked")
+
+
+YEAR = timedelta(days=365)
+AFTER = 5 * YEAR + timedelta(days=3)  # past the contracts' 5 years (leap days included)
+
+
+def _publish_dated(khm, source, monkeypatch, offset):
+    """KHM publishes a genuine exchange whose signed ``created`` lies ``offset`` from when it appears."""
+    from exchange.protocol import outbound
+
+    monkeypatch.setattr(outbound, "utc_now", lambda: clock.format_time(clock.now() + offset))
+    result = publish(khm, source(), CONTRACT, "2026-10")
+    monkeypatch.undo()
+    return result
+
+
+def _landed(node, eid) -> list:
+    return list((node.home / "landing").glob(f"*/*/*/{eid}"))
+
+
+def test_partner_with_valid_keys_backdating_created_does_not_make_the_recipient_delete_at_once(
+        nodes, source, monkeypatch):
+    """A manifest dated six years before it appeared (a backdating sender, or its clock gone
+    wrong): the recipient keeps it for the agreed retention from when it appeared."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    sent = _publish_dated(khm, source, monkeypatch, -6 * YEAR)
+    assert [r.status for r in pull(tha, "KHM")] == ["landed"]
+    assert events(tha, "alarm", kind="manifest-time-skew")
+    report = apply_retention(tha)
+    assert not report.deleted and _landed(tha, sent.exchange_id)
+    with clock.shifted(AFTER):
+        assert [d["exchange_id"] for d in apply_retention(tha).deleted] == [sent.exchange_id]
+
+
+def test_partner_with_valid_keys_postdating_created_does_not_extend_the_recipients_retention(
+        nodes, source, monkeypatch):
+    """A manifest dated six years after it appeared: the recipient still deletes it once the agreed
+    retention has passed since it appeared, and its age key is not held hostage."""
+    khm, tha = nodes["KHM"], nodes["THA"]
+    sent = _publish_dated(khm, source, monkeypatch, 6 * YEAR)
+    assert [r.status for r in pull(tha, "KHM")] == ["landed"]
+    with clock.shifted(AFTER):
+        assert [d["exchange_id"] for d in apply_retention(tha).deleted] == [sent.exchange_id]
+    assert not _landed(tha, sent.exchange_id)
