@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 
 from exchange import clock
 from exchange.crypto.key_history import history_path, load_history
+from exchange.crypto.shred import destroy_identity
+from exchange.errors import ConfigError
 from exchange.protocol.inbound import pull
 from exchange.protocol.key_pickup import pick_up_key_statements
 from exchange.protocol.key_rotation import publish_statements, revoke_key
 from exchange.protocol.outbound import publish
 from exchange.protocol.retention import apply_retention
-from tests.support.protocol import assert_quarantined, events, forge, manifest_fields
+from tests.support.protocol import assert_quarantined, events, forge, manifest_doc, manifest_fields
+from tests.support.rotation import retire_age_identity
 
 CONTRACT = "children_on_the_move.khm-tha"
 
@@ -93,3 +97,28 @@ def test_partner_with_valid_keys_postdating_created_does_not_extend_the_recipien
     with clock.shifted(AFTER):
         assert [d["exchange_id"] for d in apply_retention(tha).deleted] == [sent.exchange_id]
     assert not _landed(tha, sent.exchange_id)
+
+
+def test_careless_officer_cannot_destroy_a_key_an_exchange_not_yet_pulled_needs(nodes, published):
+    """KHM sent an exchange to THA's age key; THA rotated before pulling it. Destroying the retired
+    key now would make the exchange unreadable: refused, and the exchange still lands."""
+    tha = nodes["THA"]
+    key_id = retire_age_identity(tha)
+    with pytest.raises(ConfigError, match="not pulled yet") as err:
+        destroy_identity(tha, key_id)
+    assert published.exchange_id in err.value.message
+    assert [r.status for r in pull(tha, "KHM")] == ["landed"]
+
+
+def test_bucket_key_only_planted_manifest_does_not_block_a_key_destruction(nodes, published, store):
+    """A manifest whose signature does not verify says nothing about what THA needs."""
+    tha = nodes["THA"]
+    assert [r.status for r in pull(tha, "KHM")] == ["landed"]
+    key_id = retire_age_identity(tha)
+    doc = manifest_doc(store, published.prefix)
+    store.put_bytes("khm-to-tha", "children_on_the_move/2026-10/" + "9" * 32 + "/manifest.json",
+                    json.dumps({**doc, "exchange_id": "9" * 32}).encode())
+    store.put_bytes("khm-to-tha", "children_on_the_move/2026-10/" + "9" * 32 + "/manifest.json.minisig", b"x")
+    with clock.shifted(AFTER):
+        apply_retention(tha)
+        assert not destroy_identity(tha, key_id).already
