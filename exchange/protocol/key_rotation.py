@@ -16,10 +16,11 @@ run again (``gcmx keys publish``) when a bucket was unreachable.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from exchange.atomic import write_bytes_atomic
+from exchange.atomic import fsync_folder, write_bytes_atomic
 from exchange.audit.log import AuditLog
 from exchange.clock import utc_now
 from exchange.crypto import age
@@ -44,6 +45,8 @@ from exchange.protocol.node import Node
 KEY_ROTATED = "key_rotated"  # audit: this party rotated its keys
 KEY_REVOKED = "key_revoked"  # audit: this party revoked one of its keys
 STATEMENTS = "statements"
+PENDING = "rotation.pending"  # in the identity folder: a rotation staged and not finished yet
+_PENDING_AGE, _PENDING_MINISIGN = "age.identity", "minisign.key"
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,15 @@ def _retire_age_identity(party: str, identity_dir: Path, text: str, key_id: str)
 
 
 def rotate_keys(party: str, identity_dir: Path, keyring_dir: Path, now: str | None = None) -> dict[str, bytes]:
-    """Rotate ``party``'s age and minisign keys (module docstring); the statement's objects by key."""
+    """Rotate ``party``'s age and minisign keys (module docstring); the statement's objects by key.
+
+    The new secrets and the statement are first staged in ``{identity}/rotation.pending/``; the
+    switch then runs from there and the statement is kept (publishable) only once the party's own
+    history holds it. A rotation that was interrupted is finished by the next ``rotate``."""
     files = key_file_paths(party, identity_dir)
+    pending = Path(identity_dir) / PENDING
+    if pending.is_dir():
+        return _finish(files.party, identity_dir, keyring_dir, pending)
     code = files.party
     history = load_history(code, identity_dir)
     signing, age_now = history.current("minisign"), history.current("age")
@@ -116,17 +126,52 @@ def rotate_keys(party: str, identity_dir: Path, keyring_dir: Path, now: str | No
     key = rotation_key(rotation.old_minisign, rotation.new_minisign)
     objects = {key: body, signature_key(key): old_secret.sign(body, rotation.comment()),
                new_signature_key(key): new_secret.sign(body, rotation.comment())}
-    updated = apply_rotation(history, rotation, objects[signature_key(key)], objects[new_signature_key(key)],
-                             f"rotation {key}", rotation.rotated_at)  # checks our own statement too
-    keep_statement(keyring_dir, code, objects)
+    apply_rotation(history, rotation, objects[signature_key(key)], objects[new_signature_key(key)],
+                   f"rotation {key}", rotation.rotated_at)  # checks our own statement too
     _retire_age_identity(code, identity_dir, old_identity_text, age_now.key_id)
-    _replace_secret(files.age_identity, age.format_identity_file(new_identity))
-    temporary = files.minisign_secret.with_name(files.minisign_secret.name + ".new")
-    temporary.unlink(missing_ok=True)
-    new_secret.write(temporary)
-    os.replace(temporary, files.minisign_secret)
-    _save_own(updated, identity_dir, keyring_dir)
+    staging = pending.with_name(PENDING + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(mode=0o700)
+    _replace_secret(staging / _PENDING_AGE, age.format_identity_file(new_identity))
+    new_secret.write(staging / _PENDING_MINISIGN)
+    with (staging / _PENDING_MINISIGN).open("rb") as written:
+        os.fsync(written.fileno())
+    for name, data in objects.items():
+        write_bytes_atomic(staging / name.split("/", 1)[1], data)
+    fsync_folder(staging)
+    os.replace(staging, pending)  # from here on the rotation happens, now or on the next run
+    fsync_folder(pending.parent)
+    return _finish(code, identity_dir, keyring_dir, pending)
+
+
+def _finish(code: str, identity_dir: Path, keyring_dir: Path, pending: Path) -> dict[str, bytes]:
+    """Switch to the keys staged in ``pending`` (each step safe to repeat), keep the statement, clear."""
+    files = key_file_paths(code, identity_dir)
+    [key] = [f"{KEY_STATEMENTS}/{p.name}" for p in pending.glob("rotation-*.json")]
+    objects = {name: (pending / name.split("/", 1)[1]).read_bytes()
+               for name in (key, signature_key(key), new_signature_key(key))}
+    rotation = Rotation.from_json(objects[key], str(pending))
+    history = load_history(code, identity_dir)
+    if history.find(rotation.new_minisign, "minisign") is None:  # the history is saved last
+        history = apply_rotation(history, rotation, objects[signature_key(key)], objects[new_signature_key(key)],
+                                 f"rotation {key}", rotation.rotated_at)
+        for name, target in ((_PENDING_AGE, files.age_identity), (_PENDING_MINISIGN, files.minisign_secret)):
+            _replace_secret(target, (pending / name).read_text(encoding="utf-8"))
+    _save_own(history, identity_dir, keyring_dir)
+    keep_statement(keyring_dir, code, objects)  # publishable only now
+    _remove_pending(pending)
     return objects
+
+
+def _remove_pending(pending: Path) -> None:
+    """Overwrite the staged secrets (they now live in the identity files) and remove the folder."""
+    for path in pending.iterdir():
+        if path.name in (_PENDING_AGE, _PENDING_MINISIGN):
+            with path.open("r+b", buffering=0) as handle:
+                handle.write(os.urandom(max(path.stat().st_size, 1)))
+                os.fsync(handle.fileno())
+        path.unlink()
+    pending.rmdir()
 
 
 def _save_own(history, identity_dir: Path, keyring_dir: Path) -> None:

@@ -13,7 +13,7 @@ from exchange.crypto.shred import destroy_identity
 from exchange.errors import ConfigError
 from exchange.protocol.inbound import pull
 from exchange.protocol.key_pickup import pick_up_key_statements
-from exchange.protocol.key_rotation import publish_statements, revoke_key
+from exchange.protocol.key_rotation import publish_statements, revoke_key, rotate_keys
 from exchange.protocol.outbound import publish
 from exchange.protocol.retention import apply_retention
 from tests.support.protocol import assert_quarantined, events, forge, manifest_doc, manifest_fields
@@ -122,3 +122,38 @@ def test_bucket_key_only_planted_manifest_does_not_block_a_key_destruction(nodes
     with clock.shifted(AFTER):
         apply_retention(tha)
         assert not destroy_identity(tha, key_id).already
+
+
+@pytest.mark.parametrize("crash_at", ["_save_own", "keep_statement"])
+def test_careless_officer_interrupted_rotation_never_publishes_keys_it_lost_and_a_rerun_finishes(
+        nodes, store, monkeypatch, crash_at):
+    """`gcmx keys rotate` dies half-way (after the new secrets replaced the old ones, before the
+    history was saved). `gcmx keys publish` must not announce a rotation the party's own history
+    does not hold, and running `gcmx keys rotate` again finishes that very rotation."""
+    from exchange.protocol import key_rotation
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    old = khm.identity.signing_key.key_id
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("power cut")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(key_rotation, crash_at, crash)
+        with pytest.raises(KeyboardInterrupt):
+            rotate_keys("KHM", khm.settings.identity_dir, khm.settings.keyring_dir)
+    publish_statements(khm, ["THA"])
+    pick_up_key_statements(tha, "KHM")
+    assert load_history("KHM", tha.settings.keyring_dir).current("minisign").key_id == old
+    rotate_keys("KHM", khm.settings.identity_dir, khm.settings.keyring_dir)  # the rerun
+    khm.__dict__.pop("identity", None)
+    new = khm.identity.signing_key
+    assert new.key_id != old
+    assert load_history("KHM", khm.settings.identity_dir).current("minisign").key_id == new.key_id
+    publish_statements(khm, ["THA"])
+    pick_up_key_statements(tha, "KHM")
+    keys = tha.public_keys("KHM")
+    assert keys.minisign.key_id == new.key_id
+    assert keys.minisign.verify(b"after", new.sign(b"after", "after")) == "after"
+    assert keys.age_recipient == khm.public_keys("KHM").age_recipient
+    assert khm.identity.age_identities  # the new age identity opens what is encrypted to it
