@@ -51,11 +51,13 @@ _PENDING_AGE, _PENDING_MINISIGN = "age.identity", "minisign.key"
 
 @dataclass(frozen=True)
 class Published:
-    """Where one statement went: buckets written, buckets whose key held other bytes."""
+    """Where one statement went: buckets written, buckets whose key held other bytes (``replaced``:
+    overwritten with the statement; ``taken``: still other bytes after that)."""
 
     key: str
     written: tuple[str, ...]
     taken: tuple[str, ...]
+    replaced: tuple[str, ...] = ()
 
 
 def statements_dir(keyring_dir: Path, party: str) -> Path:
@@ -216,16 +218,23 @@ def own_statements(keyring_dir: Path, party: str) -> dict[str, bytes]:
 
 
 def publish_statements(node: Node, partners: list[str]) -> list[Published]:
-    """Write every kept statement of this party into its bucket towards each of ``partners``."""
+    """Write every kept statement of this party into its bucket towards each of ``partners``.
+
+    A slot holding other bytes (planted there with a bucket key, e.g. to block a revocation in
+    advance) is overwritten: the key belongs to this party's statements, which partners verify."""
     objects = own_statements(node.settings.keyring_dir, node.party)
     published = []
     for key, data in objects.items():
         limit = STATEMENT_MAX if key.endswith(".json") else SIGNATURE_MAX
-        written, taken = [], []
+        written, taken, replaced = [], [], []
         for partner in partners:
             bucket = bucket_name(node.party, partner)
-            (written if put_ours(node, bucket, key, data, limit) else taken).append(bucket)
-        published.append(Published(key, tuple(written), tuple(taken)))
+            if put_ours(node, bucket, key, data, limit):
+                written.append(bucket)
+                continue
+            node.store.put_bytes(bucket, key, data)
+            (replaced if put_ours(node, bucket, key, data, limit) else taken).append(bucket)
+        published.append(Published(key, tuple(written + replaced), tuple(taken), tuple(replaced)))
     return published
 
 

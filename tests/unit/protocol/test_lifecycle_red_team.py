@@ -24,10 +24,8 @@ CONTRACT = "children_on_the_move.khm-tha"
 
 def _revoke(node, key_id, reason="laptop stolen", now=None):
     secret = node.settings.identity_dir / f"{node.party}.revocation.key"
-    objects = revoke_key(node.party, key_id, reason, secret, node.settings.identity_dir,
-                         node.settings.keyring_dir, now)
-    publish_statements(node, ["THA", "MYS"] if node.party == "KHM" else ["KHM"])
-    return objects
+    revoke_key(node.party, key_id, reason, secret, node.settings.identity_dir, node.settings.keyring_dir, now)
+    return publish_statements(node, ["THA", "MYS"] if node.party == "KHM" else ["KHM"])
 
 
 @pytest.mark.parametrize("bucket_copy_deleted", [False, True])
@@ -157,3 +155,19 @@ def test_careless_officer_interrupted_rotation_never_publishes_keys_it_lost_and_
     assert keys.minisign.verify(b"after", new.sign(b"after", "after")) == "after"
     assert keys.age_recipient == khm.public_keys("KHM").age_recipient
     assert khm.identity.age_identities  # the new age identity opens what is encrypted to it
+
+
+def test_bucket_key_only_squatting_the_revocation_slot_does_not_block_a_revocation(nodes, store):
+    """Someone with a leaked bucket key plants junk at keys/revocation-{KEY}.json for the party's
+    signing key, in advance: the party's revocation still reaches its partners."""
+    from exchange.protocol.naming import revocation_key, signature_key
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    stolen = khm.identity.signing_key.key_id
+    store.put_bytes("khm-to-tha", revocation_key(stolen), b'{"format": "junk"}')
+    store.put_bytes("khm-to-tha", signature_key(revocation_key(stolen)), b"junk")
+    pick_up_key_statements(tha, "KHM")  # refused and alarmed: nothing changes
+    [statement, signature] = _revoke(khm, stolen)
+    assert statement.replaced == signature.replaced == ("khm-to-tha",) and not statement.taken
+    pick_up_key_statements(tha, "KHM")
+    assert load_history("KHM", tha.settings.keyring_dir).find(stolen).revoked_at
