@@ -156,10 +156,21 @@ def _remove_copies(node: Node, item: Held) -> list[str]:
     quarantine = node.folder(QUARANTINE)
     for folder in [item.folder, *sorted(quarantine.glob(f"{item.exchange_id}")),
                    *sorted(quarantine.glob(f"{item.exchange_id}.*"))]:
+        if folder != item.folder and _quarantined_from(folder) != item.partner:
+            continue  # another sender's exchange under the same id: its copy keeps its own retention
         if folder.is_dir():
             shutil.rmtree(folder)
             removed.append(str(folder.relative_to(node.home)))
     return removed or [str(item.folder.relative_to(node.home))]
+
+
+def _quarantined_from(folder: Path) -> str | None:
+    """The sender a quarantine copy of an inbound exchange came from (its ``exchange.json``), or None."""
+    try:
+        record = json.loads((folder / "exchange.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record.get("sender") if isinstance(record, dict) else None
 
 
 def _row(item: Held, **extra) -> dict:

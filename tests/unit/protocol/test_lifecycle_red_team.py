@@ -171,3 +171,23 @@ def test_bucket_key_only_squatting_the_revocation_slot_does_not_block_a_revocati
     assert statement.replaced == signature.replaced == ("khm-to-tha",) and not statement.taken
     pick_up_key_statements(tha, "KHM")
     assert load_history("KHM", tha.settings.keyring_dir).find(stolen).revoked_at
+
+
+def test_partner_with_valid_keys_reusing_an_exchange_id_cannot_get_another_senders_quarantine_deleted(
+        nodes, store, published):
+    """THA rejected an exchange MYS sent under id X (its quarantine copy is MYS's evidence); KHM's
+    exchange X lands. When KHM's X reaches its retention, only KHM's copies of X go."""
+    tha = nodes["THA"]
+    eid, prefix = published.exchange_id, published.prefix
+    store.put_bytes("mys-to-tha", f"{prefix}/manifest.json", b'{"format": "not a manifest"}')
+    store.put_bytes("mys-to-tha", f"{prefix}/manifest.json.minisig", b"junk")
+    [rejected] = pull(tha, "MYS")
+    assert rejected.status == "rejected"
+    evidence = [p for p in (tha.home / "quarantine").glob(f"{eid}*")
+                if json.loads((p / "exchange.json").read_text())["sender"] == "MYS"]
+    assert evidence
+    assert [r.status for r in pull(tha, "KHM")] == ["landed"]
+    with clock.shifted(AFTER):
+        assert [d["exchange_id"] for d in apply_retention(tha).deleted] == [eid]
+    assert not _landed(tha, eid)
+    assert all(p.is_dir() for p in evidence)  # MYS's rejected copy keeps its own retention
