@@ -49,6 +49,7 @@ from exchange.protocol.inbound_checks import (
     landed_before,
     landing_folder,
 )
+from exchange.protocol.key_checks import check_arrival
 from exchange.protocol.key_pickup import pick_up_key_statements
 from exchange.protocol.limits import MANIFEST_MAX, SIGNATURE_MAX
 from exchange.protocol.manifest import Manifest
@@ -185,6 +186,7 @@ def _receive(node: Node, partner: str, prefix: str, progress: Callable[[int], No
         manifest = check_manifest(node, ref, partner, body, signature)
         times = record_arrival(node, partner, manifest)  # times observed beside the asserted one (issue 15)
         write_json_atomic(staging / OBSERVED, times)  # lands with the copy: its retention counts from them
+        check_arrival(node, partner, ref, manifest, times)  # nothing new signed by a retired key
         contract = check_contract(node, manifest, partner, ref.where())
         audit.append("verify", exchange_id=ref.exchange_id, sender=partner, key_id=manifest.sender_key_id,
                      contract=contract.id, version=contract.version)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -191,3 +192,28 @@ def test_partner_with_valid_keys_reusing_an_exchange_id_cannot_get_another_sende
         assert [d["exchange_id"] for d in apply_retention(tha).deleted] == [eid]
     assert not _landed(tha, eid)
     assert all(p.is_dir() for p in evidence)  # MYS's rejected copy keeps its own retention
+
+
+def test_stolen_signing_key_after_a_routine_rotation_cannot_land_a_backdated_exchange(
+        nodes, store, source, tmp_path, monkeypatch):
+    """A thief copied KHM's home; KHM then rotated (not knowing, so no revocation). The thief signs
+    an exchange with the retired key, dated a minute before the rotation, and puts it now: it
+    appears after the key was retired, so it is refused with an alarm."""
+    import shutil
+
+    from exchange.protocol import outbound
+    from tests.support.protocol import nodes_on
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    thief = nodes_on({"KHM": Path(shutil.copytree(khm.home, tmp_path / "stolen"))}, store.as_party)["KHM"]
+    rotated = clock.now()
+    rotate_keys("KHM", khm.settings.identity_dir, khm.settings.keyring_dir, clock.format_time(rotated))
+    publish_statements(khm, ["THA"])
+    pick_up_key_statements(tha, "KHM")
+    monkeypatch.setattr(outbound, "utc_now", lambda: clock.format_time(rotated - timedelta(minutes=1)))
+    with clock.shifted(timedelta(hours=2)):  # the store's clock: it appears two hours after the rotation
+        sent = publish(thief, source(), CONTRACT, "2026-10")
+        [received] = pull(tha, "KHM")
+    assert received.status == "rejected" and "retired" in received.reason
+    assert_quarantined(tha, "KHM", sent.prefix, "retired")
+    assert events(tha, "alarm", kind="retired-key-late-arrival", exchange_id=sent.exchange_id)
