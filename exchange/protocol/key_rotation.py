@@ -194,6 +194,11 @@ def revoke_key(party: str, key_id: str, reason: str, revocation_secret: Path, id
         known = ", ".join(f"{k.kind} {k.key_id}" for k in history.keys if k.kind != "revocation")
         raise ConfigError(f"{code} has no age or minisign key {key_id!r}",
                           hint=f"its keys: {known} (gcmx keys history)")
+    if target.revoked_at:  # a rerun must not replace the published statement with a later-dated one
+        raise ConfigError(f"{code}'s {target.kind} key {target.key_id} is already revoked, at {target.revoked_at} "
+                          f"({target.reason})",
+                          hint="nothing to do; `gcmx keys publish` publishes the revocation again if a partner "
+                               "lacks it")
     if not revocation_secret.is_file():
         raise ConfigError(f"revocation key not found: expected {revocation_secret}",
                           hint="bring the offline revocation key made at `gcmx keys generate` "

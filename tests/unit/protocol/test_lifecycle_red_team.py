@@ -217,3 +217,20 @@ def test_stolen_signing_key_after_a_routine_rotation_cannot_land_a_backdated_exc
     assert received.status == "rejected" and "retired" in received.reason
     assert_quarantined(tha, "KHM", sent.prefix, "retired")
     assert events(tha, "alarm", kind="retired-key-late-arrival", exchange_id=sent.exchange_id)
+
+
+def test_careless_officer_revoking_again_does_not_move_the_revocation_time(nodes, store):
+    """A second `gcmx keys revoke` of the same key (a rerun) must not replace the published
+    revocation with a later-dated one: partners must keep the first time."""
+    from exchange.protocol.naming import revocation_key
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    stolen = khm.identity.signing_key.key_id
+    _revoke(khm, stolen, now="2026-11-05T00:00:00.000Z")
+    first = store.objects["khm-to-tha"][revocation_key(stolen)]
+    with pytest.raises(ConfigError, match="already revoked"):
+        _revoke(khm, stolen, now="2026-11-20T00:00:00.000Z")
+    publish_statements(khm, ["THA"])
+    assert store.objects["khm-to-tha"][revocation_key(stolen)] == first
+    pick_up_key_statements(tha, "KHM")
+    assert load_history("KHM", tha.settings.keyring_dir).find(stolen).revoked_at == "2026-11-05T00:00:00.000Z"
