@@ -92,6 +92,9 @@ def _retire_age_identity(party: str, identity_dir: Path, text: str, key_id: str)
         fd = os.open(retired, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        fsync_folder(retired.parent)
     return retired
 
 
@@ -157,6 +160,9 @@ def _finish(code: str, identity_dir: Path, keyring_dir: Path, pending: Path) -> 
     if history.find(rotation.new_minisign, "minisign") is None:  # the history is saved last
         history = apply_rotation(history, rotation, objects[signature_key(key)], objects[new_signature_key(key)],
                                  f"rotation {key}", rotation.rotated_at)
+        if _holds(retired_identity_path(code, identity_dir, rotation.old_age), rotation.old_age) \
+                and files.age_identity.is_file():
+            _scrub(files.age_identity)  # the retired copy is the one `keys destroy` shreds; no other stays
         for name, target in ((_PENDING_AGE, files.age_identity), (_PENDING_MINISIGN, files.minisign_secret)):
             _replace_secret(target, (pending / name).read_text(encoding="utf-8"))
     _save_own(history, identity_dir, keyring_dir)
@@ -169,11 +175,24 @@ def _remove_pending(pending: Path) -> None:
     """Overwrite the staged secrets (they now live in the identity files) and remove the folder."""
     for path in pending.iterdir():
         if path.name in (_PENDING_AGE, _PENDING_MINISIGN):
-            with path.open("r+b", buffering=0) as handle:
-                handle.write(os.urandom(max(path.stat().st_size, 1)))
-                os.fsync(handle.fileno())
+            _scrub(path)
         path.unlink()
     pending.rmdir()
+
+
+def _holds(path: Path, key_id: str) -> bool:
+    """Whether the age identity file ``path`` holds the key ``key_id``."""
+    if not path.is_file():
+        return False
+    identities = age.read_identity_file(path.read_text(encoding="utf-8"))
+    return key_id in {age_key_id(age.to_recipient(i)) for i in identities}
+
+
+def _scrub(path: Path) -> None:
+    """Overwrite a secret file's bytes in place with random bytes, durably (before it is replaced)."""
+    with path.open("r+b", buffering=0) as handle:
+        handle.write(os.urandom(max(path.stat().st_size, 1)))
+        os.fsync(handle.fileno())
 
 
 def _save_own(history, identity_dir: Path, keyring_dir: Path) -> None:

@@ -234,3 +234,23 @@ def test_careless_officer_revoking_again_does_not_move_the_revocation_time(nodes
     assert store.objects["khm-to-tha"][revocation_key(stolen)] == first
     pick_up_key_statements(tha, "KHM")
     assert load_history("KHM", tha.settings.keyring_dir).find(stolen).revoked_at == "2026-11-05T00:00:00.000Z"
+
+
+def test_careless_officer_rotation_leaves_no_copy_of_the_old_age_secret_but_the_retired_one(nodes):
+    """After a rotation the old age secret lives only in retired/ (which `keys destroy` shreds):
+    the identity file's old bytes are overwritten, not just unlinked by a rename."""
+    import os
+
+    from exchange.crypto.keys import key_file_paths
+
+    khm = nodes["KHM"]
+    identity = key_file_paths("KHM", khm.settings.identity_dir).age_identity
+    old = identity.read_text()
+    witness = identity.with_name("hard-link-to-the-old-bytes")
+    os.link(identity, witness)  # sees the very bytes the file had
+    rotate_keys("KHM", khm.settings.identity_dir, khm.settings.keyring_dir)
+    secret = [line for line in old.splitlines() if line.startswith("AGE-SECRET-KEY")][0]
+    assert secret not in witness.read_text(errors="replace")
+    witness.unlink()
+    holders = [p for p in khm.home.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert [p.parent.name for p in holders] == ["retired"]
