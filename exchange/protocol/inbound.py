@@ -51,6 +51,7 @@ from exchange.protocol.inbound_checks import (
 )
 from exchange.protocol.key_checks import check_arrival
 from exchange.protocol.key_pickup import pick_up_key_statements
+from exchange.protocol.key_watch import watch_own_statements
 from exchange.protocol.limits import MANIFEST_MAX, SIGNATURE_MAX
 from exchange.protocol.manifest import Manifest
 from exchange.protocol.naming import (
@@ -353,6 +354,7 @@ def pull(node: Node, partner: str, progress: Callable[[int], None] | None = None
 
     ``progress`` is told the size of each piece of ciphertext downloaded."""
     pick_up_key_statements(node, partner)  # a rotation or revocation applies before any exchange is judged
+    watch_own_statements(node, partner)  # a rotation in our name we did not make: our key is stolen
     watch_partner(node, partner)
     results = []
     prefixes = discover(node, partner)

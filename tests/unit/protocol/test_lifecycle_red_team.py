@@ -254,3 +254,39 @@ def test_careless_officer_rotation_leaves_no_copy_of_the_old_age_secret_but_the_
     witness.unlink()
     holders = [p for p in khm.home.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert [p.parent.name for p in holders] == ["retired"]
+
+
+def test_stolen_signing_key_rotation_in_the_victims_name_raises_an_alarm_at_the_victim(nodes, store):
+    """A thief rotates KHM's stolen key to their own in KHM's bucket: THA follows (indistinguishable
+    from a genuine rotation), but KHM's own next pull alarms, once, so it revokes at once."""
+    from exchange.crypto import age
+    from exchange.crypto.key_history import age_key_id
+    from exchange.crypto.minisign import generate_keypair
+    from exchange.protocol.key_statements import Rotation
+    from exchange.protocol.naming import new_signature_key, rotation_key, signature_key
+
+    khm = nodes["KHM"]
+    stolen = khm.identity.signing_key
+    thief, thief_public = generate_keypair()
+    age_now = load_history("KHM", khm.settings.identity_dir).current("age")
+    thief_age = age.to_recipient(age.generate_identity(post_quantum=False))
+    rotation = Rotation("KHM", clock.utc_now(), stolen.key_id, age_now.key_id, thief_public.key_id,
+                        thief_public.base64, age_key_id(thief_age), thief_age)
+    key = rotation_key(stolen.key_id, thief_public.key_id)
+    for name, data in ((key, rotation.to_json()),
+                       (signature_key(key), stolen.sign(rotation.to_json(), rotation.comment())),
+                       (new_signature_key(key), thief.sign(rotation.to_json(), rotation.comment()))):
+        store.put_bytes("khm-to-tha", name, data)
+    pull(khm, "THA")
+    pull(khm, "THA")
+    alarms = events(khm, "alarm", kind="key-statement-foreign")
+    assert sorted(a["statement"] for a in alarms) == sorted([key, signature_key(key), new_signature_key(key)])
+    assert "revoke" in alarms[0]["reason"]
+
+
+def test_a_partys_own_published_statements_raise_no_alarm(nodes):
+    khm = nodes["KHM"]
+    rotate_keys("KHM", khm.settings.identity_dir, khm.settings.keyring_dir)
+    publish_statements(khm, ["THA"])
+    pull(khm, "THA")
+    assert not events(khm, "alarm", kind="key-statement-foreign")
