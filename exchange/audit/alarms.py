@@ -34,6 +34,8 @@ KINDS = frozenset({
     "manifest-time-skew",      # a manifest dated far from when the store says it appeared (issue 15)
     "key-statement-invalid",   # a partner's rotation or revocation statement that does not hold
     "revoked-key-late-arrival",  # an exchange signed by a revoked key, dated before the revocation, seen after
+    "key-statement-foreign",   # a key statement in our own bucket that we did not make (stolen key?)
+    "retired-key-late-arrival",  # an exchange signed by a key retired by a rotation, first seen after it
 })
 
 

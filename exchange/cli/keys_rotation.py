@@ -45,7 +45,11 @@ def _publish(node: Node, partner_codes: list[str]) -> None:
         click.echo(f"not published yet ({exc.message}); run `gcmx keys publish` when the store is back", err=True)
         raise SystemExit(1) from None
     taken = [f"s3://{b}/{p.key}" for p in published for b in p.taken]
+    replaced = [f"s3://{b}/{p.key}" for p in published for b in p.replaced]
     click.echo(f"published to {len(partner_codes)} partner bucket(s): {', '.join(partner_codes) or 'none'}")
+    if replaced:
+        click.echo("these keys held other bytes (planted? check who can write the bucket); replaced with the "
+                   "signed statement: " + ", ".join(replaced), err=True)
     if taken:
         click.echo("these keys already hold other bytes (planted?): " + ", ".join(taken), err=True)
         raise SystemExit(1)

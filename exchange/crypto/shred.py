@@ -10,7 +10,9 @@ be decrypted by anyone. Age keys are to be rotated at least once per retention p
 every key eventually becomes destroyable (README, "Retention and crypto-shredding").
 
 It refuses the current key, a file that does not hold the key it is named after, and a key an
-exchange still within its retention (or with a retention that cannot be computed) was encrypted to.
+exchange still within its retention (or with a retention that cannot be computed) was encrypted to,
+whether landed or still waiting in a partner's bucket, not pulled yet (only manifests whose
+signature verifies count, so nothing planted with a bucket key can block a destruction).
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from pathlib import Path
 from exchange.atomic import fsync_folder
 from exchange.audit.log import AuditLog
 from exchange.clock import format_time, now
+from exchange.contract.model import all_contracts
 from exchange.crypto import age
 from exchange.crypto.keys import key_file_paths, retired_identity_path
-from exchange.errors import ConfigError, NotFound
+from exchange.errors import ConfigError, NotFound, TerminalError
 from exchange.protocol.deletion import own_statement_path
+from exchange.protocol.inbound_checks import decision_path
+from exchange.protocol.limits import MANIFEST_MAX, SIGNATURE_MAX
 from exchange.protocol.manifest import Manifest, recipient_key_id
-from exchange.protocol.naming import LANDING, MANIFEST
+from exchange.protocol.naming import LANDING, MANIFEST, SIGNATURE, bucket_name, list_exchanges
 from exchange.protocol.node import Node
 from exchange.protocol.retention import retention_end
 
@@ -60,10 +65,38 @@ def still_needed(node: Node, key_id: str) -> list[str]:
             continue
         if own_statement_path(node, manifest.exchange_id).exists():
             continue  # deleted when its retention ended
-        ends = retention_end(node, manifest)
+        ends = retention_end(node, manifest, path.parent)
         if ends is None or ends > moment:
             until = format_time(ends) if ends else "an unknown time: its contract is not held here"
             needed.append(f"{manifest.dataset} {manifest.period} {manifest.exchange_id} (retained until {until})")
+    return needed
+
+
+def not_pulled(node: Node, key_id: str) -> list[str]:
+    """Exchanges in a partner's bucket, encrypted to ``key_id``, that this party has not decided on
+    yet and whose retention has not ended: ``"{dataset} {period} {exchange_id} (not pulled yet)"``.
+    Reads are bounded and only a manifest whose signature verifies counts; a store that cannot
+    be reached raises (TransientError): nothing is destroyed on a guess."""
+    senders = {c.sender for c in all_contracts(node.settings.contracts, node.settings.expectations)
+               if node.party in c.recipients and c.sender != node.party}
+    moment, needed = now(), []
+    for sender in sorted(senders):
+        bucket = bucket_name(sender, node.party)
+        for ref in list_exchanges(node.store, bucket):
+            if decision_path(node, sender, ref).exists():
+                continue  # landed (checked above) or rejected: nothing left to decrypt
+            try:
+                body = node.store.get_bytes(bucket, f"{ref.prefix}/{MANIFEST}", MANIFEST_MAX)
+                signature = node.store.get_bytes(bucket, f"{ref.prefix}/{SIGNATURE}", SIGNATURE_MAX)
+                node.public_keys(sender).minisign.verify(body, signature, ref.where(SIGNATURE))
+                manifest = Manifest.from_json(body, ref.where(MANIFEST))
+            except TerminalError:
+                continue  # planted or damaged: pull rejects it; it needs no key
+            if key_id in {r.key_id for r in manifest.recipients if r.party == node.party}:
+                ends = retention_end(node, manifest)
+                if ends is None or ends > moment:
+                    needed.append(f"{manifest.dataset} {manifest.period} {manifest.exchange_id} from {sender} "
+                                  "(not pulled yet)")
     return needed
 
 
@@ -100,11 +133,14 @@ def destroy_identity(node: Node, key_id: str) -> Destroyed:
         raise ConfigError(f"{path} does not hold age key {key_id}",
                           hint="the file was renamed or replaced; check it before destroying anything")
     needed = still_needed(node, key_id)
-    if needed:
-        shown = "; ".join(needed[:5]) + (f" (+{len(needed) - 5} more)" if len(needed) > 5 else "")
-        raise ConfigError(f"age key {key_id} is still needed by {len(needed)} exchange(s) within their "
+    waiting = [] if needed else not_pulled(node, key_id)
+    if needed or waiting:
+        listed = needed or waiting
+        shown = "; ".join(listed[:5]) + (f" (+{len(listed) - 5} more)" if len(listed) > 5 else "")
+        raise ConfigError(f"age key {key_id} is still needed by {len(listed)} exchange(s) within their "
                           f"retention: {shown}",
-                          hint="destroy it once their retention has ended and `gcmx retention apply` ran")
+                          hint="pull first (gcmx pull) if an exchange is not pulled yet; destroy it once their "
+                               "retention has ended and `gcmx retention apply` ran")
     _overwrite(path)
     entry = audit.append(EVENT, key_id=key_id, kind="age", file=str(path))
     return Destroyed(key_id, str(path), entry["time"])

@@ -49,7 +49,9 @@ from exchange.protocol.inbound_checks import (
     landed_before,
     landing_folder,
 )
+from exchange.protocol.key_checks import check_arrival
 from exchange.protocol.key_pickup import pick_up_key_statements
+from exchange.protocol.key_watch import watch_own_statements
 from exchange.protocol.limits import MANIFEST_MAX, SIGNATURE_MAX
 from exchange.protocol.manifest import Manifest
 from exchange.protocol.naming import (
@@ -66,7 +68,7 @@ from exchange.protocol.naming import (
     scan_exchanges,
 )
 from exchange.protocol.node import Node
-from exchange.protocol.observed import record_arrival
+from exchange.protocol.observed import OBSERVED, record_arrival
 from exchange.protocol.outbound import quarantine
 from exchange.protocol.parquet_guard import check_parquet, start_checker
 from exchange.protocol.receipts import Receipt, send_receipt
@@ -182,7 +184,9 @@ def _receive(node: Node, partner: str, prefix: str, progress: Callable[[int], No
         audit = AuditLog.for_home(node.home, node.party)
         audit.append("fetch", exchange_id=ref.exchange_id, bucket=bucket, prefix=ref.prefix)
         manifest = check_manifest(node, ref, partner, body, signature)
-        record_arrival(node, partner, manifest)  # times observed beside the asserted one (issue 15)
+        times = record_arrival(node, partner, manifest)  # times observed beside the asserted one (issue 15)
+        write_json_atomic(staging / OBSERVED, times)  # lands with the copy: its retention counts from them
+        check_arrival(node, partner, ref, manifest, times)  # nothing new signed by a retired key
         contract = check_contract(node, manifest, partner, ref.where())
         audit.append("verify", exchange_id=ref.exchange_id, sender=partner, key_id=manifest.sender_key_id,
                      contract=contract.id, version=contract.version)
@@ -348,6 +352,7 @@ def pull(node: Node, partner: str, progress: Callable[[int], None] | None = None
 
     ``progress`` is told the size of each piece of ciphertext downloaded."""
     pick_up_key_statements(node, partner)  # a rotation or revocation applies before any exchange is judged
+    watch_own_statements(node, partner)  # a rotation in our name we did not make: our key is stolen
     watch_partner(node, partner)
     results = []
     prefixes = discover(node, partner)

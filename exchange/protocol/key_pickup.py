@@ -9,6 +9,11 @@ successor of a rotation that only then applies). An accepted statement updates
 ``statements/{PARTNER}/`` and audited (``key_added`` / ``key_revoked``); a refused one is audited
 (``key_statement_rejected``) and raised as an alarm (``key-statement-invalid``), once per content,
 and judged again on later pulls (a revocation naming it as successor may make it apply).
+
+Every statement, the bucket's and those kept in ``statements/{PARTNER}/``, is judged again on
+each pull (one already applied changes nothing): the keyring's ``keys.json`` is the only record
+of what applied, so a lost or restored-from-backup ``keys.json`` gets every rotation and
+revocation back, even one a bucket-key holder has since deleted from the bucket.
 """
 
 from __future__ import annotations
@@ -40,7 +45,6 @@ KEY_REVOKED = "key_revoked"  # audit: a partner's key was revoked (a verified re
 KEY_STATEMENT_REJECTED = "key_statement_rejected"  # audit: a statement that does not hold
 STATEMENTS_MAX = 256  # statements read per pull: a planted flood cannot stall the pull
 LISTED_MAX = 10_000  # keys listed under keys/ per pull
-_SEEN = ".seen"  # fingerprints of statements applied (or found already applied)
 _REFUSED = ".refused"  # fingerprints of statements refused and alarmed once
 
 
@@ -110,10 +114,31 @@ def read_statements(node: Node, partner: str, history: KeyHistory) -> list[State
     return found
 
 
-def _seen_file(node: Node, partner: str):
+def kept_statements(node: Node, partner: str) -> list[Statement]:
+    """The partner's statements this node applied before, kept in ``statements/{PARTNER}/``
+    (judged again like the bucket's: they are read from a local folder, bounded all the same)."""
+    objects = {}
+    for path in sorted(statements_dir(node.settings.keyring_dir, partner).glob("*")):
+        if path.is_file() and not path.name.startswith(".") and path.stat().st_size <= STATEMENT_MAX:
+            objects[f"{KEY_STATEMENTS}/{path.name}"] = path.read_bytes()
+    found = []
+    for key, body in objects.items():
+        names = ((signature_key(key), new_signature_key(key)) if parse_rotation_key(key)
+                 else (signature_key(key),) if parse_revocation_key(key) else None)
+        if names is None or not all(n in objects for n in names):
+            continue
+        try:
+            parsed = (Rotation if parse_rotation_key(key) else Revocation).from_json(body, str(key))
+        except ProtocolError:
+            continue  # only statements that applied are kept; a damaged copy is judged from the bucket
+        found.append(Statement(key, body, tuple(objects[n] for n in names), parsed))
+    return found
+
+
+def _refused_file(node: Node, partner: str):
     folder = statements_dir(node.settings.keyring_dir, partner)
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / _SEEN
+    return folder / _REFUSED
 
 
 def _apply(history: KeyHistory, statement: Statement, where: str) -> KeyHistory:
@@ -128,16 +153,17 @@ def _apply(history: KeyHistory, statement: Statement, where: str) -> KeyHistory:
 
 def pick_up_key_statements(node: Node, partner: str) -> list[str]:
     """Apply the partner's new key statements to the keyring; the keys of those applied."""
-    seen_file, refused_file = _seen_file(node, partner), _seen_file(node, partner).with_name(_REFUSED)
-    seen = set(seen_file.read_text().split()) if seen_file.exists() else set()
+    refused_file = _refused_file(node, partner)
     refused = set(refused_file.read_text().split()) if refused_file.exists() else set()
     history = load_history(partner, node.settings.keyring_dir)
-    pending = [s for s in read_statements(node, partner, history) if s.fingerprint not in seen]
+    pending = {s.fingerprint: s for s in (*kept_statements(node, partner),
+                                          *read_statements(node, partner, history))}
+    pending = list(pending.values())
     if not pending:
         return []
     pending.sort(key=lambda s: (not isinstance(s.parsed, Rotation), s.key))
     bucket = bucket_name(partner, node.party)
-    applied, done, refusals = [], [], {}
+    applied, refusals = [], {}
     audit = AuditLog.for_home(node.home, node.party)
     progress = True
     while progress and pending:
@@ -151,7 +177,6 @@ def pick_up_key_statements(node: Node, partner: str) -> list[str]:
                 continue
             pending.remove(statement)
             refusals.pop(statement.fingerprint, None)
-            done.append(statement.fingerprint)
             progress = True
             if updated != history:
                 history = updated
@@ -160,8 +185,6 @@ def pick_up_key_statements(node: Node, partner: str) -> list[str]:
                                dict(zip(_names(statement), (statement.body, *statement.signatures), strict=True)))
                 _audit_applied(audit, partner, statement)
                 applied.append(statement.key)
-    with seen_file.open("a") as out:
-        out.writelines(fingerprint + "\n" for fingerprint in done)
     with refused_file.open("a") as out:
         for statement in pending:
             if statement.fingerprint not in refused:

@@ -16,10 +16,11 @@ run again (``gcmx keys publish``) when a bucket was unreachable.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from exchange.atomic import write_bytes_atomic
+from exchange.atomic import fsync_folder, write_bytes_atomic
 from exchange.audit.log import AuditLog
 from exchange.clock import utc_now
 from exchange.crypto import age
@@ -44,15 +45,19 @@ from exchange.protocol.node import Node
 KEY_ROTATED = "key_rotated"  # audit: this party rotated its keys
 KEY_REVOKED = "key_revoked"  # audit: this party revoked one of its keys
 STATEMENTS = "statements"
+PENDING = "rotation.pending"  # in the identity folder: a rotation staged and not finished yet
+_PENDING_AGE, _PENDING_MINISIGN = "age.identity", "minisign.key"
 
 
 @dataclass(frozen=True)
 class Published:
-    """Where one statement went: buckets written, buckets whose key held other bytes."""
+    """Where one statement went: buckets written, buckets whose key held other bytes (``replaced``:
+    overwritten with the statement; ``taken``: still other bytes after that)."""
 
     key: str
     written: tuple[str, ...]
     taken: tuple[str, ...]
+    replaced: tuple[str, ...] = ()
 
 
 def statements_dir(keyring_dir: Path, party: str) -> Path:
@@ -87,12 +92,22 @@ def _retire_age_identity(party: str, identity_dir: Path, text: str, key_id: str)
         fd = os.open(retired, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        fsync_folder(retired.parent)
     return retired
 
 
 def rotate_keys(party: str, identity_dir: Path, keyring_dir: Path, now: str | None = None) -> dict[str, bytes]:
-    """Rotate ``party``'s age and minisign keys (module docstring); the statement's objects by key."""
+    """Rotate ``party``'s age and minisign keys (module docstring); the statement's objects by key.
+
+    The new secrets and the statement are first staged in ``{identity}/rotation.pending/``; the
+    switch then runs from there and the statement is kept (publishable) only once the party's own
+    history holds it. A rotation that was interrupted is finished by the next ``rotate``."""
     files = key_file_paths(party, identity_dir)
+    pending = Path(identity_dir) / PENDING
+    if pending.is_dir():
+        return _finish(files.party, identity_dir, keyring_dir, pending)
     code = files.party
     history = load_history(code, identity_dir)
     signing, age_now = history.current("minisign"), history.current("age")
@@ -116,17 +131,68 @@ def rotate_keys(party: str, identity_dir: Path, keyring_dir: Path, now: str | No
     key = rotation_key(rotation.old_minisign, rotation.new_minisign)
     objects = {key: body, signature_key(key): old_secret.sign(body, rotation.comment()),
                new_signature_key(key): new_secret.sign(body, rotation.comment())}
-    updated = apply_rotation(history, rotation, objects[signature_key(key)], objects[new_signature_key(key)],
-                             f"rotation {key}", rotation.rotated_at)  # checks our own statement too
-    keep_statement(keyring_dir, code, objects)
+    apply_rotation(history, rotation, objects[signature_key(key)], objects[new_signature_key(key)],
+                   f"rotation {key}", rotation.rotated_at)  # checks our own statement too
     _retire_age_identity(code, identity_dir, old_identity_text, age_now.key_id)
-    _replace_secret(files.age_identity, age.format_identity_file(new_identity))
-    temporary = files.minisign_secret.with_name(files.minisign_secret.name + ".new")
-    temporary.unlink(missing_ok=True)
-    new_secret.write(temporary)
-    os.replace(temporary, files.minisign_secret)
-    _save_own(updated, identity_dir, keyring_dir)
+    staging = pending.with_name(PENDING + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(mode=0o700)
+    _replace_secret(staging / _PENDING_AGE, age.format_identity_file(new_identity))
+    new_secret.write(staging / _PENDING_MINISIGN)
+    with (staging / _PENDING_MINISIGN).open("rb") as written:
+        os.fsync(written.fileno())
+    for name, data in objects.items():
+        write_bytes_atomic(staging / name.split("/", 1)[1], data)
+    fsync_folder(staging)
+    os.replace(staging, pending)  # from here on the rotation happens, now or on the next run
+    fsync_folder(pending.parent)
+    return _finish(code, identity_dir, keyring_dir, pending)
+
+
+def _finish(code: str, identity_dir: Path, keyring_dir: Path, pending: Path) -> dict[str, bytes]:
+    """Switch to the keys staged in ``pending`` (each step safe to repeat), keep the statement, clear."""
+    files = key_file_paths(code, identity_dir)
+    [key] = [f"{KEY_STATEMENTS}/{p.name}" for p in pending.glob("rotation-*.json")]
+    objects = {name: (pending / name.split("/", 1)[1]).read_bytes()
+               for name in (key, signature_key(key), new_signature_key(key))}
+    rotation = Rotation.from_json(objects[key], str(pending))
+    history = load_history(code, identity_dir)
+    if history.find(rotation.new_minisign, "minisign") is None:  # the history is saved last
+        history = apply_rotation(history, rotation, objects[signature_key(key)], objects[new_signature_key(key)],
+                                 f"rotation {key}", rotation.rotated_at)
+        if _holds(retired_identity_path(code, identity_dir, rotation.old_age), rotation.old_age) \
+                and files.age_identity.is_file():
+            _scrub(files.age_identity)  # the retired copy is the one `keys destroy` shreds; no other stays
+        for name, target in ((_PENDING_AGE, files.age_identity), (_PENDING_MINISIGN, files.minisign_secret)):
+            _replace_secret(target, (pending / name).read_text(encoding="utf-8"))
+    _save_own(history, identity_dir, keyring_dir)
+    keep_statement(keyring_dir, code, objects)  # publishable only now
+    _remove_pending(pending)
     return objects
+
+
+def _remove_pending(pending: Path) -> None:
+    """Overwrite the staged secrets (they now live in the identity files) and remove the folder."""
+    for path in pending.iterdir():
+        if path.name in (_PENDING_AGE, _PENDING_MINISIGN):
+            _scrub(path)
+        path.unlink()
+    pending.rmdir()
+
+
+def _holds(path: Path, key_id: str) -> bool:
+    """Whether the age identity file ``path`` holds the key ``key_id``."""
+    if not path.is_file():
+        return False
+    identities = age.read_identity_file(path.read_text(encoding="utf-8"))
+    return key_id in {age_key_id(age.to_recipient(i)) for i in identities}
+
+
+def _scrub(path: Path) -> None:
+    """Overwrite a secret file's bytes in place with random bytes, durably (before it is replaced)."""
+    with path.open("r+b", buffering=0) as handle:
+        handle.write(os.urandom(max(path.stat().st_size, 1)))
+        os.fsync(handle.fileno())
 
 
 def _save_own(history, identity_dir: Path, keyring_dir: Path) -> None:
@@ -147,6 +213,11 @@ def revoke_key(party: str, key_id: str, reason: str, revocation_secret: Path, id
         known = ", ".join(f"{k.kind} {k.key_id}" for k in history.keys if k.kind != "revocation")
         raise ConfigError(f"{code} has no age or minisign key {key_id!r}",
                           hint=f"its keys: {known} (gcmx keys history)")
+    if target.revoked_at:  # a rerun must not replace the published statement with a later-dated one
+        raise ConfigError(f"{code}'s {target.kind} key {target.key_id} is already revoked, at {target.revoked_at} "
+                          f"({target.reason})",
+                          hint="nothing to do; `gcmx keys publish` publishes the revocation again if a partner "
+                               "lacks it")
     if not revocation_secret.is_file():
         raise ConfigError(f"revocation key not found: expected {revocation_secret}",
                           hint="bring the offline revocation key made at `gcmx keys generate` "
@@ -171,16 +242,23 @@ def own_statements(keyring_dir: Path, party: str) -> dict[str, bytes]:
 
 
 def publish_statements(node: Node, partners: list[str]) -> list[Published]:
-    """Write every kept statement of this party into its bucket towards each of ``partners``."""
+    """Write every kept statement of this party into its bucket towards each of ``partners``.
+
+    A slot holding other bytes (planted there with a bucket key, e.g. to block a revocation in
+    advance) is overwritten: the key belongs to this party's statements, which partners verify."""
     objects = own_statements(node.settings.keyring_dir, node.party)
     published = []
     for key, data in objects.items():
         limit = STATEMENT_MAX if key.endswith(".json") else SIGNATURE_MAX
-        written, taken = [], []
+        written, taken, replaced = [], [], []
         for partner in partners:
             bucket = bucket_name(node.party, partner)
-            (written if put_ours(node, bucket, key, data, limit) else taken).append(bucket)
-        published.append(Published(key, tuple(written), tuple(taken)))
+            if put_ours(node, bucket, key, data, limit):
+                written.append(bucket)
+                continue
+            node.store.put_bytes(bucket, key, data)
+            (replaced if put_ours(node, bucket, key, data, limit) else taken).append(bucket)
+        published.append(Published(key, tuple(written + replaced), tuple(taken), tuple(replaced)))
     return published
 
 

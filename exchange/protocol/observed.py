@@ -14,13 +14,22 @@ back-dated or post-dated by its signer, a sender clock gone wrong, or a signed m
 into the bucket again long after it was made. Publishing writes the manifest seconds after
 dating it, so an hour leaves room for clock drift and a publish retried after a crash.
 
+Retention counts from ``created`` (:mod:`exchange.protocol.retention`) only while it agrees with
+what was observed: for an exchange dated more than :data:`TOLERANCE` from when its manifest
+appeared, each side counts from the appearance (:func:`retention_start`), so a sender that
+back-dates or post-dates (or whose clock is wrong) can neither make the recipient delete early
+nor keep the data past the agreed retention. The recipient keeps its record beside the landed
+copy (``landing/.../{exchange_id}/observed.json``), the sender in its outbound record.
+
 Neither clock here is a trusted third party. Where a time-stamp authority is available a
 deployment adds RFC 3161 tokens over the manifest's SHA-256 (see the README, "Time").
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from exchange.atomic import write_json_atomic
 from exchange.audit.alarms import raise_alarm
@@ -81,3 +90,20 @@ def record_arrival(node: Node, partner: str, manifest: Manifest) -> dict:
                     asserted=manifest.created[:40], store_last_modified=times["store_last_modified"])
     return times
 
+
+
+def retention_start(manifest: Manifest, folder: Path | None) -> datetime | None:
+    """When retention of ``manifest``'s exchange counts from, for the copy recorded in ``folder``
+    (a landing folder or the sender's outbound record): the signed ``created`` time, or, when it
+    lies more than :data:`TOLERANCE` from when the manifest appeared in the store (``observed.json``),
+    that appearance. Without a store time, never later than this node's clock when it looked."""
+    created = parse_time(manifest.created)
+    path = None if folder is None else Path(folder) / OBSERVED
+    if path is None or not path.is_file():
+        return created
+    times = json.loads(path.read_text(encoding="utf-8"))
+    off = skew(times)
+    if off is None:
+        seen = parse_time(times.get("local_clock"))
+        return min(created, seen) if created and seen else created
+    return parse_time(times["store_last_modified"]) if off > TOLERANCE else created

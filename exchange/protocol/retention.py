@@ -57,6 +57,7 @@ from exchange.protocol.naming import (
     contract_id,
 )
 from exchange.protocol.node import Node
+from exchange.protocol.observed import retention_start
 from exchange.protocol.quarantine_retention import delete_rejected_copy, rejected_copies
 from exchange.protocol.rotation_due import age_key_rotation_due
 
@@ -111,9 +112,10 @@ class RetentionReport:
         return asdict(self)
 
 
-def retention_end(node: Node, manifest: Manifest) -> datetime | None:
-    """When ``manifest``'s retention ends under the contract this node holds, or None."""
-    started = parse_time(manifest.created)
+def retention_end(node: Node, manifest: Manifest, folder: Path | None = None) -> datetime | None:
+    """When ``manifest``'s retention ends under the contract this node holds, or None; counted
+    from :func:`~exchange.protocol.observed.retention_start` of the copy in ``folder``."""
+    started = retention_start(manifest, folder)
     try:
         contract = node.contract(manifest.contract.id)
     except GcmxError:
@@ -134,12 +136,12 @@ def held(node: Node) -> list[Held]:
         manifest, sha = _read(path)
         if path.parent.name == manifest.exchange_id and node.party in manifest.recipient_parties:
             found.append(Held(manifest.exchange_id, "recipient", manifest.sender, manifest.dataset,
-                              manifest.period, manifest, sha, path.parent, retention_end(node, manifest)))
+                              manifest.period, manifest, sha, path.parent, retention_end(node, manifest, path.parent)))
     for path in sorted(node.folder(OUTBOUND).glob(f"*/{MANIFEST}")):
         manifest, sha = _read(path)
         if path.parent.name == manifest.exchange_id and manifest.sender == node.party:
             found.append(Held(manifest.exchange_id, "sender", manifest.recipient_parties[0], manifest.dataset,
-                              manifest.period, manifest, sha, path.parent, retention_end(node, manifest)))
+                              manifest.period, manifest, sha, path.parent, retention_end(node, manifest, path.parent)))
     return found
 
 
@@ -154,10 +156,21 @@ def _remove_copies(node: Node, item: Held) -> list[str]:
     quarantine = node.folder(QUARANTINE)
     for folder in [item.folder, *sorted(quarantine.glob(f"{item.exchange_id}")),
                    *sorted(quarantine.glob(f"{item.exchange_id}.*"))]:
+        if folder != item.folder and _quarantined_from(folder) != item.partner:
+            continue  # another sender's exchange under the same id: its copy keeps its own retention
         if folder.is_dir():
             shutil.rmtree(folder)
             removed.append(str(folder.relative_to(node.home)))
     return removed or [str(item.folder.relative_to(node.home))]
+
+
+def _quarantined_from(folder: Path) -> str | None:
+    """The sender a quarantine copy of an inbound exchange came from (its ``exchange.json``), or None."""
+    try:
+        record = json.loads((folder / "exchange.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record.get("sender") if isinstance(record, dict) else None
 
 
 def _row(item: Held, **extra) -> dict:

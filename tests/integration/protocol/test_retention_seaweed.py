@@ -24,6 +24,7 @@ from exchange.crypto.keys import key_file_paths, retired_identity_path
 from exchange.protocol.naming import DATA
 from exchange.protocol.outbound import publish
 from exchange.protocol.receipts import collect_receipts
+from exchange.storage.s3 import Store
 from tests.support.protocol import dataset, events, make_nodes
 from tests.support.rotation import retire_age_identity
 
@@ -57,13 +58,15 @@ def _age_opens(identity, cipher) -> bool:
     return done.returncode == 0 and done.stdout.startswith(b"PAR1")
 
 
-def test_retention_deletes_on_both_sides_and_the_retired_key_is_shredded(seaweed, nodes, tmp_path):
+def test_retention_deletes_on_both_sides_and_the_retired_key_is_shredded(seaweed, nodes, tmp_path, monkeypatch):
     khm, tha = nodes["KHM"], nodes["THA"]
     a = publish(khm, dataset(CONTRACT, tmp_path, period="2026-09"), CONTRACT, "2026-09")
     assert _gcmx(seaweed, tha, "pull", "--partner", "KHM")[0] == 0
-    with clock.shifted(2 * YEAR):
+    with clock.shifted(2 * YEAR), monkeypatch.context() as later:
+        stored = Store.last_modified  # SeaweedFS's clock cannot move: B appears two years on as seen from here
+        later.setattr(Store, "last_modified", lambda self, bucket, key: stored(self, bucket, key) + 2 * YEAR)
         b = publish(khm, dataset(CONTRACT, tmp_path, period="2026-10"), CONTRACT, "2026-10")
-        _gcmx(seaweed, tha, "pull", "--partner", "KHM")  # B: a time alarm (dated two years after it appeared)
+        _gcmx(seaweed, tha, "pull", "--partner", "KHM")
     assert {r.exchange_id for r in collect_receipts(khm, "THA")} == {a.exchange_id, b.exchange_id}
     stray = tmp_path / "stray-copy-of-a.age"  # a backup, a replica, a leaked bucket
     stray.write_bytes(seaweed.client("THA").get_object(Bucket="khm-to-tha",
