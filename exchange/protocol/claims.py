@@ -59,6 +59,7 @@ from exchange.protocol.naming import (
 )
 from exchange.protocol.node import Node
 from exchange.protocol.sent import UNTRUSTED, alarm, trusted_manifests
+from exchange.protocol.strict import parse_json
 
 FORMAT = "gcmx-claim/1"
 CLAIM_MAX = 4096  # a genuine claim is about 600 bytes
@@ -114,7 +115,7 @@ def _read(node: Node, bucket: str, key: str) -> Claim | None:
     """The claim at ``key`` if this node signed it for that key; None (with an alarm) if not."""
     where = f"s3://{bucket}/{key}"
     try:
-        outer = json.loads(node.store.get_bytes(bucket, key, CLAIM_MAX))
+        outer = parse_json(node.store.get_bytes(bucket, key, CLAIM_MAX), "claim", where)  # no RecursionError
         claim = Claim(**outer["claim"])
         body = canonical_json(asdict(claim))
         comment = node.identity.signing_key.public_key.verify(body, outer["signature"], where)
