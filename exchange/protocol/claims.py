@@ -15,7 +15,7 @@ Layout, in the direction's bucket (the reserved area ``claims/``, see
     claims/sequence/{sequence:08d}.json             the exchange that holds that sequence
 
 A claim is a small JSON object holding the claim and the sender's minisign signature over it
-(trusted comment bound to the key), so a claim planted with a leaked bucket key is ignored
+(trusted comment bound to the bucket and key), so a claim planted with a leaked bucket key is ignored
 with an alarm, never obeyed. The rules:
 
 * a run holds its home's lock of the dataset and period (:func:`publishing`, a file lock in
@@ -75,9 +75,11 @@ class ExchangeBusy(TransientError):
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim: ``exchange_id`` holds the revision or sequence named by ``key``."""
+    """One claim: ``exchange_id`` holds the revision or sequence named by ``key`` in ``bucket`` (both
+    signed: a claim copied from another direction's bucket is not this one's)."""
 
     format: str
+    bucket: str
     key: str
     exchange_id: str
     token: str
@@ -85,7 +87,7 @@ class Claim:
     holder: str  # host and home of the run, to tell a dead run of this home from a live one elsewhere
 
     def comment(self) -> str:
-        return f"gcmx claim {self.key} {self.exchange_id}"
+        return f"gcmx claim s3://{self.bucket}/{self.key} {self.exchange_id}"
 
     def fresh(self, now: datetime) -> bool:
         """Whether the run that made it may still be working (within :data:`LEASE`)."""
@@ -119,7 +121,7 @@ def _read(node: Node, bucket: str, key: str) -> Claim | None:
         claim = Claim(**outer["claim"])
         body = canonical_json(asdict(claim))
         comment = node.identity.signing_key.public_key.verify(body, outer["signature"], where)
-        if comment != claim.comment() or claim.key != key or claim.format != FORMAT:
+        if comment != claim.comment() or (claim.bucket, claim.key) != (bucket, key) or claim.format != FORMAT:
             raise ProtocolError(f"{where}: a claim signed for another key", hint="it was copied there")
         return claim
     except (*UNTRUSTED, ObjectTooLarge, ValueError, TypeError, KeyError) as exc:
@@ -150,7 +152,7 @@ def publishing(node: Node, bucket: str, dataset: str, period: str) -> Iterator[N
 
 
 def _create(node: Node, bucket: str, key: str, eid: str, token: str) -> bool:
-    claim = Claim(FORMAT, key, eid, token, utc_now(), _holder(node))
+    claim = Claim(FORMAT, bucket, key, eid, token, utc_now(), _holder(node))
     return node.store.put_if_absent(bucket, key, _signed(node, claim))
 
 
@@ -183,7 +185,7 @@ def claim_revision(node: Node, bucket: str, recipient: str, dataset: str, period
         if claim.exchange_id == eid:
             return done if done is not None else (revision, eid)  # published, or taken over from a dead run
         if mine and done is None:  # an earlier run of this home that sent nothing: its revision is free
-            node.store.put_bytes(bucket, key, _signed(node, Claim(FORMAT, key, eid, token, utc_now(),
+            node.store.put_bytes(bucket, key, _signed(node, Claim(FORMAT, bucket, key, eid, token, utc_now(),
                                                                   _holder(node))))
             return revision, eid
         revision += 1
