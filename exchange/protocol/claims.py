@@ -25,9 +25,9 @@ with an alarm, never obeyed. The rules:
   :data:`LEASE` is :class:`ExchangeBusy` (transient: Airflow retries, and the retry finds the
   exchange published). A claim made from this very home belongs to a run that ended (this run
   holds the home's lock), so it is taken over at once: the retry after a crash. A claim older than
-  the lease belongs to a run presumed dead: the same exchange is taken over, another input's
-  revision is skipped. The DAG's publish task must therefore time out (``execution_timeout``)
-  well within the lease.
+  the lease (by the store's clock, see :meth:`Claim.fresh`) belongs to a run presumed dead: the
+  same exchange is taken over, another input's revision is skipped. The DAG's publish task must
+  therefore time out (``execution_timeout``) well within the lease.
 * a revision of the same dataset and period still in flight by another run makes this run
   busy too, so a newer revision always claims its sequence after the older one did;
 * sequences are claimed upwards from the highest claimed one: every publish of the direction
@@ -44,11 +44,11 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from exchange.canonical import canonical_json
-from exchange.clock import utc_now
-from exchange.errors import ObjectTooLarge, ProtocolError, TransientError
+from exchange.clock import parse_time, utc_now
+from exchange.errors import NotFound, ObjectTooLarge, ProtocolError, TransientError
 from exchange.protocol.manifest import Manifest, exchange_id
 from exchange.protocol.naming import (
     OUTBOUND,
@@ -64,6 +64,7 @@ from exchange.protocol.strict import parse_json
 FORMAT = "gcmx-claim/1"
 CLAIM_MAX = 4096  # a genuine claim is about 600 bytes
 LEASE = timedelta(hours=2)  # a claim older than this belongs to a run presumed dead
+SKEW = timedelta(hours=2)  # how far the clock of the machine that made a claim may lag the store's
 TRIES = 64  # claims tried before giving up (each skipped one is another run's or planted)
 
 
@@ -89,13 +90,17 @@ class Claim:
     def comment(self) -> str:
         return f"gcmx claim s3://{self.bucket}/{self.key} {self.exchange_id}"
 
-    def fresh(self, now: datetime) -> bool:
-        """Whether the run that made it may still be working (within :data:`LEASE`)."""
+    def fresh(self, node: Node, bucket: str) -> bool:
+        """Whether the run that made it may still be working: the store wrote it within :data:`LEASE`
+        by the store's own clock (no machine's clock decides: one running ahead would take over a live
+        run), and its signed time is within ``LEASE + SKEW`` by that clock (a dead run's claim put
+        there again with a leaked bucket key does not renew its lease)."""
         try:
-            made = datetime.fromisoformat(self.claimed.replace("Z", "+00:00"))
-        except ValueError:
+            now, written = node.store.written(bucket, self.key)
+        except NotFound:
             return False
-        return now - made < LEASE
+        made = parse_time(self.claimed)
+        return now - written < LEASE and made is not None and now - made < LEASE + SKEW
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,6 @@ def claim_revision(node: Node, bucket: str, recipient: str, dataset: str, period
 
     ExchangeBusy when another run is publishing it (or an older revision of the period). Called
     within :func:`publishing`, so a claim made from this home belongs to a run that died."""
-    now = datetime.now(UTC)
     revision = 1 + max((m.revision for m in own.values() if m.period == period), default=0)
     for _ in range(TRIES):
         eid = exchange_id(node.party, recipient, dataset, period, revision, source_sha)
@@ -176,7 +180,7 @@ def claim_revision(node: Node, bucket: str, recipient: str, dataset: str, period
             continue
         mine = claim.holder == _holder(node)  # this home's lock is held by this run: that run ended
         done = _published(node, bucket, recipient, dataset, claim.exchange_id, own)
-        if done is None and claim.fresh(now) and not mine:
+        if done is None and claim.fresh(node, bucket) and not mine:
             what = "this exchange" if claim.exchange_id == eid else f"revision {revision} of this period"
             raise ExchangeBusy(f"s3://{bucket}/{key}: another run is publishing {what} "
                                f"(exchange {claim.exchange_id}, claimed {claim.claimed})",

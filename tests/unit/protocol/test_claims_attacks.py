@@ -3,11 +3,18 @@ to ``claims/`` (exchange.protocol.claims), on the in-memory store."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
+
+from exchange import clock
 from exchange.audit.log import AuditLog
 from exchange.protocol import claims
+from exchange.protocol.claims import ExchangeBusy
 from exchange.protocol.manifest import exchange_id
 from exchange.protocol.naming import revision_claim_key, sequence_claim_key
 from exchange.protocol.outbound import publish
+from exchange.storage.streams import file_sha256
 from tests.unit.protocol.conftest import CONTRACT, PERIOD
 
 BUCKET = "khm-to-tha"
@@ -39,3 +46,33 @@ def test_bucket_key_only_a_claim_copied_from_another_direction_is_not_obeyed(nod
     assert (done.revision, done.created_now) == (2, True)
     assert any(e.get("event") == "alarm" and key in e.get("where", "")
                for e in AuditLog.for_home(khm.home, "KHM").entries())
+
+
+def test_operator_clock_skew_a_live_run_on_a_machine_whose_clock_is_behind_is_not_taken_over(
+        nodes, store, source, monkeypatch):
+    """Machine two's clock is three hours behind: the claim it just made says it is past the lease,
+    the store (which wrote it just now) says it is fresh; taking it over would publish one exchange
+    twice, with two sequences and the two runs' ciphertexts at one key."""
+    khm = nodes["KHM"]
+    key = revision_claim_key(DATASET, PERIOD, 1)
+    eid = exchange_id("KHM", "THA", DATASET, PERIOD, 1, file_sha256(source()))
+    with clock.shifted(-timedelta(hours=3)), monkeypatch.context() as patched:  # machine two
+        patched.setattr(claims, "_holder", lambda node: "elsewhere:/srv/gcmx")
+        assert claims._create(khm, BUCKET, key, eid, "t")
+    store.server.modified[BUCKET, key] = clock.now()  # the store wrote it just now, on its own clock
+    with pytest.raises(ExchangeBusy):
+        publish(khm, source(), CONTRACT, PERIOD)
+
+
+
+def test_bucket_key_only_putting_a_dead_runs_claim_again_does_not_renew_its_lease(nodes, store, source,
+                                                                                     monkeypatch):
+    khm = nodes["KHM"]
+    key = revision_claim_key(DATASET, PERIOD, 1)
+    eid = exchange_id("KHM", "THA", DATASET, PERIOD, 1, file_sha256(source()))
+    with clock.shifted(-timedelta(hours=5)), monkeypatch.context() as patched:  # a run that died 5 h ago
+        patched.setattr(claims, "_holder", lambda node: "elsewhere:/srv/gcmx")
+        assert claims._create(khm, BUCKET, key, eid, "t")
+    store.server.modified[BUCKET, key] = clock.now()  # its bytes put there again just now
+    done = publish(khm, source(), CONTRACT, PERIOD)
+    assert (done.exchange_id, done.revision, done.created_now) == (eid, 1, True)
