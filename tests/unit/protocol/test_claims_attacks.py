@@ -3,7 +3,9 @@ to ``claims/`` (exchange.protocol.claims), on the in-memory store."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,8 +15,11 @@ from exchange.protocol import claims
 from exchange.protocol.claims import ExchangeBusy
 from exchange.protocol.manifest import exchange_id
 from exchange.protocol.naming import revision_claim_key, sequence_claim_key
+from exchange.protocol.node import Node
 from exchange.protocol.outbound import publish
+from exchange.settings import load_settings
 from exchange.storage.streams import file_sha256
+from tests.support.protocol import events
 from tests.unit.protocol.conftest import CONTRACT, PERIOD
 
 BUCKET = "khm-to-tha"
@@ -76,3 +81,17 @@ def test_bucket_key_only_putting_a_dead_runs_claim_again_does_not_renew_its_leas
     store.server.modified[BUCKET, key] = clock.now()  # its bytes put there again just now
     done = publish(khm, source(), CONTRACT, PERIOD)
     assert (done.exchange_id, done.revision, done.created_now) == (eid, 1, True)
+
+
+@pytest.mark.xfail(strict=True, reason="not fixed (rt16): the freshness index is numbered per home "
+                   "(freshness/to-THA.jsonl), so a second home's first entry takes the first home's slot")
+def test_operator_two_homes_publishing_one_direction_keep_one_freshness_index(nodes, store, source, tmp_path):
+    """Claims keep two homes of one party apart; the freshness index does not: each home numbers its
+    own entries from 1, the second one meets an ``index-slot-taken`` alarm and its exchanges never
+    reach the index the recipient checks."""
+    khm = nodes["KHM"]
+    other = Node(load_settings(party="KHM", home=Path(shutil.copytree(khm.home, tmp_path / "two"))),
+                 store.as_party("KHM"))
+    publish(khm, source(period="2026-09"), CONTRACT, "2026-09")
+    publish(other, source(period="2026-08"), CONTRACT, "2026-08")
+    assert not events(other, "alarm", kind="index-slot-taken")
