@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import secrets
 import socket
 from collections.abc import Iterator
@@ -65,6 +66,7 @@ FORMAT = "gcmx-claim/1"
 CLAIM_MAX = 4096  # a genuine claim is about 600 bytes
 LEASE = timedelta(hours=2)  # a claim older than this belongs to a run presumed dead
 SKEW = timedelta(hours=2)  # how far the clock of the machine that made a claim may lag the store's
+HOME_ID = "home-id"
 TRIES = 64  # claims tried before giving up (each skipped one is another run's or planted)
 
 
@@ -85,7 +87,7 @@ class Claim:
     exchange_id: str
     token: str
     claimed: str
-    holder: str  # host and home of the run, to tell a dead run of this home from a live one elsewhere
+    holder: str  # ``{home id}@{host}:{home}`` of the run, to tell a dead run of this home from a live one elsewhere
 
     def comment(self) -> str:
         return f"gcmx claim s3://{self.bucket}/{self.key} {self.exchange_id}"
@@ -135,8 +137,31 @@ def _read(node: Node, bucket: str, key: str) -> Claim | None:
         return None
 
 
+def _home_id(node: Node) -> str:
+    """This home's random id (``outbound/_publishing/home-id``, made once): every worker sharing the
+    home shares it, whatever its host or mount point; a home of its own has another."""
+    folder = node.folder(OUTBOUND) / PUBLISHING
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / HOME_ID
+    if not path.exists():
+        draft = folder / f".{HOME_ID}.{secrets.token_hex(4)}"
+        draft.write_text(secrets.token_hex(8) + "\n")
+        try:
+            os.link(draft, path)  # create-only: of two workers making it at once, one id wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 def _holder(node: Node) -> str:
-    return f"{socket.gethostname()}:{node.home}"
+    return f"{_home_id(node)}@{socket.gethostname()}:{node.home}"
+
+
+def _this_home(node: Node, claim: Claim) -> bool:
+    """Whether ``claim`` was made from this home (by any worker sharing it)."""
+    return claim.holder.split("@", 1)[0] == _home_id(node)
 
 
 @contextmanager
@@ -178,7 +203,7 @@ def claim_revision(node: Node, bucket: str, recipient: str, dataset: str, period
         if claim is None:  # planted: skipped
             revision += 1
             continue
-        mine = claim.holder == _holder(node)  # this home's lock is held by this run: that run ended
+        mine = _this_home(node, claim)  # this home's lock is held by this run: that run ended
         done = _published(node, bucket, recipient, dataset, claim.exchange_id, own)
         if done is None and claim.fresh(node, bucket) and not mine:
             what = "this exchange" if claim.exchange_id == eid else f"revision {revision} of this period"

@@ -11,7 +11,7 @@ import pytest
 
 from exchange import clock
 from exchange.audit.log import AuditLog
-from exchange.protocol import claims
+from exchange.protocol import claims, outbound
 from exchange.protocol.claims import ExchangeBusy
 from exchange.protocol.manifest import exchange_id
 from exchange.protocol.naming import revision_claim_key, sequence_claim_key
@@ -95,3 +95,26 @@ def test_operator_two_homes_publishing_one_direction_keep_one_freshness_index(no
     publish(khm, source(period="2026-09"), CONTRACT, "2026-09")
     publish(other, source(period="2026-08"), CONTRACT, "2026-08")
     assert not events(other, "alarm", kind="index-slot-taken")
+
+
+def test_operator_a_retry_on_another_worker_sharing_the_home_takes_a_killed_run_over_at_once(
+        nodes, source, monkeypatch):
+    """The README's deployment: workers on several hosts share one GCMX_HOME (its flock works across
+    hosts). A run killed on host a is over once host b holds the home's lock, so b's retry takes it
+    over at once instead of being busy for the two-hour lease (Airflow's retries end within minutes)."""
+    khm = nodes["KHM"]
+
+    class Killed(BaseException):
+        """The worker was killed during the upload."""
+
+    def dies(*args, **kwargs):
+        raise Killed
+
+    with monkeypatch.context() as host_a:
+        host_a.setattr(claims.socket, "gethostname", lambda: "worker-a")
+        host_a.setattr(outbound, "write_encrypted", dies)
+        with pytest.raises(Killed):
+            publish(khm, source(), CONTRACT, PERIOD)
+    monkeypatch.setattr(claims.socket, "gethostname", lambda: "worker-b")
+    done = publish(khm, source(), CONTRACT, PERIOD)
+    assert (done.revision, done.created_now) == (1, True)
