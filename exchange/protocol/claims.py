@@ -23,10 +23,11 @@ with an alarm, never obeyed. The rules:
 * revisions are tried upwards from the newest this node trusts; the run that creates the claim
   publishes that revision; a claim of the same exchange by another run that is still within
   :data:`LEASE` is :class:`ExchangeBusy` (transient: Airflow retries, and the retry finds the
-  exchange published). A claim made from this very home belongs to a run that ended (this run
-  holds the home's lock), so it is taken over at once: the retry after a crash. A claim older than
-  the lease (by the store's clock, see :meth:`Claim.fresh`) belongs to a run presumed dead: the
-  same exchange is taken over, another input's revision is skipped. The DAG's publish task must
+  exchange published). A claim made from this very home (its token is in the home's lock file,
+  whichever worker sharing the home made it) belongs to a run that ended (this run holds the
+  lock), so it is taken over at once: the retry after a crash. A claim older than the lease (by
+  the store's clock, see :meth:`Claim.fresh`) belongs to a run presumed dead: the same exchange is
+  taken over, another input's revision is skipped. The DAG's publish task must
   therefore time out (``execution_timeout``) well within the lease.
 * a revision of the same dataset and period still in flight by another run makes this run
   busy too, so a newer revision always claims its sequence after the older one did;
@@ -39,13 +40,13 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import secrets
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from exchange.canonical import canonical_json
 from exchange.clock import parse_time, utc_now
@@ -66,8 +67,8 @@ FORMAT = "gcmx-claim/1"
 CLAIM_MAX = 4096  # a genuine claim is about 600 bytes
 LEASE = timedelta(hours=2)  # a claim older than this belongs to a run presumed dead
 SKEW = timedelta(hours=2)  # how far the clock of the machine that made a claim may lag the store's
-HOME_ID = "home-id"
 TRIES = 64  # claims tried before giving up (each skipped one is another run's or planted)
+REMEMBERED = 64  # tokens of this home's runs kept in a period's lock file (older runs are past the lease)
 
 
 class ExchangeBusy(TransientError):
@@ -87,7 +88,7 @@ class Claim:
     exchange_id: str
     token: str
     claimed: str
-    holder: str  # ``{home id}@{host}:{home}`` of the run, to tell a dead run of this home from a live one elsewhere
+    holder: str  # host and home of the run, for people (a run of this home is told by its token)
 
     def comment(self) -> str:
         return f"gcmx claim s3://{self.bucket}/{self.key} {self.exchange_id}"
@@ -137,40 +138,35 @@ def _read(node: Node, bucket: str, key: str) -> Claim | None:
         return None
 
 
-def _home_id(node: Node) -> str:
-    """This home's random id (``outbound/_publishing/home-id``, made once): every worker sharing the
-    home shares it, whatever its host or mount point; a home of its own has another."""
-    folder = node.folder(OUTBOUND) / PUBLISHING
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / HOME_ID
-    if not path.exists():
-        draft = folder / f".{HOME_ID}.{secrets.token_hex(4)}"
-        draft.write_text(secrets.token_hex(8) + "\n")
-        try:
-            os.link(draft, path)  # create-only: of two workers making it at once, one id wins
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return path.read_text().strip()
-
-
 def _holder(node: Node) -> str:
-    return f"{_home_id(node)}@{socket.gethostname()}:{node.home}"
+    return f"{socket.gethostname()}:{node.home}"
 
 
-def _this_home(node: Node, claim: Claim) -> bool:
-    """Whether ``claim`` was made from this home (by any worker sharing it)."""
-    return claim.holder.split("@", 1)[0] == _home_id(node)
+def _lock_path(node: Node, bucket: str, dataset: str, period: str) -> Path:
+    return node.folder(OUTBOUND) / PUBLISHING / f"{bucket}.{dataset}.{period}.lock"
+
+
+def _remember(node: Node, bucket: str, dataset: str, period: str, token: str) -> None:
+    """Note ``token`` in this home's lock of the period (held by this run), before its first claim."""
+    with open(_lock_path(node, bucket, dataset, period), "r+") as lock:  # in place: the flock stays
+        kept = lock.read().split()[-(REMEMBERED - 1):]
+        lock.seek(0)
+        lock.truncate()
+        lock.write("\n".join([*kept, token]) + "\n")
+
+
+def _this_home(node: Node, bucket: str, dataset: str, period: str, claim: Claim) -> bool:
+    """Whether ``claim`` was made by a run of this very home (its token is in the home's lock file),
+    by any worker sharing the home whatever its host; a copy of the home made before does not count."""
+    return claim.token in _lock_path(node, bucket, dataset, period).read_text().split()
 
 
 @contextmanager
 def publishing(node: Node, bucket: str, dataset: str, period: str) -> Iterator[None]:
     """Hold this home's lock of ``dataset`` and ``period`` while publishing; ExchangeBusy if another
     run of this home holds it. A claim of this home whose lock is free belongs to a dead run."""
-    folder = node.folder(OUTBOUND) / PUBLISHING
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{bucket}.{dataset}.{period}.lock"
+    path = _lock_path(node, bucket, dataset, period)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as lock:
         try:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -193,6 +189,7 @@ def claim_revision(node: Node, bucket: str, recipient: str, dataset: str, period
 
     ExchangeBusy when another run is publishing it (or an older revision of the period). Called
     within :func:`publishing`, so a claim made from this home belongs to a run that died."""
+    _remember(node, bucket, dataset, period, token)
     revision = 1 + max((m.revision for m in own.values() if m.period == period), default=0)
     for _ in range(TRIES):
         eid = exchange_id(node.party, recipient, dataset, period, revision, source_sha)
@@ -203,7 +200,7 @@ def claim_revision(node: Node, bucket: str, recipient: str, dataset: str, period
         if claim is None:  # planted: skipped
             revision += 1
             continue
-        mine = _this_home(node, claim)  # this home's lock is held by this run: that run ended
+        mine = _this_home(node, bucket, dataset, period, claim)  # this home's lock is held by this run: it ended
         done = _published(node, bucket, recipient, dataset, claim.exchange_id, own)
         if done is None and claim.fresh(node, bucket) and not mine:
             what = "this exchange" if claim.exchange_id == eid else f"revision {revision} of this period"

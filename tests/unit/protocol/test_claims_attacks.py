@@ -118,3 +118,25 @@ def test_operator_a_retry_on_another_worker_sharing_the_home_takes_a_killed_run_
     monkeypatch.setattr(claims.socket, "gethostname", lambda: "worker-b")
     done = publish(khm, source(), CONTRACT, PERIOD)
     assert (done.revision, done.created_now) == (1, True)
+
+
+def test_operator_a_copy_of_the_home_on_the_same_host_and_path_is_not_this_home(nodes, store, source, tmp_path,
+                                                                               monkeypatch):
+    """A home copied to a second machine (same host name and path, a cloned VM) is another home: a run
+    there is not this home's, so its fresh claim is busy, never taken over as a dead run of this home."""
+    khm = nodes["KHM"]
+    publish(khm, source(), CONTRACT, PERIOD)
+    copy = Node(load_settings(party="KHM", home=Path(shutil.copytree(khm.home, tmp_path / "copy"))),
+                store.as_party("KHM"))
+
+    def stops(*args, **kwargs):  # the copy's run is still uploading: it never gets further here
+        raise ExchangeBusy("held", hint="test")
+
+    with monkeypatch.context() as held:
+        held.setattr(claims, "_holder", lambda node: "worker:/srv/gcmx")
+        held.setattr(outbound, "write_encrypted", stops)
+        with pytest.raises(ExchangeBusy):
+            publish(copy, source(seed=2), CONTRACT, PERIOD)
+        with pytest.raises(ExchangeBusy) as busy:
+            publish(khm, source(seed=2), CONTRACT, PERIOD)
+    assert "another run is publishing this exchange" in busy.value.message
