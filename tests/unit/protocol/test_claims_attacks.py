@@ -140,3 +140,13 @@ def test_operator_a_copy_of_the_home_on_the_same_host_and_path_is_not_this_home(
         with pytest.raises(ExchangeBusy) as busy:
             publish(khm, source(seed=2), CONTRACT, PERIOD)
     assert "another run is publishing this exchange" in busy.value.message
+
+
+def test_bucket_key_only_a_claim_nested_just_below_the_parsers_limit_is_skipped_with_an_alarm(nodes, store,
+                                                                                              source):
+    deep = "[" * 990 + "]" * 990  # the parser takes it; whatever walks it next must not recurse
+    fields = ",".join(f'"{name}":"x"' for name in ("bucket", "key", "exchange_id", "token", "claimed", "holder"))
+    body = f'{{"claim":{{"format":{deep},{fields}}},"signature":""}}'.encode()
+    store.objects[BUCKET][revision_claim_key(DATASET, PERIOD, 1)] = body
+    done = publish(nodes["KHM"], source(), CONTRACT, PERIOD)
+    assert (done.revision, done.created_now) == (2, True)
