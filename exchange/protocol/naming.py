@@ -29,6 +29,7 @@ debris): readers ignore it and never use it as a file name.
                   _released/{contract}.parquet: what linked releases already sent;
                   _staged/{contract}/{period}/: what the DAG protected, until publish sends it;
                   _publishing/{bucket}.{dataset}.{period}.lock: held while a run publishes
+                  (it lists the claim tokens of this home's runs)
     landing/      {sender}/{dataset}/{period}/{exchange_id}/ data.parquet, manifest.json, validation.json
     inbound/      {sender}/{dataset}/{period}/{exchange_id}.json: the decision on each inbound exchange
     quarantine/   {contract}-{period}-{sha12}/ (an outbound input blocked before sending) or

@@ -18,12 +18,14 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from exchange import clock
 from exchange.errors import (
     AccessDenied,
     NotFound,
@@ -186,6 +188,17 @@ class Store:
         a time observed beside the times an object asserts about itself."""
         head = self._call("check", bucket, key, lambda c: c.head_object(Bucket=bucket, Key=key))
         return head["LastModified"].astimezone(UTC)
+
+    def written(self, bucket: str, key: str) -> tuple[datetime, datetime]:
+        """``(now, written)`` both on the store's own clock: the ``Date`` of its answer (the local clock
+        if it sends none) and the object's ``LastModified``; their difference is the object's age,
+        whatever the clocks of the machines that wrote and read it say."""
+        head = self._call("check", bucket, key, lambda c: c.head_object(Bucket=bucket, Key=key))
+        try:
+            now = parsedate_to_datetime(head["ResponseMetadata"]["HTTPHeaders"]["date"]).astimezone(UTC)
+        except (KeyError, TypeError, ValueError):
+            now = clock.now()
+        return now, head["LastModified"].astimezone(UTC)
 
     def delete(self, bucket: str, key: str) -> None:
         """Delete ``bucket/key``; deleting a key that is not there is no error (S3's own rule),

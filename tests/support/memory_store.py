@@ -21,6 +21,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from email.utils import format_datetime
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
@@ -92,7 +93,8 @@ class MemoryClient:
         if Key not in objects:
             raise _error("404", 404, "HeadObject")  # HEAD has no body, so no error code
         return {"ContentLength": len(objects[Key]),
-                "LastModified": self.server.modified.get((Bucket, Key)) or clock.now()}  # planted by a test: now
+                "LastModified": self.server.modified.get((Bucket, Key)) or clock.now(),  # planted by a test: now
+                "ResponseMetadata": {"HTTPHeaders": {"date": format_datetime(clock.now(), usegmt=True)}}}
 
     def get_object(self, Bucket: str, Key: str, Range: str | None = None) -> dict:
         objects = self._bucket(Bucket, "GetObject")

@@ -22,7 +22,7 @@ def plant(node, source, revision: int, claimed: str, seed_of_other: str | None =
     sha = seed_of_other or file_sha256(source)
     eid = exchange_id("KHM", "THA", "children_on_the_move", PERIOD, revision, sha)
     key = revision_claim_key("children_on_the_move", PERIOD, revision)
-    assert node.store.put_if_absent(BUCKET, key, claims._signed(node, Claim(FORMAT, key, eid, "t", claimed,
+    assert node.store.put_if_absent(BUCKET, key, claims._signed(node, Claim(FORMAT, BUCKET, key, eid, "t", claimed,
                                                                           "elsewhere:/srv/gcmx")))
     return eid
 
