@@ -34,6 +34,7 @@ from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTi
 from exchange.orchestration import tasks
 from exchange.orchestration.airflow_glue import (
     DEFAULT_ARGS,
+    PUBLISH_RETRIES,
     PUBLISH_TIMEOUT,
     Readiness,
     contract_terms,
@@ -113,7 +114,7 @@ as the last lines of the task's log.
             return run(tasks.protect_outbound, contract_id=terms.id, period=checked["period"],
                        source=checked["source"])
 
-        @task(execution_timeout=PUBLISH_TIMEOUT)
+        @task(execution_timeout=PUBLISH_TIMEOUT, retries=PUBLISH_RETRIES)
         def publish(checked: dict, protected: dict) -> dict:
             return run(tasks.publish_outbound, contract_id=terms.id, period=checked["period"],
                        source=checked["source"], checked=checked, protected=protected)

@@ -124,6 +124,9 @@ def log_failure(context: dict) -> None:
 # A publish that runs longer is stopped and retried; it must end well within the lease of its
 # claims (exchange.protocol.claims.LEASE, 2 h), after which another machine may take it over.
 PUBLISH_TIMEOUT = timedelta(hours=1)
+# A publish told another run holds the exchange (ExchangeBusy) retries until that run must have
+# ended: with DEFAULT_ARGS' backoff, 8 retries wait 20 s, 40 s, ... 30 min: 72 min in all.
+PUBLISH_RETRIES = 8
 
 DEFAULT_ARGS = {
     "owner": OWNER,

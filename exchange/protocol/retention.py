@@ -7,7 +7,8 @@ manifest. :func:`apply_retention` (``gcmx retention apply`` and the daily ``gcmx
 * as **recipient**, deletes the landed copy (``landing/{sender}/.../{exchange_id}/``) and every
   quarantine copy of the exchange (``quarantine/{exchange_id}[.*]/``);
 * as **sender**, deletes the exchange's objects from its outbound bucket (data, manifest,
-  signature; its local record of hashes stays, to verify what the partner says);
+  signature; its local record of hashes stays, to verify what the partner says; the index
+  entry and the claims, which name no data, stay so that sequences keep increasing);
 * deletes the quarantine copy of an exchange it rejected once the contract's retention has
   passed since the rejection (:mod:`exchange.protocol.quarantine_retention`; audit entry only,
   as a rejected exchange never landed);

@@ -1,4 +1,4 @@
-"""Many partners: KHM with 20 partners x 11 contracts (10 it sends, 1 it receives) gets its 241 DAGs
+"""Many partners: KHM with 20 partners x 11 contracts (10 it sends, 1 it receives) gets its 242 DAGs
 from one parse of the DAG file, in at most 2 s beyond Airflow's own import, reading nothing but the
 local contracts, agreements and keyring (no S3 client, no database, no network).
 
@@ -45,7 +45,7 @@ print("PROBE " + json.dumps({"errors": bag.import_errors, "dags": sorted(bag.dag
 """
 
 
-def test_241_dags_of_20_partners_parse_within_two_seconds_from_local_files_only(tmp_path):
+def test_242_dags_of_20_partners_parse_within_two_seconds_from_local_files_only(tmp_path):
     home = provision(tmp_path / "parties", ["KHM"], [])["KHM"]
     made = generate(home, tmp_path / "contracts", partners=20, outbound=10, inbound=1)
     assert len(made.contract_ids) == 220
@@ -60,10 +60,10 @@ def test_241_dags_of_20_partners_parse_within_two_seconds_from_local_files_only(
     lines = [line for line in done.stdout.splitlines() if line.startswith("PROBE ")]
     assert lines, done.stderr[-4000:]
     probe = json.loads(lines[-1].removeprefix("PROBE "))
-    print(f"\n241-DAG parse: {probe['cpu']:.2f} s CPU, {probe['wall']:.2f} s wall, beyond Airflow's import")
+    print(f"\n242-DAG parse: {probe['cpu']:.2f} s CPU, {probe['wall']:.2f} s wall, beyond Airflow's import")
     assert probe["errors"] == {}
     outbound = [d for d in probe["dags"] if d.startswith("gcmx_outbound_")]
-    assert len(outbound) == 200 and len(probe["dags"]) == 200 + 20 + 20 + 1  # + watch, inbound, receipts
+    assert len(outbound) == 200 and len(probe["dags"]) == 200 + 20 + 20 + 2  # + watch, inbound, receipts, retention
     assert probe["heavy"] == []
     assert probe["cpu"] <= BOUND
 

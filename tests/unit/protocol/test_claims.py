@@ -73,3 +73,11 @@ def test_the_dags_publish_timeout_ends_a_run_well_within_its_claims_lease():
     from exchange.protocol.claims import LEASE
 
     assert PUBLISH_TIMEOUT * 1.5 <= LEASE
+
+
+def test_a_busy_publish_retries_until_the_run_holding_it_must_have_ended():
+    from exchange.orchestration.airflow_glue import DEFAULT_ARGS, PUBLISH_RETRIES, PUBLISH_TIMEOUT
+
+    delays = [min(DEFAULT_ARGS["retry_delay"] * DEFAULT_ARGS["retry_exponential_backoff"] ** n,
+                  DEFAULT_ARGS["max_retry_delay"]) for n in range(PUBLISH_RETRIES)]
+    assert sum(delays, DEFAULT_ARGS["retry_delay"] * 0) > PUBLISH_TIMEOUT
