@@ -39,6 +39,7 @@ from exchange.settings import Settings
 from exchange.storage.transfer import MultipartWriter, Progress, RangedReader, Transferred
 
 PART_SIZE = 8 * 1024 * 1024
+LISTED_MAX = 100_000  # keys one listing returns: decades of exchanges, far below a flood's memory
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
            "InvalidToken", "ExpiredToken", "403"}
 _MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "404", "NotFound"}
@@ -225,11 +226,20 @@ class Store:
         return True
 
     def list_keys(self, bucket: str, prefix: str = "") -> Iterator[str]:
-        """Every key under ``prefix``, in key order."""
+        """Every key under ``prefix``, in key order; ObjectTooLarge past :data:`LISTED_MAX` keys
+        (a leaked bucket key could plant millions: a clear refusal, not a reader out of memory)."""
         paginator = self.client.get_paginator("list_objects_v2")
+        count = 0
         try:
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
+                    count += 1
+                    if count > LISTED_MAX:
+                        raise ObjectTooLarge(
+                            f"s3://{bucket}/{prefix} holds more than {LISTED_MAX} objects, far more than "
+                            "any genuine exchange writes", hint="someone with the bucket key may have planted "
+                            "objects: list them (aws s3 ls --recursive), remove what no party signed, and tell "
+                            "the bucket's owner", bucket=bucket, key=prefix, limit=LISTED_MAX)
                     yield item["Key"]
         except (ClientError, BotoCoreError, OSError) as exc:
             raise translate(exc, "list", bucket, prefix) from None

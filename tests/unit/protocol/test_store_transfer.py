@@ -51,6 +51,20 @@ def test_get_bytes_reads_no_more_than_its_limit_plus_one(admin):
     assert (err.value.bucket, err.value.key, err.value.limit) == (BUCKET, "big", 1000) and err.value.hint
 
 
+def test_bucket_key_only_flood_of_planted_keys_is_refused_past_the_listing_limit(admin, monkeypatch):
+    from exchange.storage import s3
+
+    monkeypatch.setattr(s3, "LISTED_MAX", 5)
+    for n in range(5):
+        admin.put_bytes(BUCKET, f"receipts/{n}.json", b"{}")
+    assert len(list(admin.list_keys(BUCKET, "receipts/"))) == 5
+    admin.put_bytes(BUCKET, "receipts/5.json", b"{}")
+    with pytest.raises(ObjectTooLarge) as err:
+        list(admin.list_keys(BUCKET, "receipts/"))
+    assert (err.value.bucket, err.value.key, err.value.limit) == (BUCKET, "receipts/", 5)
+    assert "planted" in err.value.hint
+
+
 def test_missing_object_is_not_found_with_its_fields(admin):
     with pytest.raises(ObjectNotFound) as err:
         admin.get_bytes(BUCKET, "nothing/here", 10)
