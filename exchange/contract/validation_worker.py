@@ -13,9 +13,7 @@ is kept for the next validation of the same process and ends with it.
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -23,39 +21,14 @@ from exchange.contract.model import Contract
 from exchange.contract.validation import EXCHANGED, ValidationReport, warm_up
 from exchange.contract.validation import validate as validate_here
 from exchange.errors import ContractError
+from exchange.spawned import SpawnedWorker
 
-_pool: ProcessPoolExecutor | None = None
-_lock = threading.Lock()
-
-
-def _worker() -> ProcessPoolExecutor:
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return _pool
-
-
-def _forget(pool: ProcessPoolExecutor) -> None:
-    """Drop a worker that died, so the next call spawns a new one."""
-    global _pool
-    with _lock:
-        if _pool is pool:
-            _pool = None
-
-
-def _submit(function, *args) -> Future:
-    pool = _worker()
-    try:
-        return pool.submit(function, *args)
-    except BrokenProcessPool:  # died since it last worked (killed, out of memory): a new one
-        _forget(pool)
-        return _worker().submit(function, *args)
+_worker = SpawnedWorker()
 
 
 def start() -> Future:
     """Spawn the worker (if not yet) and set GX up in it; returns at once."""
-    return _submit(warm_up)
+    return _worker.submit(warm_up)
 
 
 def validate(parquet_path: Path, contract: Contract, form: str = EXCHANGED) -> ValidationReport:
@@ -63,8 +36,9 @@ def validate(parquet_path: Path, contract: Contract, form: str = EXCHANGED) -> V
     report, same ContractError when validation cannot run); a ContractError too when the
     worker dies while validating (the next call spawns a new one)."""
     try:
-        return _submit(validate_here, Path(parquet_path), contract, form).result()
+        return _worker.submit(validate_here, Path(parquet_path), contract, form).result()
     except BrokenProcessPool:
+        _worker.forget()
         raise ContractError(f"{Path(parquet_path).name} (contract {contract.id}): the validating process "
                             "died (out of memory?)", hint="free memory and run again",
                             contract=contract.id, dataset=contract.dataset) from None

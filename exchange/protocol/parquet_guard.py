@@ -14,10 +14,7 @@ of that one exchange, never in the death of the pull that would block every late
 
 from __future__ import annotations
 
-import multiprocessing
 import struct
-import threading
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -34,6 +31,7 @@ from exchange.protocol.limits import (
     PARQUET_ROW_GROUPS_MAX,
     PARQUET_UNCOMPRESSED_MAX,
 )
+from exchange.spawned import SpawnedWorker
 
 BATCH_ROWS = 64 * 1024
 _HINT = "quarantined unread: the file is malformed or a decompression bomb; tell the sender"
@@ -109,16 +107,7 @@ def check_decoded_size(path: Path, rows: int, where: str) -> int:
     return total
 
 
-_pool: ProcessPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _checker() -> ProcessPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return _pool
+_checker = SpawnedWorker()
 
 
 def _ready() -> None:
@@ -127,12 +116,7 @@ def _ready() -> None:
 
 def start_checker() -> None:
     """Spawn the checking process now (a second's start-up), e.g. while the data downloads."""
-    global _pool
-    try:
-        _checker().submit(_ready)
-    except BrokenProcessPool:  # died since its last check: check_parquet starts a new one
-        with _pool_lock:
-            _pool = None
+    _checker.submit(_ready)
 
 
 def _check_here(path: str, rows: int, where: str) -> str | None:
@@ -148,12 +132,10 @@ def _check_here(path: str, rows: int, where: str) -> str | None:
 def check_parquet(path: Path, rows: int, where: str) -> None:
     """Footer, then decoded size: both within the signed manifest and the limits, or
     ProtocolError; checked in a separate process that a malformed file may crash."""
-    global _pool
     try:
-        problem = _checker().submit(_check_here, str(path), rows, where).result()
+        problem = _checker.submit(_check_here, str(path), rows, where).result()
     except BrokenProcessPool:
-        with _pool_lock:
-            _pool = None
+        _checker.forget()
         raise _refuse(where, "crashed the Parquet reader (a malformed footer or page)") from None
     if problem:
         raise ProtocolError(problem, hint=_HINT)

@@ -1,0 +1,60 @@
+"""A worker process of our own, spawned on first use and kept for the process's life.
+
+The Parquet guard decodes untrusted files in one (a malformed file may crash it, not us); the
+validation worker runs Great Expectations in one (off our interpreter lock and memory). Both
+must also work inside a Celery worker, whose task processes are daemonic: multiprocessing
+refuses children to a daemonic process, because a daemon is killed without waiting for them.
+A spawned pool worker ends by itself when its parent goes (its call queue closes) and is joined
+at a normal exit, so the refusal is lifted for the moment of the spawn only.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+
+
+@contextmanager
+def _children_allowed() -> Iterator[None]:
+    config = multiprocessing.current_process()._config  # the flag Celery's pool sets
+    daemonic = config.get("daemon", False)
+    config["daemon"] = False
+    try:
+        yield
+    finally:
+        if daemonic:
+            config["daemon"] = daemonic
+
+
+class SpawnedWorker:
+    """One spawned worker process: :meth:`submit` runs a function there."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            return self._pool
+
+    def forget(self) -> None:
+        """Drop the worker (it died): the next :meth:`submit` spawns a new one."""
+        with self._lock:
+            self._pool = None
+
+    def submit(self, function: Callable, *args) -> Future:
+        """``function(*args)`` in the worker, spawned now if there is none or the last one died;
+        the future raises BrokenProcessPool if the worker dies while running it."""
+        try:
+            with _children_allowed():
+                return self._current().submit(function, *args)
+        except BrokenProcessPool:  # died since it last worked (killed, out of memory): a new one
+            self.forget()
+        with _children_allowed():
+            return self._current().submit(function, *args)

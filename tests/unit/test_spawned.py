@@ -1,0 +1,40 @@
+"""The spawned worker works where Celery runs tasks: inside a daemonic process (multiprocessing
+refuses such a process children unless told otherwise), and it is replaced after it died."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+
+from exchange.spawned import SpawnedWorker
+
+
+def _pid_of_a_worker(results) -> None:
+    """In a daemonic process (as a Celery task runs): spawn a worker and report its pid."""
+    worker = SpawnedWorker()
+    try:
+        results.put(("ok", worker.submit(os.getpid).result(), multiprocessing.current_process().daemon))
+    except Exception as exc:  # noqa: BLE001 - reported to the test, which fails with it
+        results.put(("error", repr(exc), None))
+
+
+def test_a_daemonic_process_like_a_celery_task_can_use_a_spawned_worker():
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    task = context.Process(target=_pid_of_a_worker, args=(results,), daemon=True)
+    task.start()
+    outcome, pid, still_daemonic = results.get(timeout=120)
+    task.join(timeout=120)
+    assert outcome == "ok", pid
+    assert pid != task.pid and still_daemonic is True  # the flag is back as it was
+
+
+def test_a_worker_that_died_is_replaced_by_the_next_submit():
+    worker = SpawnedWorker()
+    first = worker.submit(os.getpid).result()
+    with pytest.raises(BrokenProcessPool):
+        worker.submit(os._exit, 1).result()
+    assert worker.submit(os.getpid).result() != first
