@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -150,12 +151,22 @@ def terms_from_document(document: Any, path: Path) -> ContractTerms:
 
 def contract_terms(contracts_dir: Path) -> list[ContractTerms]:
     """The terms of every contract in ``contracts_dir``, read fast (C YAML loader; no JSON Schema,
-    no suite, no hash): what building the DAGs needs."""
+    no suite, no hash): what building the DAGs needs. Read once per process while the files are
+    unchanged (name, size and modification time), so the second DAG file parsed beside the first
+    does not parse every contract again."""
+    paths = sorted(Path(contracts_dir).glob(f"*{CONTRACT_SUFFIX}"))
+    fingerprint = tuple((str(p), (st := p.stat()).st_mtime_ns, st.st_size) for p in paths)
+    return list(_terms_of(fingerprint))
+
+
+@lru_cache(maxsize=4)
+def _terms_of(fingerprint: tuple[tuple[str, int, int], ...]) -> tuple[ContractTerms, ...]:
     found = []
-    for path in sorted(Path(contracts_dir).glob(f"*{CONTRACT_SUFFIX}")):
+    for name, _, _ in fingerprint:
+        path = Path(name)
         try:
             document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)  # noqa: S506 - safe
         except yaml.YAMLError:
             raise ContractError(f"{path}: malformed YAML", hint="run `gcmx contract lint` on it") from None
         found.append(terms_from_document(document, path))
-    return found
+    return tuple(found)
