@@ -2,32 +2,41 @@
 
 The Parquet guard decodes untrusted files in one (a malformed file may crash it, not us); the
 validation worker runs Great Expectations in one (off our interpreter lock and memory). Both
-must also work inside a Celery worker, whose task processes are daemonic: multiprocessing
-refuses children to a daemonic process, because a daemon is killed without waiting for them.
-A spawned pool worker ends by itself when its parent goes (its call queue closes) and is joined
-at a normal exit, so the refusal is lifted for the moment of the spawn only.
+must also work inside a Celery worker, whose task processes billiard forked as daemons:
+multiprocessing refuses children to a daemonic process, because a daemon is killed without
+waiting for them, and cannot hand billiard's authentication key to a spawned child. A spawned
+pool worker ends by itself when its parent goes (its call queue closes) and is joined at a
+normal exit, so both are set aside for the moment of the spawn only.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from multiprocessing.process import AuthenticationString
 
 
 @contextmanager
 def _children_allowed() -> Iterator[None]:
-    config = multiprocessing.current_process()._config  # the flag Celery's pool sets
-    daemonic = config.get("daemon", False)
+    """Lift the refusal of children to a daemonic process, and give a process that billiard
+    (Celery's multiprocessing) forked an authentication key the standard library can hand to
+    a spawned child, for the moment of the spawn only."""
+    config = multiprocessing.current_process()._config  # the flags Celery's pool sets
+    daemonic, authkey = config.get("daemon", False), config.get("authkey")
     config["daemon"] = False
+    if not isinstance(authkey, AuthenticationString):
+        config["authkey"] = AuthenticationString(os.urandom(32))
     try:
         yield
     finally:
-        if daemonic:
-            config["daemon"] = daemonic
+        config["daemon"] = daemonic
+        if authkey is not None:
+            config["authkey"] = authkey
 
 
 class SpawnedWorker:

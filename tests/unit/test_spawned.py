@@ -1,5 +1,6 @@
-"""The spawned worker works where Celery runs tasks: inside a daemonic process (multiprocessing
-refuses such a process children unless told otherwise), and it is replaced after it died."""
+"""The spawned worker works where Celery runs tasks: inside a daemonic process that billiard
+forked (multiprocessing refuses such a process children and cannot pickle billiard's
+authentication key unless told otherwise), and it is replaced after it died."""
 
 from __future__ import annotations
 
@@ -30,6 +31,17 @@ def test_a_daemonic_process_like_a_celery_task_can_use_a_spawned_worker():
     task.join(timeout=120)
     assert outcome == "ok", pid
     assert pid != task.pid and still_daemonic is True  # the flag is back as it was
+
+
+def test_a_task_process_celery_forked_with_billiard_can_use_a_spawned_worker():
+    billiard = pytest.importorskip("billiard")  # Celery's multiprocessing (the dev extra's celery provider)
+    results = billiard.Queue()
+    task = billiard.Process(target=_pid_of_a_worker, args=(results,), daemon=True)
+    task.start()
+    outcome, pid, still_daemonic = results.get(timeout=120)
+    task.join(timeout=120)
+    assert outcome == "ok", pid
+    assert pid != task.pid and still_daemonic is True
 
 
 def test_a_worker_that_died_is_replaced_by_the_next_submit():
