@@ -38,7 +38,7 @@ FORMAT = "gcmx-keys/1"
 HISTORY_MAX = 1 << 20  # a history file is hand-carried and local; bound it all the same
 KINDS = ("age", "minisign", "revocation")
 KEY_ID = re.compile(r"[0-9A-Fa-f]{1,16}")
-_OPTIONAL_KEY_ID = re.compile(r"(?:[0-9A-Fa-f]{1,16})?")
+OPTIONAL_KEY_ID = re.compile(r"(?:[0-9A-Fa-f]{1,16})?")
 _TIME = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z)?")
 _KIND = re.compile("|".join(KINDS))
 _FORMAT = re.compile(re.escape(FORMAT))
@@ -115,8 +115,8 @@ class KeyRecord:
         made = cls(kind=f.text("kind", _KIND), key_id=f.text("key_id", KEY_ID), public=f.text("public"),
                    valid_from=f.text("valid_from", _TIME), valid_until=f.text("valid_until", _TIME),
                    revoked_at=f.text("revoked_at", _TIME), reason=f.text("reason"),
-                   successor=f.text("successor", _OPTIONAL_KEY_ID),
-                   introduced_by=f.text("introduced_by", _OPTIONAL_KEY_ID))
+                   successor=f.text("successor", OPTIONAL_KEY_ID),
+                   introduced_by=f.text("introduced_by", OPTIONAL_KEY_ID))
         f.done()
         return made
 

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from exchange.canonical import canonical_json
+from exchange.crypto.key_history import KEY_ID, OPTIONAL_KEY_ID
 from exchange.protocol.strict import Fields, parse_json
 
 ROTATION_FORMAT = "gcmx-key-rotation/1"
 REVOCATION_FORMAT = "gcmx-key-revocation/1"
-_KEY_ID = re.compile(r"[0-9A-Fa-f]{1,16}")
-_OPTIONAL_KEY_ID = re.compile(r"(?:[0-9A-Fa-f]{1,16})?")
 _PARTY = re.compile(r"[A-Z]{3}")
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{40,80}={0,2}")
@@ -69,10 +68,10 @@ class Rotation:
         f = Fields(parse_json(data, "rotation", where), "rotation", where)
         f.text("format", re.compile(re.escape(ROTATION_FORMAT)))
         made = cls(party=f.text("party", _PARTY), rotated_at=f.text("rotated_at", _TIME),
-                   old_minisign=f.text("old_minisign", _KEY_ID), old_age=f.text("old_age", _KEY_ID),
-                   new_minisign=f.text("new_minisign", _KEY_ID),
+                   old_minisign=f.text("old_minisign", KEY_ID), old_age=f.text("old_age", KEY_ID),
+                   new_minisign=f.text("new_minisign", KEY_ID),
                    new_minisign_public=f.text("new_minisign_public", _BASE64),
-                   new_age=f.text("new_age", _KEY_ID), new_age_recipient=f.text("new_age_recipient", _AGE))
+                   new_age=f.text("new_age", KEY_ID), new_age_recipient=f.text("new_age_recipient", _AGE))
         f.done()
         return made
 
@@ -107,8 +106,8 @@ class Revocation:
         """Parse strictly (ProtocolError naming ``where`` and the field); bound the size before."""
         f = Fields(parse_json(data, "revocation", where), "revocation", where)
         f.text("format", re.compile(re.escape(REVOCATION_FORMAT)))
-        made = cls(party=f.text("party", _PARTY), key_id=f.text("key_id", _KEY_ID), kind=f.text("kind", _KIND),
+        made = cls(party=f.text("party", _PARTY), key_id=f.text("key_id", KEY_ID), kind=f.text("kind", _KIND),
                    revoked_at=f.text("revoked_at", _TIME), reason=f.text("reason", _REASON),
-                   successor=f.text("successor", _OPTIONAL_KEY_ID))
+                   successor=f.text("successor", OPTIONAL_KEY_ID))
         f.done()
         return made

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from exchange.clock import format_time, parse_time
-from exchange.contract.model import all_contracts
+from exchange.contract.terms import contract_terms
 from exchange.crypto.key_history import load_history
 from exchange.crypto.keys import key_file_paths
 from exchange.errors import GcmxError
@@ -31,8 +31,7 @@ def age_key_rotation_due(node: Node, moment: datetime) -> dict | None:
     """A finding (key id, since, shortest retention, due) when this party's current age key has
     been in use longer than the shortest retention it receives under; None otherwise."""
     try:
-        contracts = [c for c in all_contracts(node.settings.contracts, node.settings.expectations)
-                     if node.party in c.recipients]
+        contracts = [t for t in contract_terms(node.settings.contracts) if node.party in t.recipients]
         current = load_history(node.party, node.settings.identity_dir).current("age")
     except GcmxError:
         return None

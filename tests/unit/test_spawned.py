@@ -22,8 +22,17 @@ def _pid_of_a_worker(results) -> None:
         results.put(("error", repr(exc), None))
 
 
-def test_a_daemonic_process_like_a_celery_task_can_use_a_spawned_worker():
-    context = multiprocessing.get_context("spawn")
+def _spawn_context():
+    return multiprocessing.get_context("spawn")
+
+
+def _billiard():
+    return pytest.importorskip("billiard")  # Celery's multiprocessing (the dev extra's celery provider)
+
+
+@pytest.mark.parametrize("maker", [_spawn_context, _billiard], ids=["daemonic-process", "celery-billiard-task"])
+def test_a_task_process_like_celerys_can_use_a_spawned_worker(maker):
+    context = maker()
     results = context.Queue()
     task = context.Process(target=_pid_of_a_worker, args=(results,), daemon=True)
     task.start()
@@ -32,18 +41,6 @@ def test_a_daemonic_process_like_a_celery_task_can_use_a_spawned_worker():
     task.join(timeout=120)
     assert outcome == "ok", pid
     assert pid != task.pid and still_daemonic is True  # the flag is back as it was
-
-
-def test_a_task_process_celery_forked_with_billiard_can_use_a_spawned_worker():
-    billiard = pytest.importorskip("billiard")  # Celery's multiprocessing (the dev extra's celery provider)
-    results = billiard.Queue()
-    task = billiard.Process(target=_pid_of_a_worker, args=(results,), daemon=True)
-    task.start()
-    outcome, pid, still_daemonic = results.get(timeout=120)
-    task.terminate()  # what it had to show is in; how a multiprocessing child ends is not the point
-    task.join(timeout=120)
-    assert outcome == "ok", pid
-    assert pid != task.pid and still_daemonic is True
 
 
 def test_a_worker_that_died_is_replaced_by_the_next_submit():
