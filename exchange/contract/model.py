@@ -33,6 +33,7 @@ from exchange.contract.terms import (  # noqa: F401 - the contract's vocabulary,
     PERIODS,
     REQUIRED_TERMS,
     RESTRICTED_CLASSIFICATIONS,
+    SAFE_LOADER,
     ContractTerms,
     terms_from_document,
 )
@@ -144,7 +145,7 @@ def read_yaml(path: Path) -> Any:
             f"{path}: no such contract file", hint="check the contract id and GCMX_CONTRACTS"
         ) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - the safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from importlib import metadata
 from typing import Any
 
 from exchange.contract.model import Column, Contract, read_suite
@@ -120,13 +121,11 @@ def suite_document(
     contract_id: str, version: str, columns: Mapping[str, Column], extras: Sequence[dict[str, Any]] = ()
 ) -> dict[str, Any]:
     """A GX 1.x suite JSON document for a contract: derived expectations plus ``extras``."""
-    import great_expectations
-
     return {
         "name": f"{contract_id}-{version}",
         "expectations": derive_expectations(columns) + list(extras),
         "meta": {
-            "great_expectations_version": great_expectations.__version__,
+            "great_expectations_version": metadata.version("great_expectations"),
             "contract_id": contract_id,
             "contract_version": version,
         },

@@ -23,6 +23,8 @@ from exchange.contract.usage_terms import Retention, UsageTerms, usage_terms
 from exchange.errors import ContractError
 
 CONTRACT_SUFFIX = ".odcs.yaml"
+# YAML's safe loader, in C when libyaml is there (ten times faster than the pure-Python one).
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 CLASSIFICATIONS = ("children", "personal", "aggregate")
 RESTRICTED_CLASSIFICATIONS = ("children", "personal")
 PERIODS = {
@@ -165,7 +167,7 @@ def _terms_of(fingerprint: tuple[tuple[str, int, int], ...]) -> tuple[ContractTe
     for name, _, _ in fingerprint:
         path = Path(name)
         try:
-            document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)  # noqa: S506 - safe
+            document = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506 - safe
         except yaml.YAMLError:
             raise ContractError(f"{path}: malformed YAML", hint="run `gcmx contract lint` on it") from None
         found.append(terms_from_document(document, path))

@@ -36,6 +36,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from exchange.contract.gx_import import import_great_expectations
 from exchange.contract.model import Contract
 from exchange.contract.suite import check_suite
 from exchange.errors import ContractError
@@ -233,7 +234,7 @@ def gx_context():
     # GX logs hundreds of info lines while it imports; in an Airflow task each one goes
     # through the task log (seconds). Its warnings and errors still show.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    import great_expectations as gx
+    gx = import_great_expectations()  # without scipy.stats and SQLAlchemy up front
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.execution_engine import pandas_execution_engine
 
@@ -252,8 +253,7 @@ def warm_up() -> None:
 
 
 def _suite(contract: Contract):
-    import great_expectations as gx
-
+    gx = import_great_expectations()
     from exchange.contract.model import read_suite
 
     document = read_suite(contract.suite_path, contract.path)
