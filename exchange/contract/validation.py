@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import threading
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -226,10 +228,19 @@ def _to_pandas(values: pa.ChunkedArray) -> Any:
     )
 
 
-@cache
+_setting_up = threading.Lock()
+
+
 def gx_context():
     """GX's ephemeral context and the whole-dataframe batch definition every validation uses:
-    set up once per process (seconds: GX's import and context), then reused."""
+    set up once per process (seconds: GX's import and context), then reused; a caller on
+    another thread waits for the set-up under way."""
+    with _setting_up:
+        return _set_up()
+
+
+@cache
+def _set_up():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     # GX logs hundreds of info lines while it imports; in an Airflow task each one goes
     # through the task log (seconds). Its warnings and errors still show.
@@ -248,8 +259,17 @@ def gx_context():
 
 
 def warm_up() -> None:
-    """Set GX up now (seconds, once per process), e.g. on a thread while the data downloads."""
-    gx_context()
+    """Start setting GX up (seconds, once per process) on a thread of its own, and return.
+
+    What validation needs before GX (pandas, pyarrow's conversion to it) is imported here
+    first, so that reading the next file into a frame runs beside GX's import instead of
+    after it, and the two threads never import the same module at once."""
+    import pandas  # noqa: F401
+    import pyarrow.pandas_compat  # noqa: F401
+
+    if not any(thread.name == "gx-set-up" for thread in threading.enumerate()) and _set_up.cache_info().currsize == 0:
+        sys.setswitchinterval(0.0005)
+        threading.Thread(target=gx_context, name="gx-set-up", daemon=True).start()
 
 
 def _suite(contract: Contract):

@@ -1,14 +1,19 @@
 """Validation in a worker process of its own: spawned once per process, GX set up there once.
 
+The same process first checks a received Parquet file (exchange/protocol/parquet_guard.py)
+before validation reads it: untrusted data is decoded there, never in the caller.
+
 GX's import and context set-up (seconds, some 270 MB) and its run are Python work. On a
 thread beside protection or a download they hold the interpreter lock the other work
 needs, and their memory adds to the caller's peak. In a spawned worker they run beside
 it on another core and stay out of the caller's memory; the caller gets the plain
 :class:`~exchange.contract.validation.ValidationReport` back.
 
-``start()`` spawns the worker and sets GX up there, so a caller starts it first and
-validates later (``publish`` beside protection, ``pull`` beside the download). The worker
-is kept for the next validation of the same process and ends with it.
+``start()`` spawns the worker and starts setting GX up there on a thread of its own, so a
+caller starts it first and validates later (``publish`` beside protection, ``pull`` beside
+the download); the worker meanwhile takes other calls (the Parquet checks, reading the
+file into a frame). The worker is kept for the next validation of the same process and
+ends with it.
 """
 
 from __future__ import annotations
@@ -23,12 +28,12 @@ from exchange.contract.validation import validate as validate_here
 from exchange.errors import ContractError
 from exchange.spawned import SpawnedWorker
 
-_worker = SpawnedWorker()
+worker = SpawnedWorker()
 
 
 def start() -> Future:
-    """Spawn the worker (if not yet) and set GX up in it; returns at once."""
-    return _worker.submit(warm_up)
+    """Spawn the worker (if not yet) and start setting GX up in it; returns at once."""
+    return worker.submit(warm_up)
 
 
 def validate(parquet_path: Path, contract: Contract, form: str = EXCHANGED) -> ValidationReport:
@@ -36,9 +41,9 @@ def validate(parquet_path: Path, contract: Contract, form: str = EXCHANGED) -> V
     report, same ContractError when validation cannot run); a ContractError too when the
     worker dies while validating (the next call spawns a new one)."""
     try:
-        return _worker.submit(validate_here, Path(parquet_path), contract, form).result()
+        return worker.submit(validate_here, Path(parquet_path), contract, form).result()
     except BrokenProcessPool:
-        _worker.forget()
+        worker.forget()
         raise ContractError(f"{Path(parquet_path).name} (contract {contract.id}): the validating process "
                             "died (out of memory?)", hint="free memory and run again",
                             contract=contract.id, dataset=contract.dataset) from None

@@ -70,7 +70,7 @@ from exchange.protocol.naming import (
 from exchange.protocol.node import Node
 from exchange.protocol.observed import OBSERVED, record_arrival
 from exchange.protocol.outbound import quarantine
-from exchange.protocol.parquet_guard import check_parquet, start_checker
+from exchange.protocol.parquet_guard import check_parquet
 from exchange.protocol.receipts import Receipt, send_receipt
 from exchange.protocol.summaries import ValidationSummary
 from exchange.storage.streams import HashingWriter, copy_at_most
@@ -195,7 +195,7 @@ def _receive(node: Node, partner: str, prefix: str, progress: Callable[[int], No
             summary = _summary(json.loads((final / "validation.json").read_text()))
             return _landed(node, partner, ref, manifest, body, summary, final, recovered=True)
         check_order(node, partner, manifest, contract, ref.where())
-        _start_set_ups()  # if pull has not yet: they run beside the download
+        start_validation()  # if pull has not yet: the worker and GX's set-up, beside the download
         data = _download_and_decrypt(node, ref, manifest, staging, progress)
         check_parquet(data, manifest.rows, ref.where(DATA))
         check_declared(data, contract, manifest.period)
@@ -219,11 +219,6 @@ def _receive(node: Node, partner: str, prefix: str, progress: Callable[[int], No
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _start_set_ups() -> None:
-    """Spawn the Parquet checker's process and the validation worker (GX set up there): seconds,
-    once per process, needed only once data has landed."""
-    start_checker()
-    start_validation()
 
 
 def _download_and_decrypt(node: Node, ref: ExchangeRef, manifest: Manifest, staging: Path,
@@ -357,7 +352,7 @@ def pull(node: Node, partner: str, progress: Callable[[int], None] | None = None
     results = []
     prefixes = discover(node, partner)
     if prefixes:
-        _start_set_ups()  # beside the signature checks and downloads that come first
+        start_validation()  # the worker and GX's set-up, beside the signature checks and downloads
     for prefix in in_publish_order(node, partner, prefixes):
         try:
             results.append(receive(node, partner, prefix, progress))

@@ -7,9 +7,10 @@ uncompressed size) is checked against the manifest and :mod:`exchange.protocol.l
 one streaming pass adds up what the data decodes to, without materialising repeated
 dictionary values, and stops as soon as the sum is over the limit.
 
-Both run in a separate (spawned, reused) process: a malformed footer can crash the Parquet
-library itself (a C++ abort, found by the property test), which must end in a rejection
-of that one exchange, never in the death of the pull that would block every later one.
+Both run in a separate (spawned, reused) process, the validation worker's
+(exchange/contract/validation_worker.py): a malformed footer can crash the Parquet library
+itself (a C++ abort, found by the property test), which must end in a rejection of that one
+exchange, never in the death of the pull that would block every later one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from exchange.contract.validation_worker import worker
 from exchange.errors import ProtocolError
 from exchange.protocol.limits import (
     PARQUET_COLUMNS_MAX,
@@ -31,7 +33,6 @@ from exchange.protocol.limits import (
     PARQUET_ROW_GROUPS_MAX,
     PARQUET_UNCOMPRESSED_MAX,
 )
-from exchange.spawned import SpawnedWorker
 
 BATCH_ROWS = 64 * 1024
 _HINT = "quarantined unread: the file is malformed or a decompression bomb; tell the sender"
@@ -107,18 +108,6 @@ def check_decoded_size(path: Path, rows: int, where: str) -> int:
     return total
 
 
-_checker = SpawnedWorker()
-
-
-def _ready() -> None:
-    """Run in the checking process once it has imported this module."""
-
-
-def start_checker() -> None:
-    """Spawn the checking process now (a second's start-up), e.g. while the data downloads."""
-    _checker.submit(_ready)
-
-
 def _check_here(path: str, rows: int, where: str) -> str | None:
     """Inside the checking process: the problem found, or None."""
     try:
@@ -131,11 +120,11 @@ def _check_here(path: str, rows: int, where: str) -> str | None:
 
 def check_parquet(path: Path, rows: int, where: str) -> None:
     """Footer, then decoded size: both within the signed manifest and the limits, or
-    ProtocolError; checked in a separate process that a malformed file may crash."""
+    ProtocolError; checked in the validation worker's process, which a malformed file may crash."""
     try:
-        problem = _checker.submit(_check_here, str(path), rows, where).result()
+        problem = worker.submit(_check_here, str(path), rows, where).result()
     except BrokenProcessPool:
-        _checker.forget()
+        worker.forget()
         raise _refuse(where, "crashed the Parquet reader (a malformed footer or page)") from None
     if problem:
         raise ProtocolError(problem, hint=_HINT)

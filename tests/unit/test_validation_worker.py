@@ -41,15 +41,15 @@ def test_a_worker_that_died_is_replaced(tmp_path):
     contract = load_contract(CONTRACT)
     clean = write_dataset(contract, tmp_path / "clean.parquet", PERIOD, rows=50, seed=1)
     with pytest.raises(BrokenProcessPool):
-        validation_worker._worker.submit(os._exit, 1).result()  # killed between two validations
+        validation_worker.worker.submit(os._exit, 1).result()  # killed between two validations
     assert validation_worker.validate(clean, contract, form="raw").success  # by a new worker
 
 
 def test_a_worker_dying_while_validating_is_a_contract_error(tmp_path, monkeypatch):
     contract = load_contract(CONTRACT)
     clean = write_dataset(contract, tmp_path / "clean.parquet", PERIOD, rows=50, seed=1)
-    submit = validation_worker._worker.submit
-    monkeypatch.setattr(validation_worker._worker, "submit", lambda *args: submit(os._exit, 1))  # dies instead
+    submit = validation_worker.worker.submit
+    monkeypatch.setattr(validation_worker.worker, "submit", lambda *args: submit(os._exit, 1))  # dies instead
     with pytest.raises(ContractError, match="validating process died"):
         validation_worker.validate(clean, contract, form="raw")
     monkeypatch.undo()
