@@ -12,6 +12,12 @@ nulls, for the records still in classes smaller than k, the quasi-identifier who
 suppression leaves the fewest such records, until none are left. A null is its own
 value when classes are counted, so the published table is k-anonymous as it reads.
 
+Scoring and suppression run on the records merged by their codes and sensitive values
+(a few thousand rows for a million records; the records of a row always share a class),
+so their cost hardly grows with the records; only a fully suppressed class that must
+borrow part of a row falls back to the records themselves. The class conditions are in
+:mod:`exchange.disclosure.classes`.
+
 l-diversity (distinct): a class also fails while a sensitive attribute takes fewer than
 l distinct values in it; failing classes are generalised and suppressed exactly like
 classes smaller than k. A fixed partition (release period, earlier-release history) is
@@ -28,6 +34,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from exchange.disclosure.classes import (
+    Privacy,
+    check_partitions,
+    class_ids,
+    diversity,
+    sensitive_codes,
+    unattainable,
+    violating,
+)
 from exchange.disclosure.rules import DisclosureRules
 from exchange.errors import DisclosureError
 
@@ -90,20 +105,7 @@ def _column(table: pa.Table, name: str, hierarchy) -> _Column:
     return _Column(name, indices.astype(np.int64), levels, labels, losses, frequency)
 
 
-@dataclass
-class _Privacy:
-    """The class conditions: size >= k and, per sensitive attribute, >= l distinct values.
-
-    ``fixed`` (optional) is a per-record partition id (release period, earlier-release
-    history) that is part of every class and is never generalised or suppressed."""
-
-    k: int
-    diversity: int
-    sensitive: list[tuple[np.ndarray, int]]   # (codes, distinct count incl. null slot)
-    fixed: np.ndarray | None
-
-
-def _encode(columns: list[_Column], combo: tuple[int, ...], privacy: _Privacy
+def _encode(columns: list[_Column], combo: tuple[int, ...], privacy: Privacy
             ) -> tuple[np.ndarray, np.ndarray]:
     """Codes (records x quasi-identifiers, then the fixed partition) and each column's radix."""
     parts = [c.codes(lv) for c, lv in zip(columns, combo, strict=True)]
@@ -117,45 +119,6 @@ def _encode(columns: list[_Column], combo: tuple[int, ...], privacy: _Privacy
     return codes, np.array(radix)
 
 
-def _class_ids(codes: np.ndarray, radix: np.ndarray, weights: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's equivalence class id (equal codes on every column) and class sizes (the
-    rows' ``weights`` summed, when rows stand for several records)."""
-    space = int(np.prod(radix.astype(float)))
-    if space < 2**26:
-        key = codes @ np.cumprod(np.append(1, radix[:-1]))
-    else:
-        _, key = np.unique(codes, axis=0, return_inverse=True)
-        key, space = key.reshape(-1), int(key.max(initial=-1)) + 1
-    if weights is None:
-        return key, np.bincount(key, minlength=space)
-    return key, np.bincount(key, weights=weights, minlength=space).astype(np.int64)
-
-
-def _diversity(key: np.ndarray, classes: int, privacy: _Privacy) -> np.ndarray:
-    """Per record: the fewest distinct values any sensitive attribute takes in its class."""
-    least = np.full(len(key), np.iinfo(np.int64).max)
-    for values, distinct in privacy.sensitive:
-        pairs = key.astype(np.int64) * distinct + values
-        if classes * distinct < 2**24:  # a presence table is cheaper than sorting
-            seen = np.bincount(pairs, minlength=classes * distinct).reshape(classes, distinct)
-            per_class = (seen > 0).sum(axis=1)
-        else:
-            per_class = np.bincount(np.unique(pairs) // distinct, minlength=classes)
-        least = np.minimum(least, per_class[key])
-    return least
-
-
-def _violating(codes: np.ndarray, radix: np.ndarray, privacy: _Privacy,
-               weights: np.ndarray | None = None) -> np.ndarray:
-    """Records (rows of ``weights`` records each) in a class smaller than k or less than l-diverse."""
-    key, counts = _class_ids(codes, radix, weights)
-    bad = counts[key] < privacy.k
-    if privacy.diversity > 1 and privacy.sensitive:
-        bad |= _diversity(key, len(counts), privacy) < privacy.diversity
-    return bad
-
-
 @dataclass
 class _Distinct:
     """The records merged by what scoring a combination of levels reads (each quasi-identifier's
@@ -165,11 +128,12 @@ class _Distinct:
 
     columns: list[_Column]
     indices: list[np.ndarray]     # per quasi-identifier: the rows' distinct codes
-    privacy: _Privacy             # the rows' fixed partition and sensitive values
+    privacy: Privacy             # the rows' fixed partition and sensitive values
     weights: np.ndarray           # records per row
+    inverse: np.ndarray           # per record: its row
 
     @classmethod
-    def of(cls, columns: list[_Column], privacy: _Privacy) -> _Distinct | None:
+    def of(cls, columns: list[_Column], privacy: Privacy) -> _Distinct | None:
         """The merged rows (None when their combined codes would not fit one 64-bit key)."""
         parts = [c.indices for c in columns] + [values for values, _ in privacy.sensitive]
         sizes = [len(c.frequency) for c in columns] + [distinct for _, distinct in privacy.sensitive]
@@ -182,47 +146,71 @@ class _Distinct:
         key = np.zeros(len(parts[0]), dtype=np.int64)
         for part, weight in zip(parts, step, strict=True):
             key += part * weight
-        rows, weights = np.unique(key, return_counts=True)
+        rows, inverse, weights = np.unique(key, return_inverse=True, return_counts=True)
         decoded = [(rows // weight) % size for weight, size in zip(step, sizes, strict=True)]
         q, m = len(columns), len(privacy.sensitive)
         sensitive = [(decoded[q + i], distinct) for i, (_, distinct) in enumerate(privacy.sensitive)]
         fixed = decoded[q + m] if privacy.fixed is not None else None
-        return cls(columns, decoded[:q], _Privacy(privacy.k, privacy.diversity, sensitive, fixed), weights)
+        return cls(columns, decoded[:q], Privacy(privacy.k, privacy.diversity, sensitive, fixed), weights,
+                   inverse.reshape(-1))
 
-    def failing(self, combo: tuple[int, ...]) -> int:
-        """How many records are in failing classes under ``combo``, before any suppression."""
+    def encode(self, combo: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The rows' codes under ``combo`` and each column's radix (as :func:`_encode` of the records)."""
         parts = [c.levels[lv][i] for c, lv, i in zip(self.columns, combo, self.indices, strict=True)]
         radix = [len(c.labels[lv]) + 2 for c, lv in zip(self.columns, combo, strict=True)]
         if self.privacy.fixed is not None:
             parts.append(self.privacy.fixed)
             radix.append(int(self.privacy.fixed.max(initial=0)) + 2)
-        bad = _violating(np.column_stack(parts), np.array(radix), self.privacy, self.weights)
+        return np.column_stack(parts), np.array(radix)
+
+    def failing(self, combo: tuple[int, ...]) -> int:
+        """How many records are in failing classes under ``combo``, before any suppression."""
+        bad = violating(*self.encode(combo), self.privacy, self.weights)
         return int(self.weights[bad].sum())
 
+    def suppressed(self, combo: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Every record's codes after local suppression under ``combo``, and the radix: the
+        same as suppressing the records themselves, since the records of a row are always in
+        one class. None when a fully suppressed class must borrow records (which splits rows)."""
+        codes, radix = self.encode(combo)
+        try:
+            rows = _suppress_locally(codes, radix, len(self.columns), self.privacy, self.weights)
+        except _SplitsRows:
+            return None
+        return rows[self.inverse], radix
 
-def _suppress_locally(codes: np.ndarray, radix: np.ndarray, q: int, privacy: _Privacy
-                      ) -> np.ndarray:
-    """Null (code radix-1) quasi-identifiers of failing records until every class passes."""
+
+class _SplitsRows(Exception):
+    """Local suppression on merged rows would have to move part of a row."""
+
+
+def _suppress_locally(codes: np.ndarray, radix: np.ndarray, q: int, privacy: Privacy,
+                      weights: np.ndarray | None = None) -> np.ndarray:
+    """Null (code radix-1) quasi-identifiers of failing records until every class passes
+    (rows of ``weights`` records each, when given)."""
     suppressed = radix - 1
-    bad = _violating(codes, radix, privacy)
-    while (violating := np.flatnonzero(bad)).size:
-        open_columns = [j for j in range(q) if (codes[violating, j] != suppressed[j]).any()]
+    bad = violating(codes, radix, privacy, weights)
+    while (failing_rows := np.flatnonzero(bad)).size:
+        open_columns = [j for j in range(q) if (codes[failing_rows, j] != suppressed[j]).any()]
         if not open_columns:
+            if weights is not None:
+                raise _SplitsRows
             _pad_fully_suppressed(codes, radix, q, bad, privacy)
         else:
             best = None
             for j in open_columns:
                 trial = codes.copy()
-                trial[violating, j] = suppressed[j]
-                left = int(_violating(trial, radix, privacy).sum())
+                trial[failing_rows, j] = suppressed[j]
+                failing = violating(trial, radix, privacy, weights)
+                left = int(failing.sum() if weights is None else weights[failing].sum())
                 if best is None or left < best[0]:
                     best = (left, j)
-            codes[violating, best[1]] = suppressed[best[1]]
-        bad = _violating(codes, radix, privacy)
+            codes[failing_rows, best[1]] = suppressed[best[1]]
+        bad = violating(codes, radix, privacy, weights)
     return codes
 
 
-def _pad_fully_suppressed(codes, radix, q, bad, privacy: _Privacy) -> None:
+def _pad_fully_suppressed(codes, radix, q, bad, privacy: Privacy) -> None:
     """A fully suppressed class fails: move into it the largest class of its partition
     (or, when that class can spare them, just enough of its records)."""
     suppressed = radix[:q] - 1
@@ -232,8 +220,8 @@ def _pad_fully_suppressed(codes, radix, q, bad, privacy: _Privacy) -> None:
     part = (fixed == fixed[failing[0]]).all(axis=1)
     others = np.flatnonzero(part & ~blank)
     if others.size == 0:
-        raise _unattainable(privacy)
-    key, counts = _class_ids(codes, radix)
+        raise unattainable(privacy)
+    key, counts = class_ids(codes, radix)
     sizes = counts[key[others]]
     largest = others[sizes == sizes.max()]
     members = others[key[others] == key[largest[0]]]
@@ -242,49 +230,6 @@ def _pad_fully_suppressed(codes, radix, q, bad, privacy: _Privacy) -> None:
     if privacy.diversity == 1 and 0 < need and members.size - need >= privacy.k:
         take = members[-need:]
     codes[np.ix_(take, np.arange(q))] = suppressed
-
-
-def _unattainable(privacy: _Privacy) -> DisclosureError:
-    what = (f"{privacy.k}-anonymous and {privacy.diversity}-diverse" if privacy.diversity > 1
-            else f"{privacy.k}-anonymous")
-    return DisclosureError(
-        f"no release of this dataset can be {what}: a release period (or the records "
-        "sharing an earlier release's class) has too few records or too few distinct "
-        "values of a sensitive attribute (disclosure.sensitiveAttributes)",
-        hint="send this period together with the next one, or aggregate instead")
-
-
-def _sensitive(table: pa.Table, names: tuple[str, ...]) -> list[tuple[np.ndarray, int]]:
-    out = []
-    for name in names:
-        if name not in table.column_names:
-            raise DisclosureError(f"dataset has no column {name} "
-                                  "(named by disclosure.sensitiveAttributes)",
-                                  hint="fix the contract or the dataset")
-        encoded = pc.dictionary_encode(table.column(name)).combine_chunks()
-        slot = len(encoded.dictionary)
-        out.append((encoded.indices.fill_null(slot).to_numpy(zero_copy_only=False)
-                    .astype(np.int64), slot + 1))
-    return out
-
-
-def least_diversity(table: pa.Table, sensitive: tuple[str, ...], groups: np.ndarray
-                    ) -> np.ndarray:
-    """Per record: the fewest distinct values a sensitive attribute takes in its group."""
-    if not sensitive:
-        return np.full(len(groups), np.iinfo(np.int64).max)
-    privacy = _Privacy(1, 1, _sensitive(table, sensitive), None)
-    return _diversity(groups, int(groups.max(initial=0)) + 1, privacy)
-
-
-def _check_partitions(privacy: _Privacy, n: int) -> None:
-    """Every fixed partition must be able to pass on its own (fully suppressed)."""
-    fixed = privacy.fixed if privacy.fixed is not None else np.zeros(n, dtype=np.int64)
-    if (np.bincount(fixed)[fixed] < privacy.k).any():
-        raise _unattainable(privacy)
-    if privacy.diversity > 1 and privacy.sensitive and (
-            _diversity(fixed, int(fixed.max()) + 1, privacy) < privacy.diversity).any():
-        raise _unattainable(privacy)
 
 
 def k_anonymise(table: pa.Table, rules: DisclosureRules, *, fixed: np.ndarray | None = None,
@@ -299,10 +244,10 @@ def k_anonymise(table: pa.Table, rules: DisclosureRules, *, fixed: np.ndarray | 
     if 0 < n < k:
         raise DisclosureError(f"dataset has {n} record(s), fewer than disclosure.k = {k}",
                               hint="no release can be k-anonymous; aggregate instead")
-    privacy = _Privacy(k, rules.l_diversity, _sensitive(table, rules.sensitive_attributes),
+    privacy = Privacy(k, rules.l_diversity, sensitive_codes(table, rules.sensitive_attributes),
                        None if fixed is None else np.asarray(fixed, dtype=np.int64))
     if n:
-        _check_partitions(privacy, n)
+        check_partitions(privacy, n)
     names = quasi_identifiers if quasi_identifiers is not None else rules.quasi_identifiers
     columns = [_column(table, c, rules.hierarchies.get(c)) for c in names]
     q = len(columns)
@@ -311,13 +256,17 @@ def k_anonymise(table: pa.Table, rules: DisclosureRules, *, fixed: np.ndarray | 
     for combo in itertools.product(*(range(len(c.levels)) for c in columns)):
         gen = sum(float(c.frequency @ c.loss[lv]) for c, lv in zip(columns, combo, strict=True))
         small = (distinct.failing(combo) if distinct is not None
-                 else int(_violating(*_encode(columns, combo, privacy), privacy).sum()) if n else 0)
+                 else int(violating(*_encode(columns, combo, privacy), privacy).sum()) if n else 0)
         scored.append(((gen + small) / max(n * q, 1), sum(combo), combo, gen))
     scored.sort()
     best = None
     for _, _, combo, gen in scored[:_FINALISTS]:
-        codes, radix = _encode(columns, combo, privacy)
-        final = _suppress_locally(codes, radix, q, privacy) if n else codes
+        merged = distinct.suppressed(combo) if distinct is not None else None
+        if merged is not None:
+            final, radix = merged
+        else:
+            codes, radix = _encode(columns, combo, privacy)
+            final = _suppress_locally(codes, radix, q, privacy) if n else codes
         blanks = final[:, :q] == radix[:q] - 1
         loss = (gen - _generalisation_undone(columns, combo, blanks) + blanks.sum()) / max(n * q, 1)
         if best is None or loss < best[0] - 1e-12:
@@ -329,8 +278,8 @@ def k_anonymise(table: pa.Table, rules: DisclosureRules, *, fixed: np.ndarray | 
         changed = (column.loss[level][column.indices] > 0) & ~blanks[:, j]
         generalised |= changed
         out = _write_column(out, column, level, final[:, j], blanks[:, j])
-    key, counts = _class_ids(final, radix)
-    diverse = _diversity(key, len(counts), privacy) if n and privacy.sensitive else None
+    key, counts = class_ids(final, radix)
+    diverse = diversity(key, len(counts), privacy) if n and privacy.sensitive else None
     return out, KAnonOutcome(
         records=n, generalised=int(generalised.sum()),
         suppressed_records=int(blanks.any(axis=1).sum()), suppressed_values=int(blanks.sum()),

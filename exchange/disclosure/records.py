@@ -35,7 +35,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exchange.disclosure.kanon import k_anonymise, least_diversity
+from exchange.disclosure.classes import least_diversity
+from exchange.disclosure.kanon import k_anonymise
 from exchange.disclosure.outcome import DisclosureReport
 from exchange.disclosure.pseudonym import pseudonym_scope, pseudonymise
 from exchange.disclosure.rules import DisclosureRules
