@@ -46,6 +46,7 @@ KEY_STATEMENT_REJECTED = "key_statement_rejected"  # audit: a statement that doe
 STATEMENTS_MAX = 256  # statements read per pull: a planted flood cannot stall the pull
 LISTED_MAX = 10_000  # keys listed under keys/ per pull
 _REFUSED = ".refused"  # fingerprints of statements refused and alarmed once
+_REFUSED_KEYS = ".refused-keys"  # their object keys: read after the statements not seen before
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,13 @@ def _named_key(key: str) -> str:
     return (rotation[0] if rotation else parse_revocation_key(key) or "").upper()
 
 
-def read_statements(node: Node, partner: str, history: KeyHistory) -> list[Statement]:
+def read_statements(node: Node, partner: str, history: KeyHistory,
+                    refused: frozenset[str] = frozenset()) -> list[Statement]:
     """The partner's statements in its bucket towards this node (bounded reads, strict parsing).
 
-    At most ``STATEMENTS_MAX`` are read, those acting on a key of ``history`` first, so keys
-    planted with a leaked bucket key cannot crowd out a genuine statement."""
+    At most ``STATEMENTS_MAX`` are read: those not ``refused`` before (object keys) first,
+    then those acting on a key of ``history``. Statements planted with a leaked bucket key
+    can delay a genuine one by a pull per ``STATEMENTS_MAX`` of them, but never hide it."""
     bucket = bucket_name(partner, node.party)
     keys = set()
     for key in node.store.list_keys(bucket, f"{KEY_STATEMENTS}/"):
@@ -106,9 +109,9 @@ def read_statements(node: Node, partner: str, history: KeyHistory) -> list[State
         else:
             continue
         if all(n in keys for n in names):
-            candidates.append((_named_key(key) not in known, key, names))
+            candidates.append((key in refused, _named_key(key) not in known, key, names))
     found = []
-    for _, key, names in sorted(candidates)[:STATEMENTS_MAX]:
+    for *_, key, names in sorted(candidates)[:STATEMENTS_MAX]:
         if statement := _read(node, bucket, key, names):
             found.append(statement)
     return found
@@ -157,7 +160,7 @@ def pick_up_key_statements(node: Node, partner: str) -> list[str]:
     refused = set(refused_file.read_text().split()) if refused_file.exists() else set()
     history = load_history(partner, node.settings.keyring_dir)
     pending = {s.fingerprint: s for s in (*kept_statements(node, partner),
-                                          *read_statements(node, partner, history))}
+                                          *read_statements(node, partner, history, _refused_keys(node, partner)))}
     pending = list(pending.values())
     if not pending:
         return []
@@ -185,12 +188,19 @@ def pick_up_key_statements(node: Node, partner: str) -> list[str]:
                                dict(zip(_names(statement), (statement.body, *statement.signatures), strict=True)))
                 _audit_applied(audit, partner, statement)
                 applied.append(statement.key)
-    with refused_file.open("a") as out:
+    with refused_file.open("a") as out, refused_file.with_name(_REFUSED_KEYS).open("a") as keys:
         for statement in pending:
             if statement.fingerprint not in refused:
                 _refused(node, partner, bucket, statement, refusals.get(statement.fingerprint))
                 out.write(statement.fingerprint + "\n")
+                keys.write(statement.key + "\n")
     return applied
+
+
+def _refused_keys(node: Node, partner: str) -> frozenset[str]:
+    """Object keys of the partner's statements refused before (read last on the next pulls)."""
+    path = _refused_file(node, partner).with_name(_REFUSED_KEYS)
+    return frozenset(path.read_text().split()) if path.exists() else frozenset()
 
 
 def _names(statement: Statement) -> tuple[str, ...]:

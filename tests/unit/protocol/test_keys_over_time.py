@@ -294,6 +294,26 @@ def test_bucket_key_only_flood_of_planted_statements_does_not_crowd_out_a_rotati
     assert tha.public_keys("KHM").minisign.key_id == khm.identity.signing_key.key_id
 
 
+def test_bucket_key_only_flood_naming_the_current_key_delays_a_rotation_but_does_not_hide_it(nodes, store,
+                                                                                           monkeypatch):
+    """Planted rotations of the partner's current key sort before the genuine one; each pull
+    reads the statements it has not refused before first, so the flood is read through."""
+    from exchange.protocol import key_pickup
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    monkeypatch.setattr(key_pickup, "STATEMENTS_MAX", 3)
+    current = khm.identity.signing_key.key_id
+    for n in range(6):
+        planted = rotation_key(current, f"{n:016X}")
+        for key in (planted, signature_key(planted), new_signature_key(planted)):
+            store.put_bytes(BUCKET, key, b"{}")
+    _rotate(khm)
+    for _ in range(3):  # 6 planted, 3 read per pull: the genuine one on the third pull at the latest
+        pick_up_key_statements(tha, "KHM")
+    assert tha.public_keys("KHM").minisign.key_id == khm.identity.signing_key.key_id
+    assert len(events(tha, KEY_STATEMENT_REJECTED)) == 6
+
+
 def test_the_dag_picks_up_a_rotation_before_it_receives(nodes, source, monkeypatch):
     from exchange.orchestration import tasks
 
