@@ -262,8 +262,11 @@ def warm_up() -> None:
     """Start setting GX up (seconds, once per process) on a thread of its own, and return.
 
     What validation needs before GX (pandas, pyarrow's conversion to it) is imported here
-    first, so that reading the next file into a frame runs beside GX's import instead of
-    after it, and the two threads never import the same module at once."""
+    first, so that reading the next file into a frame (or the Parquet guard's checks) runs
+    beside GX's import instead of after it, and the two threads never import the same module
+    at once. Threads take turns on the interpreter lock more often from then on (0.5 ms
+    instead of 5), or the import would starve the other thread's many short pyarrow calls.
+    Meant for the validation worker's process (exchange/contract/validation_worker.py)."""
     import pandas  # noqa: F401
     import pyarrow.pandas_compat  # noqa: F401
 
