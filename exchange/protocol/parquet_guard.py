@@ -109,7 +109,7 @@ def check_decoded_size(path: Path, rows: int, where: str) -> int:
 
 
 def _check_here(path: str, rows: int, where: str) -> str | None:
-    """Inside the checking process: the problem found, or None."""
+    """Inside the validation worker's process: the problem found, or None."""
     try:
         check_footer(Path(path), rows, where)
         check_decoded_size(Path(path), rows, where)
