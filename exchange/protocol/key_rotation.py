@@ -236,9 +236,11 @@ def revoke_key(party: str, key_id: str, reason: str, revocation_secret: Path, id
 
 
 def own_statements(keyring_dir: Path, party: str) -> dict[str, bytes]:
-    """Every statement object of ``party`` kept locally, by bucket key."""
+    """Every statement object of ``party`` kept locally, by bucket key (not the node's own
+    notes beside them, whose names start with a dot)."""
     folder = statements_dir(keyring_dir, party)
-    return {f"{KEY_STATEMENTS}/{p.name}": p.read_bytes() for p in sorted(folder.glob("*")) if p.is_file()}
+    return {f"{KEY_STATEMENTS}/{p.name}": p.read_bytes() for p in sorted(folder.glob("*"))
+            if p.is_file() and not p.name.startswith(".")}
 
 
 def publish_statements(node: Node, partners: list[str]) -> list[Published]:

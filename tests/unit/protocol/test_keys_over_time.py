@@ -314,6 +314,18 @@ def test_bucket_key_only_flood_naming_the_current_key_delays_a_rotation_but_does
     assert len(events(tha, KEY_STATEMENT_REJECTED)) == 6
 
 
+def test_own_notes_beside_the_statements_are_never_published(nodes, store):
+    """The watch's notes of foreign statements (``.foreign``) sit in the party's statements
+    folder; publishing the party's statements leaves them out of the bucket."""
+    from exchange.protocol.key_watch import watch_own_statements
+
+    khm = nodes["KHM"]
+    store.put_bytes(BUCKET, rotation_key("AAAA", "BBBB"), b"{}")  # planted in KHM's name
+    assert watch_own_statements(khm, "THA")
+    _rotate(khm)
+    assert not [k for k in store.objects[BUCKET] if k.startswith("keys/.")]
+
+
 def test_the_dag_picks_up_a_rotation_before_it_receives(nodes, source, monkeypatch):
     from exchange.orchestration import tasks
 
