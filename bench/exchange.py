@@ -125,16 +125,22 @@ def step_encrypt_upload(state: dict) -> None:
 
 
 def step_download_decrypt(state: dict) -> None:
+    """Pull's own path: parallel ranged download, hashed, to a file; then that file through
+    the age reader, hashed, to the plaintext file (exchange.protocol.inbound)."""
     from exchange.crypto import age
-    from exchange.storage.streams import HashingReader, HashingWriter, file_sha256
+    from exchange.storage.streams import HashingWriter, file_sha256
 
     node = _node(state, RECIPIENT)
     identities = node.identity.age_identities
+    cipher_path = _file(state, "landed.parquet.age")
     start = time.perf_counter()
-    with node.store.open(BUCKET, STAGE_KEY) as body, _file(state, "landed.parquet").open("wb") as out:
+    with node.store.open_ranged(BUCKET, STAGE_KEY) as body, cipher_path.open("wb") as out:
+        shutil.copyfileobj(body, HashingWriter(out), 1 << 20)
+    with cipher_path.open("rb") as src, _file(state, "landed.parquet").open("wb") as out:
         plain = HashingWriter(out)
-        shutil.copyfileobj(age.decryptor(HashingReader(body), identities), plain, 1 << 20)
+        shutil.copyfileobj(age.decryptor(src, identities), plain, 1 << 20)
     seconds = time.perf_counter() - start
+    cipher_path.unlink()
     if plain.hash.hexdigest() != file_sha256(_file(state, "protected.parquet")):
         raise SystemExit("download+decrypt: the plaintext differs from what was encrypted")
     report(seconds=seconds)
