@@ -35,6 +35,7 @@ KINDS = frozenset({
     "key-statement-invalid",   # a partner's rotation or revocation statement that does not hold
     "revoked-key-late-arrival",  # an exchange signed by a revoked key, dated before the revocation, seen after
     "key-statement-foreign",   # a key statement in our own bucket that we did not make (stolen key?)
+    "key-statements-flooded",  # more statements in a partner's bucket than one pull reads (planted?)
     "retired-key-late-arrival",  # an exchange signed by a key retired by a rotation, first seen after it
 })
 

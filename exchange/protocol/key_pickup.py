@@ -36,6 +36,7 @@ from exchange.protocol.naming import (
     new_signature_key,
     parse_revocation_key,
     parse_rotation_key,
+    revocation_key,
     signature_key,
 )
 from exchange.protocol.node import Node
@@ -46,7 +47,7 @@ KEY_STATEMENT_REJECTED = "key_statement_rejected"  # audit: a statement that doe
 STATEMENTS_MAX = 256  # statements read per pull: a planted flood cannot stall the pull
 LISTED_MAX = 10_000  # keys listed under keys/ per pull
 _REFUSED = ".refused"  # fingerprints of statements refused and alarmed once
-_REFUSED_KEYS = ".refused-keys"  # their object keys: read after the statements not seen before
+_REFUSED_LISTED = ".refused-listed"  # their keys and ETags as listed: read after the statements not seen before
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,15 @@ class Statement:
     signatures: tuple[bytes, ...]
     parsed: Rotation | Revocation | None
     unreadable: str = ""
+    listed: str = ""  # the objects' keys and ETags as listed: what a refusal remembers
+
 
     @property
     def fingerprint(self) -> str:
         return hashlib.sha256(b"\n".join((self.key.encode(), self.body, *self.signatures))).hexdigest()
 
 
-def _read(node: Node, bucket: str, key: str, names: tuple[str, ...]) -> Statement | None:
+def _read(node: Node, bucket: str, key: str, names: tuple[str, ...], listed: str) -> Statement | None:
     where = f"s3://{bucket}/{key}"
     try:
         body = node.store.get_bytes(bucket, key, STATEMENT_MAX)
@@ -72,12 +75,12 @@ def _read(node: Node, bucket: str, key: str, names: tuple[str, ...]) -> Statemen
     except NotFound:
         return None  # a signature not written yet: read on a later pull
     except ObjectTooLarge as exc:
-        return Statement(key, b"", (), None, exc.message)
+        return Statement(key, b"", (), None, exc.message, listed)
     try:
         parsed = (Rotation if parse_rotation_key(key) else Revocation).from_json(body, where)
     except ProtocolError as exc:
-        return Statement(key, body, signatures, None, exc.message)
-    return Statement(key, body, signatures, parsed)
+        return Statement(key, body, signatures, None, exc.message, listed)
+    return Statement(key, body, signatures, parsed, listed=listed)
 
 
 def _named_key(key: str) -> str:
@@ -90,31 +93,51 @@ def read_statements(node: Node, partner: str, history: KeyHistory,
                     refused: frozenset[str] = frozenset()) -> list[Statement]:
     """The partner's statements in its bucket towards this node (bounded reads, strict parsing).
 
-    At most ``STATEMENTS_MAX`` are read: those not ``refused`` before (object keys) first,
-    then those acting on a key of ``history``. Statements planted with a leaked bucket key
-    can delay a genuine one by a pull per ``STATEMENTS_MAX`` of them, but never hide it."""
+    The revocation of each key of ``history`` not yet revoked is always read, by its one name
+    (listed or not: neither a flood nor junk filling the listing can hide it). Of the other
+    statements at most ``STATEMENTS_MAX`` are read: those not ``refused`` before as listed (key
+    and ETags: a statement rewritten since counts as new) first, those acting on a key of
+    ``history`` first among them. So statements planted with a leaked bucket key delay a
+    genuine rotation by a pull per ``STATEMENTS_MAX`` of them and raise a
+    ``key-statements-flooded`` alarm; they cannot hide a revocation. (Junk filling the whole
+    listing, past ``LISTED_MAX`` objects, can hold a rotation back as long as it stays: alarmed.)"""
     bucket = bucket_name(partner, node.party)
-    keys = set()
-    for key in node.store.list_keys(bucket, f"{KEY_STATEMENTS}/"):
-        keys.add(key)
-        if len(keys) >= LISTED_MAX:
+    tags: dict[str, str] = {}
+    for key, tag in node.store.list_tagged(bucket, f"{KEY_STATEMENTS}/"):
+        if len(tags) >= LISTED_MAX:
+            _flooded(node, partner, bucket, f"more than {LISTED_MAX} objects under {KEY_STATEMENTS}/")
             break
+        tags[key] = tag
+    revocations = {revocation_key(k.key_id) for k in history.keys if not k.revoked_at}
     known = {k.key_id.upper() for k in history.keys}
     candidates = []
-    for key in keys:
+    for key in tags:
         if parse_rotation_key(key):
             names = (signature_key(key), new_signature_key(key))
         elif parse_revocation_key(key):
             names = (signature_key(key),)
         else:
             continue
-        if all(n in keys for n in names):
-            candidates.append((key in refused, _named_key(key) not in known, key, names))
+        if all(n in tags for n in names):
+            listed = " ".join(f"{n}={tags[n]}" for n in (key, *names))
+            if key not in revocations:
+                candidates.append((listed in refused, _named_key(key) not in known, key, names, listed))
+    candidates.sort()
+    if len(candidates) > STATEMENTS_MAX:
+        _flooded(node, partner, bucket, f"{len(candidates)} statements, {STATEMENTS_MAX} read per pull")
     found = []
-    for *_, key, names in sorted(candidates)[:STATEMENTS_MAX]:
-        if statement := _read(node, bucket, key, names):
+    chosen = [(key, (signature_key(key),), "") for key in sorted(revocations)]  # by name, listed or not
+    for key, names, listed in [*chosen, *(c[2:] for c in candidates[:STATEMENTS_MAX])]:
+        if statement := _read(node, bucket, key, names, listed):
             found.append(statement)
     return found
+
+
+def _flooded(node: Node, partner: str, bucket: str, what: str) -> None:
+    raise_alarm(node, "key-statements-flooded", partner,
+                f"s3://{bucket}/{KEY_STATEMENTS}/ holds {what}: far more than {partner} ever writes; "
+                "someone with the bucket key may have planted them (the revocations of known keys are "
+                "still read; the rest over several pulls)", bucket=bucket)
 
 
 def kept_statements(node: Node, partner: str) -> list[Statement]:
@@ -160,7 +183,7 @@ def pick_up_key_statements(node: Node, partner: str) -> list[str]:
     refused = set(refused_file.read_text().split()) if refused_file.exists() else set()
     history = load_history(partner, node.settings.keyring_dir)
     pending = {s.fingerprint: s for s in (*kept_statements(node, partner),
-                                          *read_statements(node, partner, history, _refused_keys(node, partner)))}
+                                          *read_statements(node, partner, history, _refused_listed(node, partner)))}
     pending = list(pending.values())
     if not pending:
         return []
@@ -188,19 +211,20 @@ def pick_up_key_statements(node: Node, partner: str) -> list[str]:
                                dict(zip(_names(statement), (statement.body, *statement.signatures), strict=True)))
                 _audit_applied(audit, partner, statement)
                 applied.append(statement.key)
-    with refused_file.open("a") as out, refused_file.with_name(_REFUSED_KEYS).open("a") as keys:
+    with refused_file.open("a") as out, refused_file.with_name(_REFUSED_LISTED).open("a") as listed:
         for statement in pending:
             if statement.fingerprint not in refused:
                 _refused(node, partner, bucket, statement, refusals.get(statement.fingerprint))
                 out.write(statement.fingerprint + "\n")
-                keys.write(statement.key + "\n")
+            if statement.listed:
+                listed.write(statement.listed + "\n")
     return applied
 
 
-def _refused_keys(node: Node, partner: str) -> frozenset[str]:
-    """Object keys of the partner's statements refused before (read last on the next pulls)."""
-    path = _refused_file(node, partner).with_name(_REFUSED_KEYS)
-    return frozenset(path.read_text().split()) if path.exists() else frozenset()
+def _refused_listed(node: Node, partner: str) -> frozenset[str]:
+    """The partner's statements refused before, as listed (keys and ETags): read after the rest."""
+    path = _refused_file(node, partner).with_name(_REFUSED_LISTED)
+    return frozenset(path.read_text().splitlines()) if path.exists() else frozenset()
 
 
 def _names(statement: Statement) -> tuple[str, ...]:

@@ -120,11 +120,18 @@ def _check_here(path: str, rows: int, where: str) -> str | None:
 
 def check_parquet(path: Path, rows: int, where: str) -> None:
     """Footer, then decoded size: both within the signed manifest and the limits, or
-    ProtocolError; checked in the validation worker's process, which a malformed file may crash."""
-    try:
-        problem = worker.submit(_check_here, str(path), rows, where).result()
-    except BrokenProcessPool:
-        worker.forget()
-        raise _refuse(where, "crashed the Parquet reader (a malformed footer or page)") from None
+    ProtocolError; checked in the validation worker's process, which a malformed file may crash.
+
+    That process also sets GX up, so it may die of something else while checking (killed,
+    out of memory): the file is checked once more in a new one and refused only if it crashes
+    that one too."""
+    for attempt in (1, 2):
+        try:
+            problem = worker.submit(_check_here, str(path), rows, where).result()
+            break
+        except BrokenProcessPool:
+            worker.forget()
+            if attempt == 2:
+                raise _refuse(where, "crashed the Parquet reader twice (a malformed footer or page)") from None
     if problem:
         raise ProtocolError(problem, hint=_HINT)

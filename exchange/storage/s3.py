@@ -228,6 +228,11 @@ class Store:
     def list_keys(self, bucket: str, prefix: str = "") -> Iterator[str]:
         """Every key under ``prefix``, in key order; ObjectTooLarge past :data:`LISTED_MAX` keys
         (a leaked bucket key could plant millions: a clear refusal, not a reader out of memory)."""
+        return (key for key, _ in self.list_tagged(bucket, prefix))
+
+    def list_tagged(self, bucket: str, prefix: str = "") -> Iterator[tuple[str, str]]:
+        """``(key, ETag)`` of every object under ``prefix``, as :meth:`list_keys` lists them: the
+        ETag tells a rewritten object from the one seen before without reading it."""
         paginator = self.client.get_paginator("list_objects_v2")
         count = 0
         try:
@@ -240,6 +245,6 @@ class Store:
                             "any genuine exchange writes", hint="someone with the bucket key may have planted "
                             "objects: list them (aws s3 ls --recursive), remove what no party signed, and tell "
                             "the bucket's owner", bucket=bucket, key=prefix, limit=LISTED_MAX)
-                    yield item["Key"]
+                    yield item["Key"], str(item.get("ETag", ""))
         except (ClientError, BotoCoreError, OSError) as exc:
             raise translate(exc, "list", bucket, prefix) from None

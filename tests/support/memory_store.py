@@ -16,6 +16,7 @@ it writes and reads its outbound buckets ``{party}-to-*`` and reads its inbound 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import threading
@@ -160,7 +161,8 @@ class MemoryClient:
     def paginate(self, Bucket: str, Prefix: str = "") -> Iterator[dict]:
         keys = sorted(k for k in self._bucket(Bucket, "ListObjectsV2") if k.startswith(Prefix))
         for start in range(0, max(len(keys), 1), PAGE):
-            yield {"Contents": [{"Key": k, "Size": len(self.server.objects[Bucket][k])}
+            yield {"Contents": [{"Key": k, "Size": len(self.server.objects[Bucket][k]),
+                                 "ETag": f'"{hashlib.md5(self.server.objects[Bucket][k]).hexdigest()}"'}  # noqa: S324 - S3's
                                 for k in keys[start:start + PAGE]]}
 
 

@@ -101,6 +101,26 @@ def test_a_file_that_crashes_the_parquet_library_is_refused_and_the_caller_lives
     check_parquet(good, 3, "test")
 
 
+def test_a_checking_process_that_dies_of_something_else_does_not_refuse_a_good_file(tmp_path, monkeypatch):
+    """The checks share their process with GX's set-up: killed once while checking (out of
+    memory, an operator), a good file is checked again in a new process and passes."""
+    import os
+
+    from exchange.contract.validation_worker import worker
+
+    good = tmp_path / "good.parquet"
+    good.write_bytes(PARQUET)
+    submit, calls = worker.submit, []
+
+    def dies_once(function, *args):
+        calls.append(function)
+        return submit(os._exit, 1) if len(calls) == 1 else submit(function, *args)
+
+    monkeypatch.setattr(worker, "submit", dies_once)
+    check_parquet(good, 3, "test")
+    assert len(calls) == 2
+
+
 def test_partner_with_valid_keys_dictionary_bomb_of_modest_rows_is_refused(tmp_path):
     """Thousands of genuine-looking rows sharing one 60 KB text value (dictionary-encoded):
     a few KiB on disk and a modest declared size, gigabytes once a reader materialises it."""

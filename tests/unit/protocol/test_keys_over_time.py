@@ -314,6 +314,45 @@ def test_bucket_key_only_flood_naming_the_current_key_delays_a_rotation_but_does
     assert len(events(tha, KEY_STATEMENT_REJECTED)) == 6
 
 
+def test_bucket_key_only_planted_then_genuine_revocation_is_read_under_a_continuing_flood(nodes, store,
+                                                                                          monkeypatch):
+    """The revocation of a known key has one name: junk planted there first is refused, and the
+    genuine statement written over it later is still read first, however many fresh rotations
+    are planted before every pull."""
+    from exchange.protocol import key_pickup
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    monkeypatch.setattr(key_pickup, "STATEMENTS_MAX", 3)
+    current = khm.identity.signing_key.key_id
+    slot = revocation_key(current)
+    store.put_bytes(BUCKET, slot, b"{}")
+    store.put_bytes(BUCKET, signature_key(slot), b"x")
+    pick_up_key_statements(tha, "KHM")  # the junk is refused
+    _revoke(khm, current)  # the genuine revocation, written over it
+    for n in range(3):
+        for m in range(3):  # fresh planted rotations before every pull
+            planted = rotation_key(current, f"{n:08X}{m:08X}")
+            for key in (planted, signature_key(planted), new_signature_key(planted)):
+                store.put_bytes(BUCKET, key, b"{}")
+        pick_up_key_statements(tha, "KHM")
+    assert load_history("KHM", tha.settings.keyring_dir).find(current).revoked_at
+    assert events(tha, "alarm", kind="key-statements-flooded")
+
+
+def test_bucket_key_only_junk_filling_the_listing_cannot_hide_a_revocation(nodes, store, monkeypatch):
+    from exchange.protocol import key_pickup
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    monkeypatch.setattr(key_pickup, "LISTED_MAX", 5)
+    for n in range(10):  # "keys/0..." sorts before every statement
+        store.put_bytes(BUCKET, f"keys/0{n:05d}", b"x")
+    current = khm.identity.signing_key.key_id
+    _revoke(khm, current)
+    pick_up_key_statements(tha, "KHM")
+    assert load_history("KHM", tha.settings.keyring_dir).find(current).revoked_at
+    assert events(tha, "alarm", kind="key-statements-flooded")
+
+
 def test_own_notes_beside_the_statements_are_never_published(nodes, store):
     """The watch's notes of foreign statements (``.foreign``) sit in the party's statements
     folder; publishing the party's statements leaves them out of the bucket."""
