@@ -69,6 +69,8 @@ def apply(dry_run: bool, party: str | None, quiet: bool, as_json: bool) -> None:
         click.echo(f"{'INVALID':12} {row['exchange_id']}  {row['reason']}")
     for row in report.unknown:
         click.echo(f"{'UNKNOWN':12} {row['exchange_id']}  {row['reason']}")
+    if report.clock_skew:
+        click.echo(f"{'CLOCK':12} {report.clock_skew}")
     if report.rotation_due:
         due = report.rotation_due
         click.echo(f"{'ROTATE':12} age key {due['key_id']} in use since {due['since']}, longer than the "

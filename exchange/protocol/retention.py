@@ -60,6 +60,7 @@ from exchange.protocol.naming import (
 from exchange.protocol.node import Node
 from exchange.protocol.observed import retention_start
 from exchange.protocol.quarantine_retention import delete_rejected_copy, rejected_copies
+from exchange.protocol.retention_clock import retention_clock
 from exchange.protocol.rotation_due import age_key_rotation_due
 
 CONFIRMATION_GRACE = timedelta(days=7)  # the partner's daily run has had a week to delete and say so
@@ -98,6 +99,7 @@ class RetentionReport:
     kept: int = 0                                            # held, retention not ended
     next_end: str | None = None
     rotation_due: dict | None = None  # this party's age key is older than a retention period
+    clock_skew: str | None = None  # this machine's clock and the store's disagree (retention_clock.py)
 
     @property
     def check_failed(self) -> bool:
@@ -204,9 +206,10 @@ def apply_retention(node: Node, dry_run: bool = False,
 
     ``progress`` is told one line per exchange deleted. Transient store failures leave the
     exchange overdue for the next run; they are not raised."""
-    moment = now()
-    report = RetentionReport(format_time(moment), dry_run)
     items = held(node)
+    clock = retention_clock(node, sorted({item.manifest.bucket for item in items}))
+    moment = clock.moment  # the earlier of this machine's clock and the store's
+    report = RetentionReport(format_time(moment), dry_run, clock_skew=clock.skew)
     for item in items:
         done = own_statement_path(node, item.exchange_id).exists()
         if item.ends is None:
@@ -216,6 +219,10 @@ def apply_retention(node: Node, dry_run: bool = False,
         if item.ends > moment:
             report.kept += 1
             report.next_end = min(report.next_end or "~", format_time(item.ends))
+            continue
+        if not clock.store_read and not done:
+            report.overdue.append(_row(item, reason="the store's clock could not be read to check this "
+                                                    "machine's; nothing deleted", transient=True))
             continue
         if dry_run:
             if not done:
@@ -231,7 +238,8 @@ def apply_retention(node: Node, dry_run: bool = False,
                 report.overdue.append(_row(item, reason="statement slot in the bucket holds other bytes"))
         except TransientError as exc:
             report.overdue.append(_row(item, reason=exc.message, transient=True))
-    _rejected_copies(node, report, moment, progress)
+    if clock.store_read:
+        _rejected_copies(node, report, moment, progress)
     report.rotation_due = age_key_rotation_due(node, moment)
     if not dry_run:
         _collect(node, items, report)

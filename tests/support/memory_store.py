@@ -89,6 +89,10 @@ class MemoryClient:
                 raise _error("AccessDenied", 403, operation)
         return server.objects[bucket]
 
+    def head_bucket(self, Bucket: str) -> dict:
+        self._bucket(Bucket, "ListObjectsV2")  # S3 asks for the right to list
+        return {"ResponseMetadata": {"HTTPHeaders": {"date": format_datetime(clock.now(), usegmt=True)}}}
+
     def head_object(self, Bucket: str, Key: str) -> dict:
         objects = self._bucket(Bucket, "HeadObject")
         if Key not in objects:

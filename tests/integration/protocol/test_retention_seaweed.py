@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -48,6 +50,17 @@ def _gcmx(seaweed, node, *args: str) -> tuple[int, dict]:
     return result.exit_code, json.loads(result.stdout)
 
 
+@contextmanager
+def _later(monkeypatch, offset: timedelta) -> Iterator[None]:
+    """The exchange's clock moved by ``offset``; SeaweedFS's cannot move, so the times it
+    answers with (its clock, when an object appeared) are read as moved too."""
+    with clock.shifted(offset), monkeypatch.context() as later:
+        now, modified = Store.now, Store.last_modified
+        later.setattr(Store, "now", lambda self, bucket: now(self, bucket) + offset)
+        later.setattr(Store, "last_modified", lambda self, bucket, key: modified(self, bucket, key) + offset)
+        yield
+
+
 def _keys(seaweed, bucket: str) -> list[str]:
     listed = seaweed.client("KHM" if bucket.startswith("khm") else "THA").list_objects_v2(Bucket=bucket)
     return [o["Key"] for o in listed.get("Contents", [])]
@@ -62,9 +75,7 @@ def test_retention_deletes_on_both_sides_and_the_retired_key_is_shredded(seaweed
     khm, tha = nodes["KHM"], nodes["THA"]
     a = publish(khm, dataset(CONTRACT, tmp_path, period="2026-09"), CONTRACT, "2026-09")
     assert _gcmx(seaweed, tha, "pull", "--partner", "KHM")[0] == 0
-    with clock.shifted(2 * YEAR), monkeypatch.context() as later:
-        stored = Store.last_modified  # SeaweedFS's clock cannot move: B appears two years on as seen from here
-        later.setattr(Store, "last_modified", lambda self, bucket, key: stored(self, bucket, key) + 2 * YEAR)
+    with _later(monkeypatch, 2 * YEAR):  # B appears two years on
         b = publish(khm, dataset(CONTRACT, tmp_path, period="2026-10"), CONTRACT, "2026-10")
         _gcmx(seaweed, tha, "pull", "--partner", "KHM")
     assert {r.exchange_id for r in collect_receipts(khm, "THA")} == {a.exchange_id, b.exchange_id}
@@ -76,14 +87,14 @@ def test_retention_deletes_on_both_sides_and_the_retired_key_is_shredded(seaweed
     current = key_file_paths("THA", tha.settings.identity_dir).age_identity
     assert _age_opens(retired, stray) and not _age_opens(current, stray)
 
-    with clock.shifted(5 * YEAR - DAYS):  # not yet: nothing is touched
+    with _later(monkeypatch, 5 * YEAR - DAYS):  # not yet: nothing is touched
         before = (_keys(seaweed, "khm-to-tha"), sorted(p.name for p in (tha.home / "landing").rglob("*")))
         for node in (khm, tha):
             code, report = _gcmx(seaweed, node, "retention", "apply")
             assert code == 0 and report["deleted"] == [] and report["kept"] == 2
         assert before == (_keys(seaweed, "khm-to-tha"), sorted(p.name for p in (tha.home / "landing").rglob("*")))
 
-    with clock.shifted(5 * YEAR + DAYS):
+    with _later(monkeypatch, 5 * YEAR + DAYS):
         code, dry = _gcmx(seaweed, tha, "retention", "apply", "--dry-run")
         assert code == 0 and [d["exchange_id"] for d in dry["deleted"]] == [a.exchange_id]
         code, recipient = _gcmx(seaweed, tha, "retention", "apply")
@@ -102,7 +113,7 @@ def test_retention_deletes_on_both_sides_and_the_retired_key_is_shredded(seaweed
     assert list((tha.home / "landing").glob(f"*/*/*/{b.exchange_id}"))
     assert events(khm, "deletion_confirmed", exchange_id=a.exchange_id)
 
-    with clock.shifted(7 * YEAR + DAYS):
+    with _later(monkeypatch, 7 * YEAR + DAYS):
         for node in (tha, khm):
             assert _gcmx(seaweed, node, "retention", "apply")[0] == 0
         code, destroyed = _gcmx(seaweed, tha, "keys", "destroy", old_key)

@@ -99,6 +99,26 @@ def test_the_store_down_leaves_the_deletion_overdue_and_the_next_run_finishes_it
         assert [d["exchange_id"] for d in apply_retention(khm).deleted] == [old.exchange_id]
 
 
+def test_a_machine_clock_years_ahead_of_the_store_deletes_nothing_early(nodes, store, exchanged, monkeypatch):
+    """A wrong local clock (the store's says the retention has not ended) deletes nothing and
+    says which clock is off; once the store's clock agrees, the run deletes."""
+    from datetime import UTC, datetime
+
+    khm, tha = nodes["KHM"], nodes["THA"]
+    old, _ = exchanged
+    before = {bucket: dict(objects) for bucket, objects in store.objects.items()}
+    today = datetime.now(UTC)
+    with clock.shifted(AFTER), monkeypatch.context() as wrong:
+        wrong.setattr(type(tha.store), "now", lambda self, bucket: today)  # the store's clock did not move
+        for node in (khm, tha):
+            report = apply_retention(node)
+            assert not report.deleted and report.kept == 2
+            assert "ahead of the store's" in report.clock_skew and "NTP" in report.clock_skew
+    assert store.objects == before and _landed(tha, old.exchange_id)
+    with clock.shifted(AFTER):
+        assert [d["exchange_id"] for d in apply_retention(tha).deleted] == [old.exchange_id]
+
+
 def test_a_confirmation_missing_a_week_after_the_end_is_overdue(nodes, exchanged):
     khm = nodes["KHM"]
     old, _ = exchanged
