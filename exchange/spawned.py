@@ -4,9 +4,13 @@ The Parquet guard decodes untrusted files in one (a malformed file may crash it,
 validation worker runs Great Expectations in one (off our interpreter lock and memory). Both
 must also work inside a Celery worker, whose task processes billiard forked as daemons:
 multiprocessing refuses children to a daemonic process, because a daemon is killed without
-waiting for them, and cannot hand billiard's authentication key to a spawned child. A spawned
-pool worker ends by itself when its parent goes (its call queue closes) and is joined at a
-normal exit, so both are set aside for the moment of the spawn only.
+waiting for them, and cannot hand billiard's authentication key to a spawned child. Both are
+set aside for the moment of the spawn only.
+
+A worker is joined when its parent exits normally. A parent that ends by ``os._exit`` (every
+Airflow task process does) or is killed never tells it, and the worker's call queue does not
+close (the worker holds both of its ends): so the worker watches its parent and ends itself
+once the parent is gone, instead of staying behind with GX's memory after every task.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,6 +44,20 @@ def _children_allowed() -> Iterator[None]:
             config["authkey"] = authkey
 
 
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _end_with_parent(parent: int) -> None:
+    """In the worker: end this process as soon as ``parent`` is no longer its parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 class SpawnedWorker:
     """One spawned worker process: :meth:`submit` runs a function there."""
 
@@ -49,7 +68,8 @@ class SpawnedWorker:
     def _current(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_end_with_parent, initargs=(os.getpid(),))
             return self._pool
 
     def forget(self) -> None:

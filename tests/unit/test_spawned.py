@@ -49,3 +49,31 @@ def test_a_worker_that_died_is_replaced_by_the_next_submit():
     with pytest.raises(BrokenProcessPool):
         worker.submit(os._exit, 1).result()
     assert worker.submit(os.getpid).result() != first
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has ended (a zombie no one reaped counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_a_worker_ends_when_its_parent_ends_by_os_exit():
+    """An Airflow task process ends by os._exit and never shuts its pool down: the worker sees
+    its parent gone and ends too, instead of staying behind with GX's memory."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("import os\nfrom exchange.spawned import SpawnedWorker\n"
+            "if __name__ == '__main__':\n"
+            "    print(SpawnedWorker().submit(os.getpid).result(), flush=True)\n"
+            "    os._exit(0)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    worker = int(done.stdout.split()[-1])
+    deadline = time.monotonic() + 60  # it checks twice a second; a loaded machine may take longer
+    while not _gone(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _gone(worker)
