@@ -38,7 +38,7 @@ def retention_view(home: Path) -> dict:
         doc["partner_deleted"] = partner.get("deleted") if partner else None
     view = {"checked": status.get("now"), "deleted": deleted, "next_end": status.get("next_end"),
             "kept": status.get("kept", 0), "quarantines_deleted": status.get("quarantines_deleted", []),
-            "rotation_due": status.get("rotation_due"),
+            "rotation_due": status.get("rotation_due"), "clock_skew": status.get("clock_skew"),
             **{name: status.get(name, []) for name in _FINDINGS}}
     view["any"] = bool(deleted or status)
     view["problems"] = sum(len(view[name]) for name in ("overdue", "invalid", "unknown")) + sum(

@@ -115,6 +115,10 @@ def test_a_machine_clock_years_ahead_of_the_store_deletes_nothing_early(nodes, s
             assert not report.deleted and report.kept == 2
             assert "ahead of the store's" in report.clock_skew and "NTP" in report.clock_skew
     assert store.objects == before and _landed(tha, old.exchange_id)
+    from exchange.report import report_html
+
+    html, _ = report_html(tha.home, "THA", suites=())
+    assert "found the clocks apart" in html and "ahead of the store" in html
     with clock.shifted(AFTER):
         assert [d["exchange_id"] for d in apply_retention(tha).deleted] == [old.exchange_id]
 
