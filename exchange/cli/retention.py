@@ -36,7 +36,8 @@ def apply(dry_run: bool, party: str | None, quiet: bool, as_json: bool) -> None:
       0   done (or nothing due)
       1   a check failed: a partner's deletion statement did not verify, a
           partner's statement is overdue (a week after the retention ended),
-          or an exchange's retention cannot be computed (contract not held)
+          an exchange's retention cannot be computed (contract not held), or
+          this machine's clock and the store's are more than an hour apart
       2   usage or configuration error
       75  the store was unreachable: some deletions wait for the next run
     """

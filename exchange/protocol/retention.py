@@ -103,8 +103,10 @@ class RetentionReport:
 
     @property
     def check_failed(self) -> bool:
-        """An invalid partner statement, a confirmation overdue or a retention that cannot be computed."""
-        return bool(self.invalid or self.unknown or any(u["overdue"] for u in self.unconfirmed))
+        """An invalid partner statement, a confirmation overdue, a retention that cannot be
+        computed, or this machine's clock and the store's apart."""
+        return bool(self.invalid or self.unknown or any(u["overdue"] for u in self.unconfirmed)
+                    or self.clock_skew)
 
     @property
     def transient(self) -> bool:
@@ -207,7 +209,7 @@ def apply_retention(node: Node, dry_run: bool = False,
     ``progress`` is told one line per exchange deleted. Transient store failures leave the
     exchange overdue for the next run; they are not raised."""
     items = held(node)
-    clock = retention_clock(node, sorted({item.manifest.bucket for item in items}))
+    clock = retention_clock(node, {item.partner for item in items} | {q.partner for q in rejected_copies(node)})
     moment = clock.moment  # the earlier of this machine's clock and the store's
     report = RetentionReport(format_time(moment), dry_run, clock_skew=clock.skew)
     for item in items:
@@ -240,6 +242,9 @@ def apply_retention(node: Node, dry_run: bool = False,
             report.overdue.append(_row(item, reason=exc.message, transient=True))
     if clock.store_read:
         _rejected_copies(node, report, moment, progress)
+    else:
+        report.overdue += [{**q.row(node.home), "reason": "the store's clock could not be read; quarantine copy "
+                            "kept", "transient": True} for q in rejected_copies(node) if q.ends and q.ends <= moment]
     report.rotation_due = age_key_rotation_due(node, moment)
     if not dry_run:
         _collect(node, items, report)

@@ -5,9 +5,10 @@ Deleting is the one thing a wrong clock makes irreversible. A machine whose cloc
 delete every exchange that merely *looks* expired. So a run reads the store's own clock too
 (the ``Date`` of its answer, :meth:`exchange.storage.s3.Store.now`) and deletes only what
 both clocks say has expired. When the two differ by more than :data:`TOLERANCE` the report
-says so, for the operator to set the clock right (a clock behind makes deletions late, a
-retention term missed). When the store's clock cannot be read, nothing is deleted: the
-expired exchanges are left overdue for the next run, like any deletion the store prevents.
+says so and the run fails its check (exit 1): the operator sets the clock right (a clock
+behind makes deletions late, a retention term missed). When the store's clock cannot be
+read, nothing is deleted: the expired exchanges are left overdue for the next run, like any
+deletion the store prevents.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from exchange.clock import now
-from exchange.errors import TransientError
+from exchange.errors import StoreError
+from exchange.protocol.naming import bucket_name
 from exchange.protocol.node import Node
 
 TOLERANCE = timedelta(hours=1)
@@ -32,21 +34,30 @@ class RetentionClock:
     skew: str | None = None
 
 
-def retention_clock(node: Node, buckets: list[str]) -> RetentionClock:
-    """The run's clock, checked against the store's through the first of ``buckets`` (the
-    buckets of the exchanges held; none held: this machine's clock, nothing to delete)."""
+def retention_clock(node: Node, partners: set[str]) -> RetentionClock:
+    """The run's clock, checked against the store's through a bucket between this party and one
+    of ``partners`` (those it holds exchanges or quarantine copies of; none: nothing to delete).
+    Each bucket is tried in turn, this party's own first, so one that is gone (a partnership
+    ended) or refused does not stop the run; if none answers, nothing may be deleted."""
     local = now()
-    if not buckets:
+    if not partners:
         return RetentionClock(local, True)
-    try:
-        store = node.store.now(buckets[0])
-    except TransientError:
+    buckets = [*(bucket_name(node.party, p) for p in sorted(partners)),
+               *(bucket_name(p, node.party) for p in sorted(partners))]
+    for bucket in buckets:
+        try:
+            store = node.store.now(bucket)
+        except StoreError:
+            continue
+        if store is not None:
+            break
+    else:
         return RetentionClock(local, False)
     off = local - store
     skew = None
     if abs(off) > TOLERANCE:
         side = "ahead of" if off > TOLERANCE else "behind"
-        skew = (f"this machine's clock is {_span(abs(off))} {side} the store's (s3://{buckets[0]}); "
+        skew = (f"this machine's clock is {_span(abs(off))} {side} the store's (s3://{bucket}); "
                 "deletions follow the earlier of the two: set this machine's clock right (NTP)")
     return RetentionClock(min(local, store), True, skew)
 

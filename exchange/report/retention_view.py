@@ -42,5 +42,5 @@ def retention_view(home: Path) -> dict:
             **{name: status.get(name, []) for name in _FINDINGS}}
     view["any"] = bool(deleted or status)
     view["problems"] = sum(len(view[name]) for name in ("overdue", "invalid", "unknown")) + sum(
-        1 for u in view["unconfirmed"] if u.get("overdue"))
+        1 for u in view["unconfirmed"] if u.get("overdue")) + bool(view["clock_skew"])
     return view

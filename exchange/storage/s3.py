@@ -190,14 +190,14 @@ class Store:
         head = self._call("check", bucket, key, lambda c: c.head_object(Bucket=bucket, Key=key))
         return head["LastModified"].astimezone(UTC)
 
-    def now(self, bucket: str) -> datetime:
-        """The store's own clock: the ``Date`` of its answer to a HEAD of ``bucket`` (the local
-        clock if it sends none)."""
+    def now(self, bucket: str) -> datetime | None:
+        """The store's own clock: the ``Date`` of its answer to a HEAD of ``bucket`` (None if it
+        sends none)."""
         head = self._call("check", bucket, "", lambda c: c.head_bucket(Bucket=bucket))
         try:
             return parsedate_to_datetime(head["ResponseMetadata"]["HTTPHeaders"]["date"]).astimezone(UTC)
         except (KeyError, TypeError, ValueError):
-            return clock.now()
+            return None
 
     def written(self, bucket: str, key: str) -> tuple[datetime, datetime]:
         """``(now, written)`` both on the store's own clock: the ``Date`` of its answer (the local clock

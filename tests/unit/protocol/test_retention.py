@@ -112,7 +112,7 @@ def test_a_machine_clock_years_ahead_of_the_store_deletes_nothing_early(nodes, s
         wrong.setattr(type(tha.store), "now", lambda self, bucket: today)  # the store's clock did not move
         for node in (khm, tha):
             report = apply_retention(node)
-            assert not report.deleted and report.kept == 2
+            assert not report.deleted and report.kept == 2 and report.check_failed  # exit 1
             assert "ahead of the store's" in report.clock_skew and "NTP" in report.clock_skew
     assert store.objects == before and _landed(tha, old.exchange_id)
     from exchange.report import report_html
@@ -121,6 +121,28 @@ def test_a_machine_clock_years_ahead_of_the_store_deletes_nothing_early(nodes, s
     assert "found the clocks apart" in html and "ahead of the store" in html
     with clock.shifted(AFTER):
         assert [d["exchange_id"] for d in apply_retention(tha).deleted] == [old.exchange_id]
+
+
+def test_a_partner_bucket_that_is_gone_does_not_stop_retention(nodes, store, exchanged):
+    """The store's clock is read through any bucket between the two parties: the partner's bucket
+    gone (the partnership ended), the recipient still deletes its expired landing."""
+    tha = nodes["THA"]
+    old, _ = exchanged
+    del store.objects["khm-to-tha"]
+    with clock.shifted(AFTER):
+        report = apply_retention(tha)
+    assert old.exchange_id in [d["exchange_id"] for d in report.deleted] and not report.clock_skew
+    assert not _landed(tha, old.exchange_id)
+
+
+def test_no_store_clock_at_all_deletes_nothing_and_says_so(nodes, store, exchanged, monkeypatch):
+    tha = nodes["THA"]
+    old, _ = exchanged
+    monkeypatch.setattr(type(tha.store), "now", lambda self, bucket: None)  # a store that sends no Date
+    with clock.shifted(AFTER):
+        report = apply_retention(tha)
+    assert not report.deleted and report.transient and _landed(tha, old.exchange_id)
+    assert "clock could not be read" in report.overdue[0]["reason"]
 
 
 def test_a_confirmation_missing_a_week_after_the_end_is_overdue(nodes, exchanged):
