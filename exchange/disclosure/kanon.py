@@ -73,9 +73,6 @@ class _Column:
     loss: list[np.ndarray]        # per level: loss per distinct code (+ null slot)
     frequency: np.ndarray         # records per distinct code (+ null slot)
 
-    def codes(self, level: int) -> np.ndarray:
-        return self.levels[level][self.indices]
-
 
 def _column(table: pa.Table, name: str, hierarchy) -> _Column:
     if name not in table.column_names:
@@ -105,10 +102,12 @@ def _column(table: pa.Table, name: str, hierarchy) -> _Column:
     return _Column(name, indices.astype(np.int64), levels, labels, losses, frequency)
 
 
-def _encode(columns: list[_Column], combo: tuple[int, ...], privacy: Privacy
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (records x quasi-identifiers, then the fixed partition) and each column's radix."""
-    parts = [c.codes(lv) for c, lv in zip(columns, combo, strict=True)]
+def _encode(columns: list[_Column], combo: tuple[int, ...], privacy: Privacy,
+            indices: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (records x quasi-identifiers, then the fixed partition) and each column's radix;
+    of the rows whose distinct codes are ``indices`` (per column) when given."""
+    indices = indices if indices is not None else [c.indices for c in columns]
+    parts = [c.levels[lv][i] for c, lv, i in zip(columns, combo, indices, strict=True)]
     radix = [len(c.labels[lv]) + 2 for c, lv in zip(columns, combo, strict=True)]
     if privacy.fixed is not None:
         parts.append(privacy.fixed)
@@ -155,13 +154,8 @@ class _Distinct:
                    inverse.reshape(-1))
 
     def encode(self, combo: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """The rows' codes under ``combo`` and each column's radix (as :func:`_encode` of the records)."""
-        parts = [c.levels[lv][i] for c, lv, i in zip(self.columns, combo, self.indices, strict=True)]
-        radix = [len(c.labels[lv]) + 2 for c, lv in zip(self.columns, combo, strict=True)]
-        if self.privacy.fixed is not None:
-            parts.append(self.privacy.fixed)
-            radix.append(int(self.privacy.fixed.max(initial=0)) + 2)
-        return np.column_stack(parts), np.array(radix)
+        """The rows' codes under ``combo`` and each column's radix."""
+        return _encode(self.columns, combo, self.privacy, self.indices)
 
     def failing(self, combo: tuple[int, ...]) -> int:
         """How many records are in failing classes under ``combo``, before any suppression."""

@@ -219,8 +219,6 @@ def _receive(node: Node, partner: str, prefix: str, progress: Callable[[int], No
         shutil.rmtree(staging, ignore_errors=True)
 
 
-
-
 def _download_and_decrypt(node: Node, ref: ExchangeRef, manifest: Manifest, staging: Path,
                           progress: Callable[[int], None] | None) -> Path:
     """download → hash → file, stopping past the signed size; check the ciphertext hash; only

@@ -61,7 +61,6 @@ class Statement:
     unreadable: str = ""
     listed: str = ""  # the objects' keys and ETags as listed: what a refusal remembers
 
-
     @property
     def fingerprint(self) -> str:
         return hashlib.sha256(b"\n".join((self.key.encode(), self.body, *self.signatures))).hexdigest()

@@ -59,8 +59,8 @@ from exchange.protocol.naming import (
 )
 from exchange.protocol.node import Node
 from exchange.protocol.observed import retention_start
-from exchange.protocol.quarantine_retention import delete_rejected_copy, rejected_copies
-from exchange.protocol.retention_clock import retention_clock
+from exchange.protocol.quarantine_retention import Quarantined, delete_rejected_copy, rejected_copies
+from exchange.protocol.retention_clock import RetentionClock, retention_clock
 from exchange.protocol.rotation_due import age_key_rotation_due
 
 CONFIRMATION_GRACE = timedelta(days=7)  # the partner's daily run has had a week to delete and say so
@@ -208,8 +208,8 @@ def apply_retention(node: Node, dry_run: bool = False,
 
     ``progress`` is told one line per exchange deleted. Transient store failures leave the
     exchange overdue for the next run; they are not raised."""
-    items = held(node)
-    clock = retention_clock(node, {item.partner for item in items} | {q.partner for q in rejected_copies(node)})
+    items, quarantined = held(node), list(rejected_copies(node))
+    clock = retention_clock(node, {item.partner for item in items} | {q.partner for q in quarantined})
     moment = clock.moment  # the earlier of this machine's clock and the store's
     report = RetentionReport(format_time(moment), dry_run, clock_skew=clock.skew)
     for item in items:
@@ -240,11 +240,7 @@ def apply_retention(node: Node, dry_run: bool = False,
                 report.overdue.append(_row(item, reason="statement slot in the bucket holds other bytes"))
         except TransientError as exc:
             report.overdue.append(_row(item, reason=exc.message, transient=True))
-    if clock.store_read:
-        _rejected_copies(node, report, moment, progress)
-    else:
-        report.overdue += [{**q.row(node.home), "reason": "the store's clock could not be read; quarantine copy "
-                            "kept", "transient": True} for q in rejected_copies(node) if q.ends and q.ends <= moment]
+    _rejected_copies(node, quarantined, report, clock, progress)
     report.rotation_due = age_key_rotation_due(node, moment)
     if not dry_run:
         _collect(node, items, report)
@@ -254,15 +250,19 @@ def apply_retention(node: Node, dry_run: bool = False,
     return report
 
 
-def _rejected_copies(node: Node, report: RetentionReport, moment: datetime,
+def _rejected_copies(node: Node, quarantined: list[Quarantined], report: RetentionReport, clock: RetentionClock,
                      progress: Callable[[str], None] | None) -> None:
-    for item in rejected_copies(node):
+    moment = clock.moment
+    for item in quarantined:
         row = item.row(node.home)
         if item.ends is None:
             report.unknown.append(row)
         elif item.ends > moment:
             report.kept += 1
             report.next_end = min(report.next_end or "~", format_time(item.ends))
+        elif not clock.store_read:
+            report.overdue.append({**row, "reason": "the store's clock could not be read; quarantine copy kept",
+                                   "transient": True})
         elif report.dry_run:
             report.quarantines_deleted.append({**row, "removed": "(dry run: nothing deleted)"})
         else:

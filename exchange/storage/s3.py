@@ -82,6 +82,14 @@ def translate(exc: Exception, action: str, bucket: str, key: str = "") -> StoreE
     raise exc
 
 
+def _answered_at(response: dict) -> datetime | None:
+    """The store's clock when it answered: the response's HTTP ``Date`` (None if it sent none)."""
+    try:
+        return parsedate_to_datetime(response["ResponseMetadata"]["HTTPHeaders"]["date"]).astimezone(UTC)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 class Store:
     """S3 operations of the exchange, over one boto3 client."""
 
@@ -193,22 +201,14 @@ class Store:
     def now(self, bucket: str) -> datetime | None:
         """The store's own clock: the ``Date`` of its answer to a HEAD of ``bucket`` (None if it
         sends none)."""
-        head = self._call("check", bucket, "", lambda c: c.head_bucket(Bucket=bucket))
-        try:
-            return parsedate_to_datetime(head["ResponseMetadata"]["HTTPHeaders"]["date"]).astimezone(UTC)
-        except (KeyError, TypeError, ValueError):
-            return None
+        return _answered_at(self._call("check", bucket, "", lambda c: c.head_bucket(Bucket=bucket)))
 
     def written(self, bucket: str, key: str) -> tuple[datetime, datetime]:
         """``(now, written)`` both on the store's own clock: the ``Date`` of its answer (the local clock
         if it sends none) and the object's ``LastModified``; their difference is the object's age,
         whatever the clocks of the machines that wrote and read it say."""
         head = self._call("check", bucket, key, lambda c: c.head_object(Bucket=bucket, Key=key))
-        try:
-            now = parsedate_to_datetime(head["ResponseMetadata"]["HTTPHeaders"]["date"]).astimezone(UTC)
-        except (KeyError, TypeError, ValueError):
-            now = clock.now()
-        return now, head["LastModified"].astimezone(UTC)
+        return _answered_at(head) or clock.now(), head["LastModified"].astimezone(UTC)
 
     def delete(self, bucket: str, key: str) -> None:
         """Delete ``bucket/key``; deleting a key that is not there is no error (S3's own rule),
