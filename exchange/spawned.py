@@ -72,18 +72,26 @@ class SpawnedWorker:
                                                  initializer=_end_with_parent, initargs=(os.getpid(),))
             return self._pool
 
-    def forget(self) -> None:
-        """Drop the worker (it died): the next :meth:`submit` spawns a new one."""
+    def _forget(self, pool: ProcessPoolExecutor) -> None:
+        """Drop ``pool`` (its worker died), unless another thread already replaced it."""
         with self._lock:
-            self._pool = None
+            if self._pool is pool:
+                self._pool = None
+
+    def _submit_once(self, function: Callable, *args) -> Future:
+        pool = self._current()
+        with _children_allowed():
+            future = pool.submit(function, *args)
+        future.add_done_callback(lambda done: self._forget(pool) if isinstance(
+            done.exception(), BrokenProcessPool) else None)
+        return future
 
     def submit(self, function: Callable, *args) -> Future:
         """``function(*args)`` in the worker, spawned now if there is none or the last one died;
-        the future raises BrokenProcessPool if the worker dies while running it."""
+        the future raises BrokenProcessPool if the worker dies while running it (and the next
+        call spawns a new one)."""
         try:
-            with _children_allowed():
-                return self._current().submit(function, *args)
+            return self._submit_once(function, *args)
         except BrokenProcessPool:  # died since it last worked (killed, out of memory): a new one
-            self.forget()
-        with _children_allowed():
-            return self._current().submit(function, *args)
+            self._forget(self._pool)
+        return self._submit_once(function, *args)

@@ -43,7 +43,6 @@ def validate(parquet_path: Path, contract: Contract, form: str = EXCHANGED) -> V
     try:
         return worker.submit(validate_here, Path(parquet_path), contract, form).result()
     except BrokenProcessPool:
-        worker.forget()
         raise ContractError(f"{Path(parquet_path).name} (contract {contract.id}): the validating process "
                             "died (out of memory?)", hint="free memory and run again",
                             contract=contract.id, dataset=contract.dataset) from None

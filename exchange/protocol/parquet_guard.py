@@ -129,8 +129,7 @@ def check_parquet(path: Path, rows: int, where: str) -> None:
         try:
             problem = worker.submit(_check_here, str(path), rows, where).result()
             break
-        except BrokenProcessPool:
-            worker.forget()
+        except BrokenProcessPool:  # the worker is replaced by the next call
             if attempt == 2:
                 raise _refuse(where, "crashed the Parquet reader twice (a malformed footer or page)") from None
     if problem:
